@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alicebob/miniredis/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/optin-gateway/optin-gateway/config"
+	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/store"
+)
+
+// runServe runs the gateway until ctx is done (SIGTERM, SIGINT), then
+// shuts it down gracefully: in-flight requests finish.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML); the environment overrides it")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	redisURL, masterKey := cfg.RedisURL, cfg.MasterKey
+	if cfg.Embedded() {
+		m := miniredis.NewMiniRedis()
+		m.ClockTTL(true)
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("serve: embedded redis: %w", err)
+		}
+		defer m.Close()
+		redisURL = "redis://" + m.Addr()
+		if masterKey == nil {
+			if masterKey, err = embeddedMasterKey(cfg.DataDir); err != nil {
+				return err
+			}
+		}
+		log.Warn("EMBEDDED MODE: no OPTIN_REDIS_URL, so state lives in an in-process Redis that is lost on exit, " +
+			"and the master key was generated under OPTIN_DATA_DIR. For trying the gateway out only: " +
+			"set OPTIN_REDIS_URL and OPTIN_MASTER_KEY in production.")
+	}
+
+	st, err := store.Open(ctx, store.Options{URL: redisURL, MasterKey: masterKey, Shards: cfg.Shards})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer st.Close()
+
+	srv, err := gateway.New(gateway.Options{
+		PublicURL:       cfg.PublicURL,
+		TwilioAuthToken: cfg.TwilioAuthToken,
+		AdminToken:      cfg.AdminToken,
+		Numbers:         cfg.Numbers(),
+		Store:           st,
+		Logger:          log,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		RequestTimeout:  cfg.RequestTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(cfg.Addr) }()
+	log.Info("serving",
+		zap.String("addr", cfg.Addr),
+		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),
+		zap.Int("numbers", len(cfg.Numbers())),
+		zap.Bool("embedded_redis", cfg.Embedded()))
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	return <-errc
+}
+
+// embeddedMasterKey reads the generated master key of the embedded mode
+// from dataDir, creating it on first use (mode 0600).
+func embeddedMasterKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "master.key")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(key) != store.MasterKeySize {
+			return nil, fmt.Errorf("serve: %s: not base64 of %d bytes", path, store.MasterKeySize)
+		}
+		return key, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("serve: read master key: %w", err)
+	}
+	key := make([]byte, store.MasterKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("serve: data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("serve: write master key: %w", err)
+	}
+	return key, nil
+}
+
+// newLogger returns a zap logger: JSON for production, coloured console
+// lines for development.
+func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	var enc zapcore.Encoder
+	switch format {
+	case "console":
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	default:
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	core := zapcore.NewCore(enc, zapcore.AddSync(w), lvl)
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), nil
+}

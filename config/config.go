@@ -1,0 +1,579 @@
+// Package config loads and validates the gateway's configuration: a YAML
+// file, then environment variables that override it. Every error names the
+// setting as the user wrote it: the YAML path (public_url,
+// tenants[0].numbers[1].number) or the environment variable
+// (OPTIN_MASTER_KEY, OPTIN_ADMIN_TOKEN_FILE).
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/optin-gateway/optin-gateway/internal/phone"
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Defaults and limits of the settings.
+const (
+	DefaultAddr            = ":8080"
+	DefaultDataDir         = "./data"
+	DefaultLogFormat       = "json"
+	DefaultLogLevel        = "info"
+	DefaultShards          = 16
+	MaxShards              = 1024
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultRequestTimeout  = 5 * time.Second
+	DefaultMaxBodyBytes    = 64 << 10
+	MinAdminTokenLength    = 16
+	MasterKeySize          = 32
+)
+
+// Config is the gateway's validated configuration. Load returns it; it is
+// not modified afterwards and is safe for concurrent reads. Its String and
+// MarshalJSON methods never show a secret.
+type Config struct {
+	Addr      string // listen address, host:port
+	PublicURL string // the gateway's URL as providers reach it: http(s), no query or fragment, no trailing slash
+	// RedisURL is a redis://, rediss:// or unix:// URL; empty means the
+	// embedded in-process Redis (see Embedded).
+	RedisURL        string
+	TwilioAuthToken string
+	AdminToken      string // bearer token of the admin API, at least MinAdminTokenLength characters
+	// MasterKey wraps the per-subject data keys: MasterKeySize bytes, or nil
+	// in embedded mode when none is configured (the caller generates one).
+	MasterKey       []byte
+	DataDir         string
+	Log             Log
+	Shards          int // Redis outbox shards, 1..MaxShards
+	ShutdownTimeout time.Duration
+	RequestTimeout  time.Duration
+	MaxBodyBytes    int64
+	// Tenants are as written in the file, except that business numbers are
+	// normalised to E.164 (short codes stay as they are).
+	Tenants []Tenant
+
+	numbers map[string]*optin.Number
+}
+
+// Log configures logging.
+type Log struct {
+	Format string // "json" or "console"
+	Level  string // "debug", "info", "warn" or "error"
+}
+
+// Tenant is one business: its campaigns and the numbers they run on.
+type Tenant struct {
+	ID        string     `yaml:"id"` // [a-z0-9-]{1,64}, unique
+	Name      string     `yaml:"name"`
+	Campaigns []Campaign `yaml:"campaigns"`
+	Numbers   []Number   `yaml:"numbers"`
+}
+
+// Campaign is an optin.Campaign as written in the file. Zero limits and
+// empty optional texts take optin's defaults (optin.Campaign.WithDefaults).
+type Campaign struct {
+	ID                string        `yaml:"id"` // [a-z0-9-]{1,64}, unique in its tenant
+	Name              string        `yaml:"name"`
+	Keywords          []string      `yaml:"keywords"`
+	Prompt            string        `yaml:"prompt"`
+	Confirmation      string        `yaml:"confirmation"`
+	Help              string        `yaml:"help"`
+	StopReply         string        `yaml:"stop_reply"`
+	AlreadySubscribed string        `yaml:"already_subscribed"`
+	Expired           string        `yaml:"expired"`
+	CodeLength        int           `yaml:"code_length"`
+	CodeTTL           time.Duration `yaml:"code_ttl"`
+	MaxAttempts       int           `yaml:"max_attempts"`
+	MaxPrompts        int           `yaml:"max_prompts"`
+	PromptWindow      time.Duration `yaml:"prompt_window"`
+	Version           int           `yaml:"version"`
+}
+
+// Number is a business number of a tenant as written in the file.
+type Number struct {
+	// Number is the business number in E.164 ("+12025550100") or a short
+	// code ("55555"); Load normalises it to E.164.
+	Number string `yaml:"number"`
+	// Campaigns are campaign ids of the tenant; the first is the number's
+	// default, the one START and UNSTOP join.
+	Campaigns             []string `yaml:"campaigns"`
+	StopReply             string   `yaml:"stop_reply"`
+	ProviderHandlesOptOut bool     `yaml:"provider_handles_opt_out"`
+}
+
+// file is the shape of the YAML file.
+type file struct {
+	Addr      string `yaml:"addr"`
+	PublicURL string `yaml:"public_url"`
+	RedisURL  string `yaml:"redis_url"`
+	DataDir   string `yaml:"data_dir"`
+	Log       struct {
+		Format string `yaml:"format"`
+		Level  string `yaml:"level"`
+	} `yaml:"log"`
+	Shards *int `yaml:"shards"`
+	Twilio struct {
+		AuthToken string `yaml:"auth_token"`
+	} `yaml:"twilio"`
+	AdminToken      string         `yaml:"admin_token"`
+	MasterKey       string         `yaml:"master_key"`
+	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
+	RequestTimeout  *time.Duration `yaml:"request_timeout"`
+	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
+	Tenants         []Tenant       `yaml:"tenants"`
+}
+
+// setting is one string-valued setting and where it came from.
+type setting struct {
+	name  string // the YAML key or environment variable, for errors
+	value string
+}
+
+// set overrides s with the environment variable env when it is not empty.
+func (s *setting) set(getenv func(string) string, env string) {
+	if v := getenv(env); v != "" {
+		*s = setting{env, v}
+	}
+}
+
+// setSecret is set that also accepts env+"_FILE", the path of a file that
+// holds the value (a trailing newline is trimmed). Setting both is an error.
+func (s *setting) setSecret(getenv func(string) string, env string) error {
+	fileEnv := env + "_FILE"
+	v, path := getenv(env), getenv(fileEnv)
+	switch {
+	case v != "" && path != "":
+		return fmt.Errorf("config: %s and %s are both set; set only one", env, fileEnv)
+	case v != "":
+		*s = setting{env, v}
+	case path != "":
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("config: %s: %w", fileEnv, err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return fmt.Errorf("config: %s: %s is empty", fileEnv, path)
+		}
+		*s = setting{fileEnv, v}
+	}
+	return nil
+}
+
+// Load reads the YAML file at path (none when path is ""), applies the
+// environment variables OPTIN_ADDR, OPTIN_PUBLIC_URL, OPTIN_REDIS_URL,
+// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS and the
+// secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN and OPTIN_MASTER_KEY
+// (each also as <NAME>_FILE) read through getenv, where an empty value
+// means unset, then fills in defaults and validates the result. The file
+// must not contain unknown keys. The error, if any, names the offending
+// setting and never contains a secret.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	var f file
+	if path != "" {
+		if err := readFile(path, &f); err != nil {
+			return nil, err
+		}
+	}
+
+	addr := setting{"addr", f.Addr}
+	publicURL := setting{"public_url", f.PublicURL}
+	redisURL := setting{"redis_url", f.RedisURL}
+	dataDir := setting{"data_dir", f.DataDir}
+	logFormat := setting{"log.format", f.Log.Format}
+	logLevel := setting{"log.level", f.Log.Level}
+	shards := setting{"shards", ""}
+	if f.Shards != nil {
+		shards.value = strconv.Itoa(*f.Shards)
+	}
+	twilioToken := setting{"twilio.auth_token", f.Twilio.AuthToken}
+	adminToken := setting{"admin_token", f.AdminToken}
+	masterKey := setting{"master_key", f.MasterKey}
+
+	addr.set(getenv, "OPTIN_ADDR")
+	publicURL.set(getenv, "OPTIN_PUBLIC_URL")
+	redisURL.set(getenv, "OPTIN_REDIS_URL")
+	dataDir.set(getenv, "OPTIN_DATA_DIR")
+	logFormat.set(getenv, "OPTIN_LOG_FORMAT")
+	logLevel.set(getenv, "OPTIN_LOG_LEVEL")
+	shards.set(getenv, "OPTIN_SHARDS")
+	for _, s := range []struct {
+		s   *setting
+		env string
+	}{
+		{&twilioToken, "OPTIN_TWILIO_AUTH_TOKEN"},
+		{&adminToken, "OPTIN_ADMIN_TOKEN"},
+		{&masterKey, "OPTIN_MASTER_KEY"},
+	} {
+		if err := s.s.setSecret(getenv, s.env); err != nil {
+			return nil, err
+		}
+	}
+
+	c := &Config{
+		Addr:            cmp.Or(addr.value, DefaultAddr),
+		RedisURL:        redisURL.value,
+		TwilioAuthToken: twilioToken.value,
+		AdminToken:      adminToken.value,
+		DataDir:         cmp.Or(dataDir.value, DefaultDataDir),
+		Log:             Log{Format: cmp.Or(logFormat.value, DefaultLogFormat), Level: cmp.Or(logLevel.value, DefaultLogLevel)},
+		Shards:          DefaultShards,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		RequestTimeout:  DefaultRequestTimeout,
+		MaxBodyBytes:    DefaultMaxBodyBytes,
+		Tenants:         f.Tenants,
+	}
+
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return nil, fmt.Errorf("config: %s: must be host:port, e.g. \":8080\"", addr.name)
+	}
+	var err error
+	if c.PublicURL, err = parsePublicURL(publicURL); err != nil {
+		return nil, err
+	}
+	if c.RedisURL != "" {
+		if err := checkRedisURL(redisURL); err != nil {
+			return nil, err
+		}
+	}
+	if c.TwilioAuthToken == "" {
+		return nil, fmt.Errorf("config: %s: required; set it in the file, OPTIN_TWILIO_AUTH_TOKEN or OPTIN_TWILIO_AUTH_TOKEN_FILE", twilioToken.name)
+	}
+	switch {
+	case c.AdminToken == "":
+		return nil, fmt.Errorf("config: %s: required; set it in the file, OPTIN_ADMIN_TOKEN or OPTIN_ADMIN_TOKEN_FILE", adminToken.name)
+	case utf8.RuneCountInString(c.AdminToken) < MinAdminTokenLength:
+		return nil, fmt.Errorf("config: %s: must be at least %d characters", adminToken.name, MinAdminTokenLength)
+	}
+	switch {
+	case masterKey.value != "":
+		k, err := base64.StdEncoding.DecodeString(masterKey.value)
+		if err != nil || len(k) != MasterKeySize {
+			return nil, fmt.Errorf("config: %s: must be base64 of %d bytes (generate one with: openssl rand -base64 %d)", masterKey.name, MasterKeySize, MasterKeySize)
+		}
+		c.MasterKey = k
+	case c.RedisURL != "":
+		return nil, fmt.Errorf("config: %s: required when %s is set; set OPTIN_MASTER_KEY or OPTIN_MASTER_KEY_FILE to base64 of %d random bytes (openssl rand -base64 %d)", masterKey.name, redisURL.name, MasterKeySize, MasterKeySize)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		return nil, fmt.Errorf("config: %s: must be json or console", logFormat.name)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		return nil, fmt.Errorf("config: %s: must be debug, info, warn or error", logLevel.name)
+	}
+	if shards.value != "" {
+		n, err := strconv.Atoi(shards.value)
+		if err != nil || n < 1 || n > MaxShards {
+			return nil, fmt.Errorf("config: %s: must be an integer in 1..%d", shards.name, MaxShards)
+		}
+		c.Shards = n
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		out  *time.Duration
+	}{
+		{"shutdown_timeout", f.ShutdownTimeout, &c.ShutdownTimeout},
+		{"request_timeout", f.RequestTimeout, &c.RequestTimeout},
+	} {
+		if d.v == nil {
+			continue
+		}
+		if *d.v <= 0 {
+			return nil, fmt.Errorf("config: %s: must be positive", d.name)
+		}
+		*d.out = *d.v
+	}
+	if f.MaxBodyBytes != nil {
+		if *f.MaxBodyBytes <= 0 {
+			return nil, fmt.Errorf("config: max_body_bytes: must be positive")
+		}
+		c.MaxBodyBytes = *f.MaxBodyBytes
+	}
+
+	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// readFile decodes the YAML file at path into f, rejecting unknown keys.
+func readFile(path string, f *file) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	switch err := dec.Decode(f); {
+	case errors.Is(err, io.EOF): // an empty file
+		return nil
+	case err != nil:
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("config: %s: %s", path, strings.Join(te.Errors, "; "))
+		}
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: more than one YAML document", path)
+	}
+	return nil
+}
+
+// parsePublicURL returns s's URL without its trailing slashes.
+func parsePublicURL(s setting) (string, error) {
+	if s.value == "" {
+		return "", fmt.Errorf("config: %s: required; set it in the file or OPTIN_PUBLIC_URL to the gateway's URL as providers reach it, e.g. https://optin.example.com", s.name)
+	}
+	u, err := url.Parse(s.value)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("config: %s: must be an absolute http or https URL", s.name)
+	case strings.ContainsAny(s.value, "?#"):
+		return "", fmt.Errorf("config: %s: must not have a query or fragment", s.name)
+	case u.User != nil:
+		return "", fmt.Errorf("config: %s: must not contain a user name or password", s.name)
+	}
+	return strings.TrimRight(s.value, "/"), nil
+}
+
+// checkRedisURL reports whether s is a URL go-redis can dial, without
+// repeating it: it may hold a password.
+func checkRedisURL(s setting) error {
+	u, err := url.Parse(s.value)
+	if err == nil {
+		switch u.Scheme {
+		case "redis", "rediss":
+			if u.Host != "" {
+				return nil
+			}
+		case "unix":
+			if u.Path != "" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("config: %s: must be a redis://host:port, rediss://host:port or unix:///path URL", s.name)
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// checkID reports whether id is a valid tenant or campaign id.
+func checkID(path, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("config: %s: required", path)
+	case !idPattern.MatchString(id):
+		return fmt.Errorf("config: %s: %q must be 1 to 64 of a-z, 0-9 and -", path, id)
+	}
+	return nil
+}
+
+// buildNumbers validates tenants, normalises their numbers in place and
+// returns the optin.Numbers they define, by E.164.
+func buildNumbers(tenants []Tenant) (map[string]*optin.Number, error) {
+	numbers := map[string]*optin.Number{}
+	numberPath := map[string]string{} // E.164 → where it was first listed
+	tenantPath := map[string]string{} // tenant id → where it was first listed
+	for ti := range tenants {
+		t := &tenants[ti]
+		tp := fmt.Sprintf("tenants[%d]", ti)
+		if err := checkID(tp+".id", t.ID); err != nil {
+			return nil, err
+		}
+		if first, dup := tenantPath[t.ID]; dup {
+			return nil, fmt.Errorf("config: %s.id: %q is already the id of %s", tp, t.ID, first)
+		}
+		tenantPath[t.ID] = tp
+
+		campaigns := map[string]optin.Campaign{}
+		campaignPath := map[string]string{}
+		for ci, c := range t.Campaigns {
+			cp := fmt.Sprintf("%s.campaigns[%d]", tp, ci)
+			if err := checkID(cp+".id", c.ID); err != nil {
+				return nil, err
+			}
+			if first, dup := campaignPath[c.ID]; dup {
+				return nil, fmt.Errorf("config: %s.id: %q is already the id of %s", cp, c.ID, first)
+			}
+			campaignPath[c.ID] = cp
+			if c.Version < 0 {
+				return nil, fmt.Errorf("config: %s.version: must not be negative", cp)
+			}
+			oc := c.domain().WithDefaults()
+			if err := oc.Validate(); err != nil {
+				return nil, fmt.Errorf("config: %s: %w", cp, err)
+			}
+			campaigns[c.ID] = oc
+		}
+
+		for ni := range t.Numbers {
+			n := &t.Numbers[ni]
+			np := fmt.Sprintf("%s.numbers[%d]", tp, ni)
+			if n.Number == "" {
+				return nil, fmt.Errorf("config: %s.number: required", np)
+			}
+			p, err := phone.ParseBusiness(n.Number)
+			if err != nil {
+				return nil, fmt.Errorf("config: %s.number: %w; write it in E.164 with a + and the country code, e.g. \"+12025550100\", or as a short code of 3 to 8 digits", np, err)
+			}
+			e164 := p.E164()
+			if first, dup := numberPath[e164]; dup {
+				return nil, fmt.Errorf("config: %s.number: %s is already listed at %s; a number belongs to one tenant", np, e164, first)
+			}
+			numberPath[e164] = np + ".number"
+			n.Number = e164
+
+			if len(n.Campaigns) == 0 {
+				return nil, fmt.Errorf("config: %s.campaigns: required; list at least one campaign id of tenant %s", np, t.ID)
+			}
+			on := &optin.Number{
+				Tenant:                t.ID,
+				E164:                  e164,
+				StopReply:             n.StopReply,
+				ProviderHandlesOptOut: n.ProviderHandlesOptOut,
+			}
+			for i, id := range n.Campaigns {
+				c, ok := campaigns[id]
+				switch {
+				case !ok:
+					return nil, fmt.Errorf("config: %s.campaigns[%d]: tenant %s has no campaign %q", np, i, t.ID, id)
+				case slices.Index(n.Campaigns, id) < i:
+					return nil, fmt.Errorf("config: %s.campaigns[%d]: campaign %q is listed twice", np, i, id)
+				}
+				c.Keywords = slices.Clone(c.Keywords)
+				on.Campaigns = append(on.Campaigns, c)
+			}
+			if err := on.Validate(); err != nil {
+				return nil, fmt.Errorf("config: %s: %w", np, err)
+			}
+			numbers[e164] = on
+		}
+	}
+	return numbers, nil
+}
+
+// domain returns c as an optin.Campaign, without defaults.
+func (c Campaign) domain() optin.Campaign {
+	return optin.Campaign{
+		ID:                c.ID,
+		Name:              c.Name,
+		Keywords:          slices.Clone(c.Keywords),
+		Version:           c.Version,
+		Prompt:            c.Prompt,
+		Confirmation:      c.Confirmation,
+		Help:              c.Help,
+		StopReply:         c.StopReply,
+		AlreadySubscribed: c.AlreadySubscribed,
+		Expired:           c.Expired,
+		CodeLength:        c.CodeLength,
+		CodeTTL:           c.CodeTTL,
+		MaxAttempts:       c.MaxAttempts,
+		MaxPrompts:        c.MaxPrompts,
+		PromptWindow:      c.PromptWindow,
+	}
+}
+
+// Numbers returns the business numbers of every tenant, keyed by E.164 (or
+// short code), each with its tenant id and its campaigns, defaults applied.
+// The map is built once by Load and shared: callers must not modify it or
+// the Numbers in it.
+func (c *Config) Numbers() map[string]*optin.Number { return c.numbers }
+
+// Embedded reports whether the gateway runs on the embedded in-process
+// Redis: no RedisURL is configured.
+func (c *Config) Embedded() bool { return c.RedisURL == "" }
+
+// summary is what String and MarshalJSON show: no secret, only whether it
+// is set.
+type summary struct {
+	Addr            string `json:"addr"`
+	PublicURL       string `json:"public_url"`
+	Redis           string `json:"redis"`
+	DataDir         string `json:"data_dir"`
+	LogFormat       string `json:"log_format"`
+	LogLevel        string `json:"log_level"`
+	Shards          int    `json:"shards"`
+	ShutdownTimeout string `json:"shutdown_timeout"`
+	RequestTimeout  string `json:"request_timeout"`
+	MaxBodyBytes    int64  `json:"max_body_bytes"`
+	Tenants         int    `json:"tenants"`
+	Numbers         int    `json:"numbers"`
+	TwilioAuthToken string `json:"twilio_auth_token"`
+	AdminToken      string `json:"admin_token"`
+	MasterKey       string `json:"master_key"`
+}
+
+func (c Config) summary() summary {
+	redis := "embedded"
+	if c.RedisURL != "" {
+		redis = redactURL(c.RedisURL)
+	}
+	return summary{
+		Addr:            c.Addr,
+		PublicURL:       c.PublicURL,
+		Redis:           redis,
+		DataDir:         c.DataDir,
+		LogFormat:       c.Log.Format,
+		LogLevel:        c.Log.Level,
+		Shards:          c.Shards,
+		ShutdownTimeout: c.ShutdownTimeout.String(),
+		RequestTimeout:  c.RequestTimeout.String(),
+		MaxBodyBytes:    c.MaxBodyBytes,
+		Tenants:         len(c.Tenants),
+		Numbers:         len(c.numbers),
+		TwilioAuthToken: isSet(c.TwilioAuthToken != ""),
+		AdminToken:      isSet(c.AdminToken != ""),
+		MasterKey:       isSet(len(c.MasterKey) > 0),
+	}
+}
+
+// String returns a one-line summary of c for logs. Secrets appear only as
+// "set" or "unset"; the Redis URL loses its password and query.
+func (c Config) String() string {
+	s := c.summary()
+	return fmt.Sprintf("addr=%s public_url=%s redis=%s data_dir=%s log=%s/%s shards=%d shutdown_timeout=%s request_timeout=%s max_body_bytes=%d tenants=%d numbers=%d twilio_auth_token=%s admin_token=%s master_key=%s",
+		s.Addr, s.PublicURL, s.Redis, s.DataDir, s.LogFormat, s.LogLevel, s.Shards, s.ShutdownTimeout, s.RequestTimeout,
+		s.MaxBodyBytes, s.Tenants, s.Numbers, s.TwilioAuthToken, s.AdminToken, s.MasterKey)
+}
+
+// GoString is String, so that %#v does not show secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// MarshalJSON encodes the summary String shows, so that a logger that
+// encodes c as JSON (zap.Any, slog's JSON handler) shows no secret.
+func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(c.summary()) }
+
+func isSet(ok bool) string {
+	if ok {
+		return "set"
+	}
+	return "unset"
+}
+
+// redactURL returns s without its password, query and fragment.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	return u.Redacted()
+}

@@ -1,0 +1,308 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// dbsize counts the keys in Redis.
+func dbsize(tb testing.TB, h *harness) int64 {
+	tb.Helper()
+	n, err := h.redis.Client(tb).DBSize(context.Background()).Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+func TestBadInput(t *testing.T) {
+	h := newHarness(t)
+	good := inboundForm(newSid(), "+12025550180", bizNumber, "JOIN")
+	sig := gateway.SignTwilio(twilioToken, publicURL+webhookPath, good)
+	without := func(key string) url.Values {
+		f := inboundForm(newSid(), "+12025550180", bizNumber, "JOIN")
+		f.Del(key)
+		return f
+	}
+	signed := func(f url.Values) (string, string) {
+		return f.Encode(), gateway.SignTwilio(twilioToken, publicURL+webhookPath, f)
+	}
+	tests := []struct {
+		name      string
+		body, sig string
+		want      int
+		wantError string
+	}{
+		{"no signature", good.Encode(), "", http.StatusForbidden, "X-Twilio-Signature"},
+		{"wrong signature", good.Encode(), gateway.SignTwilio("someothertoken", publicURL+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
+		{"signed for another host", good.Encode(), gateway.SignTwilio(twilioToken, "https://evil.example.com"+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
+		{"body changed after signing", strings.Replace(good.Encode(), "JOIN", "STOP", 1), sig, http.StatusForbidden, "X-Twilio-Signature"},
+		{"malformed body", "From=%zz&To=1", sig, http.StatusBadRequest, "malformed"},
+		{"missing MessageSid", first(signed(without("MessageSid"))), second(signed(without("MessageSid"))), http.StatusBadRequest, "MessageSid"},
+		{"missing From", first(signed(without("From"))), second(signed(without("From"))), http.StatusBadRequest, "From"},
+		{"missing To", first(signed(without("To"))), second(signed(without("To"))), http.StatusBadRequest, "To"},
+		{"From not a number", bodyWith("From", "hello"), sigWith("From", "hello"), http.StatusBadRequest, "From: invalid phone number"},
+		{"From without +", bodyWith("From", "2025550180"), sigWith("From", "2025550180"), http.StatusBadRequest, "From: invalid phone number"},
+		{"unknown To", bodyWith("To", "+12025550199"), sigWith("To", "+12025550199"), http.StatusNotFound, "not a number of this gateway"},
+		{"oversized body", good.Encode() + "&Pad=" + strings.Repeat("x", gateway.DefaultMaxBodyBytes), sig, http.StatusRequestEntityTooLarge, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := dbsize(t, h)
+			r := h.postRaw(webhookPath, tt.body, tt.sig)
+			if r.status != tt.want {
+				t.Fatalf("status = %d %s; want %d", r.status, r.body, tt.want)
+			}
+			if !strings.Contains(r.body, tt.wantError) {
+				t.Errorf("body = %s; want it to say %q", r.body, tt.wantError)
+			}
+			if got := dbsize(t, h); got != keys {
+				t.Errorf("Redis keys %d → %d; a refused request must change nothing", keys, got)
+			}
+		})
+	}
+	if n := h.logs.FilterField(zap.String("security_event", "bad_signature")).Len(); n != 4 {
+		t.Errorf("security events logged = %d; want 4", n)
+	}
+}
+
+func first(a, _ string) string  { return a }
+func second(_, b string) string { return b }
+
+func bodyWith(key, value string) string {
+	f := inboundForm("SM"+strings.Repeat("1", 32), "+12025550180", bizNumber, "JOIN")
+	f.Set(key, value)
+	return f.Encode()
+}
+
+func sigWith(key, value string) string {
+	f := inboundForm("SM"+strings.Repeat("1", 32), "+12025550180", bizNumber, "JOIN")
+	f.Set(key, value)
+	return gateway.SignTwilio(twilioToken, publicURL+webhookPath, f)
+}
+
+// TestRedisGoesAway stops Redis mid-test: webhooks get 503 with
+// Retry-After and nothing half-written; after a restart the retried message
+// goes through and nothing acknowledged before is lost.
+func TestRedisGoesAway(t *testing.T) {
+	h := newHarness(t)
+	from := "+12025550181"
+	code := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
+	h.redis.Stop(t)
+	form := inboundForm(newSid(), from, bizNumber, code)
+	r := h.post(form)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("Redis down: %d Retry-After=%q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	if r := h.get("/readyz", ""); r.status != http.StatusServiceUnavailable {
+		t.Errorf("readyz with Redis down = %d; want 503", r.status)
+	}
+	if r := h.get("/healthz", ""); r.status != http.StatusOK {
+		t.Errorf("healthz with Redis down = %d; want 200", r.status)
+	}
+	h.redis.Restart(t)
+	if r := h.get("/readyz", ""); r.status != http.StatusOK {
+		t.Errorf("readyz after restart = %d; want 200", r.status)
+	}
+	r = h.post(form)
+	if r.status != http.StatusOK {
+		t.Fatalf("retry after restart: %d %s; want 200", r.status, r.body)
+	}
+	if got := r.messages(t); len(got) != 1 || got[0] != dealsConfirm {
+		t.Fatalf("retry after restart: replies %q; want the confirmation (the pending code survived)", got)
+	}
+	if s := h.states(from)["deals"]; s != "subscribed" {
+		t.Fatalf("after restart deals = %q; want subscribed", s)
+	}
+}
+
+// TestRedisGoesAwayUnderLoad stops Redis while webhooks are in flight:
+// every answer is 200 or 503, and every 200 is on record after a restart.
+func TestRedisGoesAwayUnderLoad(t *testing.T) {
+	h := newHarness(t)
+	const n = 60
+	type result struct {
+		from   string
+		status int
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			from := fmt.Sprintf("+1202555%04d", 100+i)
+			if i >= 40 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			results[i] = result{from, h.post(inboundForm(newSid(), from, shortCode, "JOIN")).status}
+		})
+		if i == 30 {
+			h.redis.Stop(t)
+		}
+	}
+	wg.Wait()
+	h.redis.Restart(t)
+	ok := 0
+	for _, r := range results {
+		switch r.status {
+		case http.StatusOK:
+			ok++
+			if s := h.subscriber("other", r.from).Campaigns[0].State; s != "pending" {
+				t.Errorf("acknowledged JOIN lost: state %q; want pending", s)
+			}
+		case http.StatusServiceUnavailable:
+		default:
+			t.Errorf("status %d; want 200 or 503", r.status)
+		}
+	}
+	t.Logf("%d of %d acknowledged, all on record after the restart", ok, n)
+}
+
+func TestAdminAPI(t *testing.T) {
+	h := newHarness(t)
+	h.sms(person, bizNumber, "JOIN")
+	tests := []struct {
+		name, path, token string
+		want              int
+	}{
+		{"no token", "/v1/tenants/demo/subscribers/" + person, "", http.StatusUnauthorized},
+		{"wrong token", "/v1/tenants/demo/subscribers/" + person, "nope", http.StatusUnauthorized},
+		{"plus literal", "/v1/tenants/demo/subscribers/" + person, adminToken, http.StatusOK},
+		{"plus escaped", "/v1/tenants/demo/subscribers/%2B" + person[1:], adminToken, http.StatusOK},
+		{"unknown tenant", "/v1/tenants/nobody/subscribers/" + person, adminToken, http.StatusNotFound},
+		{"not a number", "/v1/tenants/demo/subscribers/12345", adminToken, http.StatusBadRequest},
+		{"unknown route", "/v1/tenants/demo/nothing", adminToken, http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.get(tt.path, tt.token)
+			if r.status != tt.want {
+				t.Fatalf("GET %s = %d %s; want %d", tt.path, r.status, r.body, tt.want)
+			}
+			if tt.want == http.StatusOK && !strings.Contains(r.body, `"state":"pending"`) {
+				t.Errorf("GET %s = %s; want deals pending", tt.path, r.body)
+			}
+		})
+	}
+}
+
+// TestLogsHoldNoPersonalData scans every log line of a whole flow for the
+// phone number, the code and the message texts.
+func TestLogsHoldNoPersonalData(t *testing.T) {
+	h := newHarness(t)
+	from := "+12025550182"
+	code := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
+	h.sms(from, bizNumber, "Is this the deals list")
+	h.sms(from, bizNumber, code)
+	h.get("/v1/tenants/demo/subscribers/"+from, adminToken)
+	h.postRaw(webhookPath, inboundForm(newSid(), from, bizNumber, "STOP").Encode(), "bad")
+	secrets := []string{from, from[1:], from[2:], code, "Is this the deals list", adminToken, twilioToken}
+	lines := h.logs.All()
+	if len(lines) < 5 {
+		t.Fatalf("%d log lines; want one per request", len(lines))
+	}
+	for _, e := range lines {
+		var b strings.Builder
+		b.WriteString(e.Message)
+		for k, v := range e.ContextMap() {
+			b.WriteString(" " + k + "=")
+			b.WriteString(toString(v))
+		}
+		line := b.String()
+		for _, s := range secrets {
+			if strings.Contains(line, s) {
+				t.Errorf("log line holds %q: %s", s, line)
+			}
+		}
+		if e.ContextMap()["request_id"] == "" {
+			t.Errorf("log line without request_id: %s", line)
+		}
+	}
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if s, ok := v.(interface{ String() string }); ok {
+		return s.String()
+	}
+	return ""
+}
+
+// slowStore delays Load so that a request is in flight during shutdown.
+type slowStore struct {
+	gateway.Store
+	delay   time.Duration
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *slowStore) Load(ctx context.Context, tenant string, p optin.Phone, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
+	s.once.Do(func() { close(s.started) })
+	time.Sleep(s.delay)
+	return s.Store.Load(ctx, tenant, p, campaigns, in)
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	h := newHarness(t)
+	slow := &slowStore{Store: h.store, delay: 300 * time.Millisecond, started: make(chan struct{})}
+	srv, err := gateway.New(gateway.Options{
+		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
+		Numbers: testNumbers(t), Store: slow,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(addr) }()
+	form := inboundForm(newSid(), "+12025550183", bizNumber, "JOIN")
+	var status int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+webhookPath, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(twilioToken, publicURL+webhookPath, form))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			resp.Body.Close()
+			status = resp.StatusCode
+			return
+		}
+	}()
+	<-slow.started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	<-done
+	if status != http.StatusOK {
+		t.Errorf("in-flight request during shutdown: status %d; want 200", status)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve after Shutdown = %v; want nil", err)
+	}
+}

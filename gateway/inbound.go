@@ -1,0 +1,52 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// process runs one inbound message from phone to number n: load the
+// subscriber (one round trip), decide, render, apply (one round trip). On a
+// concurrent change it loads and decides again, so every message is decided
+// on the state it is applied to. A message processed before gets its stored
+// reply and changes nothing. It returns the reply and the outcome's name
+// ("duplicate" for a retry).
+func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
+	campaigns := make([]string, len(n.Campaigns))
+	for i, c := range n.Campaigns {
+		campaigns[i] = c.ID
+	}
+	for range maxConflicts {
+		sub, stored, err := s.opts.Store.Load(ctx, n.Tenant, from, campaigns, in)
+		if err != nil {
+			return nil, "", err
+		}
+		if stored != nil {
+			return stored, "duplicate", nil
+		}
+		code, err := optin.GenerateCode(s.opts.Rand, optin.MaxCodeLength)
+		if err != nil {
+			return nil, "", err
+		}
+		dec := optin.Decide(sub, n, in, s.opts.Now(), code)
+		reply, err := render(dec.Replies)
+		if err != nil {
+			return nil, "", fmt.Errorf("gateway: render reply: %w", err)
+		}
+		_, stored, err = s.opts.Store.Apply(ctx, sub, dec, in, reply)
+		switch {
+		case err == nil:
+			return reply, dec.Outcome.String(), nil
+		case errors.Is(err, optin.ErrDuplicate):
+			return stored, "duplicate", nil
+		case errors.Is(err, optin.ErrConflict):
+			continue
+		default:
+			return nil, "", err
+		}
+	}
+	return nil, "", fmt.Errorf("gateway: message %s: %d conflicts in a row: %w", in.MessageID, maxConflicts, optin.ErrConflict)
+}

@@ -1,0 +1,178 @@
+// Package gateway is the HTTP side of the gateway: provider webhooks, the
+// admin API and health checks, on echo. It translates between HTTP and the
+// optin domain; echo types never leave this package.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Store is what the gateway needs of persistence.
+type Store interface {
+	// Load returns the subscriber behind phone under tenant with the live
+	// codes of campaigns and, when message in was processed before, its
+	// stored reply; in one round trip.
+	Load(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error)
+	// Apply writes dec atomically if prev is still current (optin.ErrConflict
+	// otherwise) and in was not processed yet (optin.ErrDuplicate with the
+	// stored reply otherwise).
+	Apply(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) (int64, []byte, error)
+	// Lookup returns the subscriber behind phone and its latest events.
+	Lookup(ctx context.Context, tenant string, phone optin.Phone) (optin.Subscriber, []optin.Event, error)
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes   = 64 << 10
+	DefaultRequestTimeout = 5 * time.Second
+	// maxConflicts bounds how often one message is decided again after a
+	// concurrent change to the same subscriber.
+	maxConflicts = 100
+)
+
+// Options configure a Server.
+type Options struct {
+	PublicURL       string // the URL providers are given, without a trailing slash
+	TwilioAuthToken string
+	AdminToken      string
+	// Numbers are the business numbers served, by E.164 (or short code).
+	Numbers map[string]*optin.Number
+	Store   Store
+	Logger  *zap.Logger
+	// Now and Rand default to time.Now and crypto/rand.Reader.
+	Now            func() time.Time
+	Rand           io.Reader
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
+}
+
+// Server serves the gateway's routes. It is safe for concurrent use.
+type Server struct {
+	echo      *echo.Echo
+	opts      Options
+	log       *zap.Logger
+	twilio    *twilioVerifier
+	tenants   map[string][]string // tenant → campaign ids, sorted by first appearance
+	adminAuth []byte
+}
+
+// New returns a server with every route registered.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("gateway: no store")
+	}
+	if opts.TwilioAuthToken == "" || opts.AdminToken == "" {
+		return nil, errors.New("gateway: twilio auth token and admin token are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	s := &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		twilio:    newTwilioVerifier(opts.TwilioAuthToken, opts.PublicURL),
+		tenants:   map[string][]string{},
+		adminAuth: []byte("Bearer " + opts.AdminToken),
+	}
+	for _, n := range opts.Numbers {
+		for _, c := range n.Campaigns {
+			if !contains(s.tenants[n.Tenant], c.ID) {
+				s.tenants[n.Tenant] = append(s.tenants[n.Tenant], c.ID)
+			}
+		}
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// routes registers every route of the gateway, in one list.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(
+		middleware.Recover(),
+		middleware.RequestID(),
+		s.accessLog,
+		middleware.BodyLimit(fmt.Sprintf("%dB", s.opts.MaxBodyBytes)),
+		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: s.opts.RequestTimeout}),
+	)
+
+	e.GET("/healthz", s.handleHealthGet)
+	e.GET("/readyz", s.handleReadyGet)
+
+	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
+
+	admin := e.Group("/v1/tenants", s.requireAdmin)
+	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
+	return e
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve accepts connections on addr until Shutdown. It returns nil after a
+// graceful shutdown.
+func (s *Server) Serve(addr string) error {
+	s.echo.Server.ReadHeaderTimeout = 10 * time.Second
+	if err := s.echo.Start(addr); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve %s: %w", addr, err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests to
+// finish, until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.echo.Shutdown(ctx)
+}
+
+// handleHealthGet answers while the process is up.
+func (s *Server) handleHealthGet(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyGet answers 200 while Redis is reachable, 503 otherwise.
+func (s *Server) handleReadyGet(c echo.Context) error {
+	if err := s.opts.Store.Ping(c.Request().Context()); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,68 @@
+package optin
+
+import (
+	"maps"
+	"time"
+)
+
+// Subscriber is one person as one tenant knows them, across that tenant's
+// campaigns. It is identified by a pseudonym, never by the phone number.
+type Subscriber struct {
+	Tenant  string
+	ID      string // keyed-HMAC pseudonym of the E.164 number
+	Version int64  // bumped by the store on every write; 0: never stored
+	// Enrollments holds the state per campaign id; a campaign that is
+	// missing is in StateNone.
+	Enrollments map[string]Enrollment
+}
+
+// Enrollment is a subscriber's standing with one campaign.
+type Enrollment struct {
+	State State     `json:"state"`
+	Since time.Time `json:"since"` // when State was entered
+	// Code is the live confirmation code while pending; nil otherwise. The
+	// store keeps it in a key of its own that expires with it.
+	Code *PendingCode `json:"-"`
+	// CodeEndsAt is when the last code issued stops (or stopped) being
+	// valid; zero once a code is confirmed. It lets an expired or voided
+	// code get the "expired" reply.
+	CodeEndsAt time.Time `json:"code_ends_at,omitzero"`
+	// Prompts holds the times of the prompts sent within the campaign's
+	// prompt window, oldest first.
+	Prompts []time.Time `json:"prompts,omitempty"`
+}
+
+// PendingCode is a confirmation code waiting for its reply.
+type PendingCode struct {
+	Code         string    `json:"code"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	AttemptsLeft int       `json:"attempts_left"`
+}
+
+// live reports whether the code can still be confirmed at now.
+func (p *PendingCode) live(now time.Time) bool {
+	return p != nil && p.AttemptsLeft > 0 && now.Before(p.ExpiresAt)
+}
+
+// Enrollment returns the subscriber's standing with campaign id.
+func (s Subscriber) Enrollment(id string) Enrollment {
+	return s.Enrollments[id]
+}
+
+// clone returns a copy of s that shares nothing mutable with it.
+func (s Subscriber) clone() Subscriber {
+	c := s
+	c.Enrollments = maps.Clone(s.Enrollments)
+	if c.Enrollments == nil {
+		c.Enrollments = map[string]Enrollment{}
+	}
+	for id, e := range c.Enrollments {
+		if e.Code != nil {
+			code := *e.Code
+			e.Code = &code
+		}
+		e.Prompts = append([]time.Time(nil), e.Prompts...)
+		c.Enrollments[id] = e
+	}
+	return c
+}

@@ -1,0 +1,46 @@
+-- apply.lua: compare the subscriber's version and, atomically, write the
+-- outcome of one decision. It only compares and sets; the state machine
+-- stays in Go.
+--
+-- KEYS[1] subscriber hash   KEYS[2] idempotency record
+-- KEYS[3] outbox stream     KEYS[4] history list
+-- KEYS[5..] code keys, one per code to write or delete
+-- ARGV[1] expected version  ARGV[2] new document ("" = state unchanged)
+-- ARGV[3] reply             ARGV[4] idempotency TTL in ms
+-- ARGV[5] history length    ARGV[6] number of events n
+-- ARGV[7..6+n] events (JSON)
+-- then per code key: value ("" = delete), expiry as Unix ms
+-- Returns {"ok", version} | {"dup", stored reply} | {"conflict", version}.
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  return {'dup', stored}
+end
+local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if ARGV[2] ~= '' then
+  if version ~= tonumber(ARGV[1]) then
+    return {'conflict', tostring(version)}
+  end
+  version = version + 1
+  redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2])
+end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+local n = tonumber(ARGV[6])
+for i = 1, n do
+  local event = ARGV[6 + i]
+  redis.call('XADD', KEYS[3], '*', 'e', event)
+  redis.call('LPUSH', KEYS[4], event)
+end
+if n > 0 then
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
+end
+local a = 7 + n
+for k = 5, #KEYS do
+  if ARGV[a] == '' then
+    redis.call('DEL', KEYS[k])
+  else
+    redis.call('SET', KEYS[k], ARGV[a])
+    redis.call('PEXPIREAT', KEYS[k], ARGV[a + 1])
+  end
+  a = a + 2
+end
+return {'ok', tostring(version)}

@@ -1,0 +1,54 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Every Redis key name is built in this file and nowhere else.
+//
+// All keys that one inbound message touches carry the hash tag of the
+// subscriber's shard, "{sNN}", so they live in one hash slot and the same
+// Lua script runs on Redis Cluster. The shard also names the outbox stream
+// that the archiver drains.
+
+// shardTag returns the hash tag of shard n, e.g. "{s07}".
+func shardTag(n int) string { return fmt.Sprintf("{s%02d}", n) }
+
+// subscriberKey holds a subscriber's state: a hash with fields "v"
+// (version) and "doc" (JSON of the enrollments).
+func subscriberKey(shard int, tenant, id string) string {
+	return "og:" + shardTag(shard) + ":sub:" + tenant + ":" + id
+}
+
+// codeKey holds the live confirmation code of one campaign; it expires with
+// the code.
+func codeKey(shard int, tenant, id, campaign string) string {
+	return "og:" + shardTag(shard) + ":code:" + tenant + ":" + id + ":" + campaign
+}
+
+// historyKey holds the latest audit events of a subscriber, newest first.
+func historyKey(shard int, tenant, id string) string {
+	return "og:" + shardTag(shard) + ":hist:" + tenant + ":" + id
+}
+
+// idempotencyKey records the reply given to one provider message.
+func idempotencyKey(shard int, provider, messageID string) string {
+	return "og:" + shardTag(shard) + ":idem:" + provider + ":" + messageID
+}
+
+// OutboxKey is the audit outbox stream of shard n.
+func OutboxKey(shard int) string { return "og:" + shardTag(shard) + ":outbox" }
+
+// shardOf returns the shard of a pseudonym: its first 16 bits modulo the
+// number of shards. A malformed pseudonym lands in shard 0.
+func shardOf(id string, shards int) int {
+	if len(id) < 4 {
+		return 0
+	}
+	v, err := strconv.ParseUint(id[:4], 16, 16)
+	if err != nil {
+		return 0
+	}
+	return int(v) % shards
+}

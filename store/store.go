@@ -1,0 +1,158 @@
+// Package store keeps the gateway's state in Redis: subscribers, pending
+// codes, idempotency records and the audit outbox. go-redis types never
+// leave this package; its failures come back as the optin sentinels.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Defaults of Options.
+const (
+	DefaultShards         = 16
+	DefaultIdempotencyTTL = 48 * time.Hour
+	DefaultHistoryLen     = 100
+)
+
+// Options configure a Store.
+type Options struct {
+	// URL is a redis:// or rediss:// URL.
+	URL string
+	// MasterKey is the 32-byte master key the pseudonym key derives from.
+	MasterKey []byte
+	// Shards is how many outbox streams (and hash slots) subscribers are
+	// spread over. It must not change once data exists.
+	Shards int
+	// IdempotencyTTL is how long a provider message id is remembered.
+	IdempotencyTTL time.Duration
+	// HistoryLen is how many events per subscriber stay in Redis for the
+	// support view.
+	HistoryLen int
+}
+
+// Store is the Redis store. It is safe for concurrent use.
+type Store struct {
+	rdb        *redis.Client
+	pseudonyms *Pseudonymizer
+	shards     int
+	idemTTL    time.Duration
+	historyLen int
+	roundTrips atomic.Uint64
+}
+
+// Open connects to Redis at opts.URL and checks that it answers.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	ro, err := redis.ParseURL(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis url: %w", err)
+	}
+	ro.DialTimeout = time.Second
+	ro.MaxRetries = 1
+	ro.ContextTimeoutEnabled = true
+	p, err := NewPseudonymizer(opts.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		rdb:        redis.NewClient(ro),
+		pseudonyms: p,
+		shards:     cmp(opts.Shards, DefaultShards),
+		idemTTL:    cmp(opts.IdempotencyTTL, DefaultIdempotencyTTL),
+		historyLen: cmp(opts.HistoryLen, DefaultHistoryLen),
+	}
+	s.rdb.AddHook(roundTripCounter{&s.roundTrips})
+	if err := s.Ping(ctx); err != nil {
+		s.rdb.Close()
+		return nil, err
+	}
+	// Loading the script now spares the first webhook an EVALSHA miss.
+	if err := applyScript.Load(ctx, s.rdb).Err(); err != nil {
+		s.rdb.Close()
+		return nil, translate("load script", err)
+	}
+	return s, nil
+}
+
+func cmp[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Close closes the connections to Redis.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return translate("ping", s.rdb.Ping(ctx).Err())
+}
+
+// Shards returns the number of outbox shards.
+func (s *Store) Shards() int { return s.shards }
+
+// RoundTrips returns how many round trips to Redis the store has made: one
+// per command or pipeline.
+func (s *Store) RoundTrips() uint64 { return s.roundTrips.Load() }
+
+// translate maps Redis and network failures to the optin sentinels.
+func translate(op string, err error) error {
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("store: %s: %w", op, optin.ErrNotFound)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("store: %s: %w", op, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		isLoading(err):
+		return fmt.Errorf("store: %s: %w: %w", op, optin.ErrUnavailable, err)
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// isLoading reports a Redis that is up but still loading its data set, or
+// otherwise unable to serve (LOADING, MASTERDOWN, TRYAGAIN, CLUSTERDOWN).
+func isLoading(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range []string{"LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY"} {
+		if len(msg) >= len(p) && msg[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// roundTripCounter counts one round trip per command and per pipeline.
+type roundTripCounter struct{ n *atomic.Uint64 }
+
+func (h roundTripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h roundTripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h roundTripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
