@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -31,14 +30,15 @@ func TestBadInput(t *testing.T) {
 	h := newHarness(t)
 	good := inboundForm(newSid(), "+12025550180", bizNumber, "JOIN")
 	sig := gateway.SignTwilio(twilioToken, publicURL+webhookPath, good)
-	without := func(key string) url.Values {
+	// without returns a body lacking key and its valid signature.
+	without := func(key string) (string, string) {
 		f := inboundForm(newSid(), "+12025550180", bizNumber, "JOIN")
 		f.Del(key)
-		return f
-	}
-	signed := func(f url.Values) (string, string) {
 		return f.Encode(), gateway.SignTwilio(twilioToken, publicURL+webhookPath, f)
 	}
+	noSid, noSidSig := without("MessageSid")
+	noFrom, noFromSig := without("From")
+	noTo, noToSig := without("To")
 	tests := []struct {
 		name      string
 		body, sig string
@@ -50,9 +50,9 @@ func TestBadInput(t *testing.T) {
 		{"signed for another host", good.Encode(), gateway.SignTwilio(twilioToken, "https://evil.example.com"+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
 		{"body changed after signing", strings.Replace(good.Encode(), "JOIN", "STOP", 1), sig, http.StatusForbidden, "X-Twilio-Signature"},
 		{"malformed body", "From=%zz&To=1", sig, http.StatusBadRequest, "malformed"},
-		{"missing MessageSid", first(signed(without("MessageSid"))), second(signed(without("MessageSid"))), http.StatusBadRequest, "MessageSid"},
-		{"missing From", first(signed(without("From"))), second(signed(without("From"))), http.StatusBadRequest, "From"},
-		{"missing To", first(signed(without("To"))), second(signed(without("To"))), http.StatusBadRequest, "To"},
+		{"missing MessageSid", noSid, noSidSig, http.StatusBadRequest, "MessageSid"},
+		{"missing From", noFrom, noFromSig, http.StatusBadRequest, "From"},
+		{"missing To", noTo, noToSig, http.StatusBadRequest, "To"},
 		{"From not a number", bodyWith("From", "hello"), sigWith("From", "hello"), http.StatusBadRequest, "From: invalid phone number"},
 		{"From without +", bodyWith("From", "2025550180"), sigWith("From", "2025550180"), http.StatusBadRequest, "From: invalid phone number"},
 		{"unknown To", bodyWith("To", "+12025550199"), sigWith("To", "+12025550199"), http.StatusNotFound, "not a number of this gateway"},
@@ -77,9 +77,6 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("security events logged = %d; want 4", n)
 	}
 }
-
-func first(a, _ string) string  { return a }
-func second(_, b string) string { return b }
 
 func bodyWith(key, value string) string {
 	f := inboundForm("SM"+strings.Repeat("1", 32), "+12025550180", bizNumber, "JOIN")
@@ -113,9 +110,7 @@ func TestRedisGoesAway(t *testing.T) {
 		t.Errorf("healthz with Redis down = %d; want 200", r.status)
 	}
 	h.redis.Restart(t)
-	if r := h.get("/readyz", ""); r.status != http.StatusOK {
-		t.Errorf("readyz after restart = %d; want 200", r.status)
-	}
+	h.waitReady()
 	r = h.post(form)
 	if r.status != http.StatusOK {
 		t.Fatalf("retry after restart: %d %s; want 200", r.status, r.body)
@@ -153,6 +148,7 @@ func TestRedisGoesAwayUnderLoad(t *testing.T) {
 	}
 	wg.Wait()
 	h.redis.Restart(t)
+	h.waitReady()
 	ok := 0
 	for _, r := range results {
 		switch r.status {

@@ -270,3 +270,22 @@ func (h *harness) states(phone string) map[string]string {
 	}
 	return out
 }
+
+// waitReady polls /readyz until it answers 200. After Redis comes back,
+// go-redis's dial circuit breaker (open once PoolSize dials in a row have
+// failed) probes once a second, so recovery takes up to about a second;
+// the harness allows five.
+func (h *harness) waitReady() {
+	h.tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := h.get("/readyz", "")
+		if r.status == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.tb.Fatalf("readyz = %d %s five seconds after Redis came back; want 200", r.status, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -138,21 +138,40 @@ func isLoading(err error) bool {
 	return false
 }
 
-// roundTripCounter counts one round trip per command and per pipeline.
+// roundTripCounter counts one round trip per command and per pipeline,
+// leaving out the handshake go-redis runs once on each new connection
+// (HELLO, AUTH, SELECT, CLIENT SETINFO), which no message pays for.
 type roundTripCounter struct{ n *atomic.Uint64 }
+
+// handshake reports whether every command of cmds is part of a
+// connection's opening handshake.
+func handshake(cmds ...redis.Cmder) bool {
+	for _, c := range cmds {
+		switch c.Name() {
+		case "hello", "auth", "select", "client":
+		default:
+			return false
+		}
+	}
+	return len(cmds) > 0
+}
 
 func (h roundTripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h roundTripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
+		if !handshake(cmd) {
+			h.n.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
 
 func (h roundTripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
+		if !handshake(cmds...) {
+			h.n.Add(1)
+		}
 		return next(ctx, cmds)
 	}
 }
