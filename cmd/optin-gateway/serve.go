@@ -38,6 +38,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	redisLog := log.Named("redis")
+	store.SetLogger(func(msg string) { redisLog.Warn(msg) })
 
 	redisURL, masterKey := cfg.RedisURL, cfg.MasterKey
 	if cfg.Embedded() {
