@@ -79,10 +79,14 @@ type Log struct {
 
 // Tenant is one business: its campaigns and the numbers they run on.
 type Tenant struct {
-	ID        string     `yaml:"id"` // [a-z0-9-]{1,64}, unique
-	Name      string     `yaml:"name"`
-	Campaigns []Campaign `yaml:"campaigns"`
-	Numbers   []Number   `yaml:"numbers"`
+	ID   string `yaml:"id"` // [a-z0-9-]{1,64}, unique
+	Name string `yaml:"name"`
+	// RevocationScope is what a revocation naming no campaign covers:
+	// "number" (default: every campaign of the business number it was sent
+	// to) or "tenant" (every campaign of the business).
+	RevocationScope string     `yaml:"revocation_scope"`
+	Campaigns       []Campaign `yaml:"campaigns"`
+	Numbers         []Number   `yaml:"numbers"`
 }
 
 // Campaign is an optin.Campaign as written in the file. Zero limits and
@@ -115,6 +119,9 @@ type Number struct {
 	Campaigns             []string `yaml:"campaigns"`
 	StopReply             string   `yaml:"stop_reply"`
 	ProviderHandlesOptOut bool     `yaml:"provider_handles_opt_out"`
+	// KeywordPacks enables keyword packs (optin.PackNames) beside "en",
+	// which every number has.
+	KeywordPacks []string `yaml:"keyword_packs"`
 }
 
 // file is the shape of the YAML file.
@@ -403,6 +410,14 @@ func buildNumbers(tenants []Tenant) (map[string]*optin.Number, error) {
 		}
 		tenantPath[t.ID] = tp
 
+		var scope []optin.Campaign // nil: scope "number"
+		switch t.RevocationScope {
+		case "", "number":
+		case "tenant":
+			scope = []optin.Campaign{}
+		default:
+			return nil, fmt.Errorf("config: %s.revocation_scope: must be number or tenant", tp)
+		}
 		campaigns := map[string]optin.Campaign{}
 		campaignPath := map[string]string{}
 		for ci, c := range t.Campaigns {
@@ -422,6 +437,9 @@ func buildNumbers(tenants []Tenant) (map[string]*optin.Number, error) {
 				return nil, fmt.Errorf("config: %s: %w", cp, err)
 			}
 			campaigns[c.ID] = oc
+			if scope != nil {
+				scope = append(scope, oc)
+			}
 		}
 
 		for ni := range t.Numbers {
@@ -449,6 +467,8 @@ func buildNumbers(tenants []Tenant) (map[string]*optin.Number, error) {
 				E164:                  e164,
 				StopReply:             n.StopReply,
 				ProviderHandlesOptOut: n.ProviderHandlesOptOut,
+				Packs:                 slices.Clone(n.KeywordPacks),
+				Scope:                 scope,
 			}
 			for i, id := range n.Campaigns {
 				c, ok := campaigns[id]

@@ -281,6 +281,9 @@ func TestLoadErrors(t *testing.T) {
 
 		// tenants
 		{"tenant id missing", edit(t, "  - id: demo\n", "  - id: \"\"\n"), nil, "config: tenants[0].id: required"},
+		{"revocation_scope", edit(t, "    name: ACME\n", "    name: ACME\n    revocation_scope: everything\n"), nil, "config: tenants[0].revocation_scope: must be number or tenant"},
+		{"keyword_packs unknown", edit(t, "        campaigns: [deals, news]\n", "        campaigns: [deals, news]\n        keyword_packs: [klingon]\n"), nil, `unknown pack "klingon"`},
+		{"keyword reads as a typo", edit(t, "keywords: [NEWS]", "keywords: [QUITS]"), nil, `keyword "QUITS" would read as a typo`},
 		{"tenant id upper case", edit(t, "  - id: demo\n", "  - id: Demo\n"), nil, `config: tenants[0].id: "Demo" must be 1 to 64 of a-z, 0-9 and -`},
 		{"tenant id too long", edit(t, "  - id: demo\n", "  - id: "+strings.Repeat("a", 65)+"\n"), nil, "config: tenants[0].id: "},
 		{"tenant id duplicate", edit(t, "  - id: other\n", "  - id: demo\n"), nil, `config: tenants[1].id: "demo" is already the id of tenants[0]`},
@@ -466,5 +469,24 @@ func TestConfigRedacted(t *testing.T) {
 	}
 	if got, want := c.String(), "addr=:8080 public_url=http://localhost:8080 redis=redis://user:xxxxx@redis.example.com:6379/0 data_dir=./data log=json/info shards=16 shutdown_timeout=15s request_timeout=5s max_body_bytes=65536 tenants=2 numbers=3 twilio_auth_token=set admin_token=set master_key=set"; got != want {
 		t.Errorf("String() = %q; want %q", got, want)
+	}
+}
+
+func TestLoadPacksAndScope(t *testing.T) {
+	yaml := strings.Replace(base, "    name: ACME\n", "    name: ACME\n    revocation_scope: tenant\n", 1)
+	yaml = strings.Replace(yaml, "        campaigns: [deals, news]\n", "        campaigns: [deals, news]\n        keyword_packs: [es, fr]\n", 1)
+	cfg, err := Load(writeFile(t, "config.yaml", yaml), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.Numbers()["+12025550101"]
+	if got := len(n.Scope); got != 2 {
+		t.Errorf("tenant scope of +12025550101 holds %d campaigns; want both of tenant demo", got)
+	}
+	if got := cfg.Numbers()["+12025550100"].Packs; strings.Join(got, ",") != "es,fr" {
+		t.Errorf("keyword packs = %v; want es, fr", got)
+	}
+	if got := cfg.Numbers()["+12025550102"].Scope; got != nil {
+		t.Errorf("scope of tenant other = %v; want nil (number)", got)
 	}
 }

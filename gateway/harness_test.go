@@ -30,6 +30,7 @@ const (
 	bizNumber     = "+12025550100" // two campaigns: deals (JOIN, DEALS; default), news (NEWS)
 	quietNumber   = "+12025550101" // the provider answers STOP and HELP itself
 	shortCode     = "55555"
+	vipNumber     = "+12025550102" // tenant "other", campaign vip (VIP)
 	person        = "+12125550123"
 	publicURL     = "https://optin.example.com"
 	twilioToken   = "testtwiliotoken0123456789abcdef0"
@@ -54,10 +55,17 @@ func testNumbers(tb testing.TB) map[string]*optin.Number {
 		ID: "news", Name: "ACME News", Keywords: []string{"NEWS"}, Version: 3,
 		Prompt: newsPrompt, Confirmation: newsConfirm, Help: dealsHelp, StopReply: newsStopReply,
 	}.WithDefaults()
+	vip := optin.Campaign{
+		ID: "vip", Name: "Other VIP", Keywords: []string{"VIP"}, Version: 1,
+		Prompt: strings.ReplaceAll(dealsPrompt, "ACME Deals", "Other VIP"), Confirmation: dealsConfirm, Help: dealsHelp,
+	}.WithDefaults()
+	// Tenant "other" revokes across its numbers (scope "tenant").
+	otherScope := []optin.Campaign{deals, vip}
 	nums := map[string]*optin.Number{
-		bizNumber:   {Tenant: "demo", E164: bizNumber, Campaigns: []optin.Campaign{deals, news}, StopReply: stopReply},
+		bizNumber:   {Tenant: "demo", E164: bizNumber, Campaigns: []optin.Campaign{deals, news}, StopReply: stopReply, Packs: []string{"es", "fr"}},
 		quietNumber: {Tenant: "demo", E164: quietNumber, Campaigns: []optin.Campaign{deals}, StopReply: stopReply, ProviderHandlesOptOut: true},
-		shortCode:   {Tenant: "other", E164: shortCode, Campaigns: []optin.Campaign{deals}, StopReply: stopReply},
+		shortCode:   {Tenant: "other", E164: shortCode, Campaigns: []optin.Campaign{deals}, StopReply: stopReply, Scope: otherScope},
+		vipNumber:   {Tenant: "other", E164: vipNumber, Campaigns: []optin.Campaign{vip}, StopReply: stopReply, Scope: otherScope},
 	}
 	for _, n := range nums {
 		if err := n.Validate(); err != nil {

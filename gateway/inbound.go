@@ -15,10 +15,7 @@ import (
 // reply and changes nothing. It returns the reply and the outcome's name
 // ("duplicate" for a retry).
 func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
-	campaigns := make([]string, len(n.Campaigns))
-	for i, c := range n.Campaigns {
-		campaigns[i] = c.ID
-	}
+	campaigns := n.CampaignIDs()
 	for range maxConflicts {
 		sub, stored, err := s.opts.Store.Load(ctx, n.Tenant, from, campaigns, in)
 		if err != nil {

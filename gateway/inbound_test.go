@@ -101,7 +101,8 @@ func TestStateTable(t *testing.T) {
 		{"none", "STOP", "unsubscribed", func(r []string) bool { return slices.Equal(r, []string{stopReply}) }},
 		{"pending", "STOP", "unsubscribed", func(r []string) bool { return slices.Equal(r, []string{stopReply}) }},
 		{"subscribed", "STOP", "unsubscribed", func(r []string) bool { return slices.Equal(r, []string{stopReply}) }},
-		{"unsubscribed", "STOP", "unsubscribed", func(r []string) bool { return slices.Equal(r, []string{stopReply}) }},
+		// One confirmation per revocation: already unsubscribed, no reply.
+		{"unsubscribed", "STOP", "unsubscribed", func(r []string) bool { return len(r) == 0 }},
 		{"subscribed", "please stop texting me", "unsubscribed", func(r []string) bool { return slices.Equal(r, []string{stopReply}) }},
 		{"pending", "Opt out", "unsubscribed", func(r []string) bool { return slices.Equal(r, []string{stopReply}) }},
 		{"none", "HELP", "none", func(r []string) bool { return slices.Equal(r, []string{dealsHelp}) }},

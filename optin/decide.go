@@ -98,6 +98,9 @@ type Event struct {
 	// Replies are the exact texts sent in answer, the consent language
 	// shown. Codes are masked.
 	Replies []string `json:"replies,omitempty"`
+	// Match says how the message was read: rule, matched text, the pack
+	// and its version, and whether the rule is fuzzy.
+	Match *Match `json:"match,omitempty"`
 }
 
 // Decision is what Decide concluded: the subscriber's next state, the
@@ -110,6 +113,9 @@ type Decision struct {
 	Outcome Outcome
 	// Words is the normalised text of the message.
 	Words string
+	// Match says how the message was read (zero for a message that meant
+	// nothing).
+	Match Match
 }
 
 // Decide runs the consent state machine of DESIGN.md for one inbound
@@ -144,11 +150,12 @@ type decider struct {
 }
 
 func (d *decider) decide() {
-	c := classify(d.n, d.dec.Words)
+	c := classify(d.n, d.dec.Words, d.in.Text)
 	if c.kind != kindOptOut && strings.EqualFold(d.in.ProviderOptOut, "STOP") {
 		// The provider read it as a revocation: when in doubt, opt out.
-		c = classification{kind: kindOptOut, exact: true}
+		c = classification{kind: kindOptOut, exact: true, match: Match{Rule: RuleProvider, Matched: "OptOutType=STOP"}}
 	}
+	d.dec.Match = c.match
 	switch c.kind {
 	case kindOptOut:
 		d.optOut(c)
@@ -164,23 +171,31 @@ func (d *decider) decide() {
 	}
 }
 
-// optOut revokes consent for one campaign or for every campaign of the number.
+// optOut revokes consent for one campaign or for every campaign of the
+// revocation scope. A revocation is recorded even when it changes nothing,
+// but confirmed at most once: someone already unsubscribed from every
+// campaign it covers gets no reply.
 func (d *decider) optOut(c classification) {
 	d.dec.Outcome = OutcomeOptOut
 	reply := d.n.StopReply
+	if c.campaign != nil && c.campaign.StopReply != "" {
+		reply = c.campaign.StopReply
+	}
+	covered := d.n.scope()
 	if c.campaign != nil {
-		if c.campaign.StopReply != "" {
-			reply = c.campaign.StopReply
+		covered = []Campaign{*c.campaign}
+	}
+	answer := false
+	for _, camp := range covered {
+		if d.sub.Enrollments[camp.ID].State != StateUnsubscribed {
+			answer = true
 		}
 	}
-	if !(c.exact && d.n.ProviderHandlesOptOut) {
+	if answer && !(c.exact && d.n.ProviderHandlesOptOut) {
 		d.dec.Replies = []string{reply}
 	}
-	for i := range d.n.Campaigns {
-		camp := &d.n.Campaigns[i]
-		if c.campaign != nil && c.campaign.ID != camp.ID {
-			continue
-		}
+	for i := range covered {
+		camp := &covered[i]
 		e := d.next.Enrollments[camp.ID]
 		if e.Code != nil {
 			e.Code = nil
@@ -291,6 +306,7 @@ func (d *decider) transition(camp *Campaign, e Enrollment, to State, why Outcome
 		replies = d.dec.Replies
 	}
 	from := d.sub.Enrollments[camp.ID].State
+	m := d.dec.Match
 	if from != to {
 		e.State, e.Since = to, d.now
 	}
@@ -308,6 +324,7 @@ func (d *decider) transition(camp *Campaign, e Enrollment, to State, why Outcome
 		Reason:          why,
 		Cause:           Cause{Provider: d.in.Provider, MessageID: d.in.MessageID, Words: d.dec.Words},
 		Replies:         replies,
+		Match:           &m,
 	})
 }
 

@@ -71,7 +71,13 @@ func runCells(t *testing.T, cells []cell) {
 			if !slices.Equal(dec.Replies, c.replies) {
 				t.Errorf("Decide(%v, %q).Replies = %q; want %q", c.pre, text, dec.Replies, c.replies)
 			}
-			if !reflect.DeepEqual(dec.Events, c.events) {
+			// How the message was read (Event.Match) is checked by the
+			// match tests; the cells check what it did.
+			got := slices.Clone(dec.Events)
+			for i := range got {
+				got[i].Match = nil
+			}
+			if !reflect.DeepEqual(got, c.events) {
 				t.Errorf("Decide(%v, %q).Events =\n%s\nwant\n%s", c.pre, text, fmtEvents(dec.Events), fmtEvents(c.events))
 			}
 			if dec.Changed != c.changed {
@@ -184,8 +190,9 @@ func TestDecideOptOutAlone(t *testing.T) {
 			},
 		},
 		{
-			// A repeated revocation is recorded again (From == To) and
-			// confirmed again; Since keeps the first revocation.
+			// A repeated revocation is recorded again (From == To); it is
+			// answered because it also covers news, which was not yet
+			// unsubscribed. Since keeps the first revocation.
 			name: "unsubscribed", pre: "unsubscribed", deals: unsubscribedE(), in: inbound(text),
 			wantDeals: unsubscribedE(), wantNews: revoked(noneE()),
 			outcome: optin.OutcomeOptOut, replies: []string{numberStop}, changed: true,
@@ -230,12 +237,14 @@ func TestDecideOptOutInShortMessage(t *testing.T) {
 			},
 		},
 		{
+			// Already unsubscribed from everything it covers: recorded,
+			// not answered (one confirmation per revocation).
 			name: "unsubscribed", pre: "unsubscribed", deals: unsubscribedE(), news: unsubscribedE(), in: inbound(text),
 			wantDeals: unsubscribedE(), wantNews: unsubscribedE(),
-			outcome: optin.OutcomeOptOut, replies: []string{numberStop}, changed: true,
+			outcome: optin.OutcomeOptOut, changed: true,
 			events: []optin.Event{
-				event("deals", optin.StateUnsubscribed, optin.StateUnsubscribed, optin.OutcomeOptOut, words, numberStop),
-				event("news", optin.StateUnsubscribed, optin.StateUnsubscribed, optin.OutcomeOptOut, words, numberStop),
+				event("deals", optin.StateUnsubscribed, optin.StateUnsubscribed, optin.OutcomeOptOut, words),
+				event("news", optin.StateUnsubscribed, optin.StateUnsubscribed, optin.OutcomeOptOut, words),
 			},
 		},
 		{
@@ -282,11 +291,12 @@ func TestDecideOptOutOneCampaign(t *testing.T) {
 			},
 		},
 		{
+			// Already unsubscribed from the campaign named: not answered.
 			name: "unsubscribed", pre: "unsubscribed", deals: unsubscribedE(), news: subscribedE(), in: inbound(text),
 			wantDeals: unsubscribedE(), wantNews: subscribedE(),
-			outcome: optin.OutcomeOptOut, replies: []string{numberStop}, changed: true,
+			outcome: optin.OutcomeOptOut, changed: true,
 			events: []optin.Event{
-				event("deals", optin.StateUnsubscribed, optin.StateUnsubscribed, optin.OutcomeOptOut, words, numberStop),
+				event("deals", optin.StateUnsubscribed, optin.StateUnsubscribed, optin.OutcomeOptOut, words),
 			},
 		},
 		{
@@ -386,7 +396,6 @@ func TestDecideAnythingElse(t *testing.T) {
 		"🙏",
 		"",
 		"   ",
-		"ǰoin", // j with caron folds to j + U+030C, not to "join"
 	} {
 		t.Run(text, func(t *testing.T) { runCells(t, ignoredCells(text)) })
 	}
@@ -968,10 +977,11 @@ func TestDecideNormalisation(t *testing.T) {
 		{"JOIN.", optin.OutcomeAlreadySubscribed, optin.StateSubscribed, optin.StateSubscribed},
 		{"ｊｏｉｎ", optin.OutcomeAlreadySubscribed, optin.StateSubscribed, optin.StateSubscribed},
 		{"«news»", optin.OutcomeAlreadySubscribed, optin.StateSubscribed, optin.StateSubscribed},
-		// Not the same word: U+01F0 folds to j + combining caron.
-		{"ǰoin", optin.OutcomeIgnored, optin.StateSubscribed, optin.StateSubscribed},
-		// Letters glued to the word make another word.
-		{"stopp", optin.OutcomeIgnored, optin.StateSubscribed, optin.StateSubscribed},
+		// Diacritics are ignored: U+01F0 folds to j + combining caron.
+		{"ǰoin", optin.OutcomeAlreadySubscribed, optin.StateSubscribed, optin.StateSubscribed},
+		// One letter more is a typo, read as a revocation (fuzzy)...
+		{"stopp", optin.OutcomeOptOut, optin.StateUnsubscribed, optin.StateUnsubscribed},
+		// ...but letters glued to the word make another word.
 		{"nonstop", optin.OutcomeIgnored, optin.StateSubscribed, optin.StateSubscribed},
 		{"optout-please", optin.OutcomeOptOut, optin.StateUnsubscribed, optin.StateUnsubscribed},
 	} {
