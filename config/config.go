@@ -50,7 +50,8 @@ const (
 type Config struct {
 	Addr      string // listen address, host:port
 	PublicURL string // the gateway's URL as providers reach it: http(s), no query or fragment, no trailing slash
-	// RedisURL is a redis://, rediss:// or unix:// URL; empty means the
+	// RedisURL is a redis://, rediss://, unix:// or (for a Redis Cluster)
+	// redis+cluster://host:port,host:port URL; empty means the
 	// embedded in-process Redis (see Embedded).
 	RedisURL        string
 	TwilioAuthToken string
@@ -367,7 +368,7 @@ func checkRedisURL(s setting) error {
 	u, err := url.Parse(s.value)
 	if err == nil {
 		switch u.Scheme {
-		case "redis", "rediss":
+		case "redis", "rediss", "redis+cluster", "rediss+cluster":
 			if u.Host != "" {
 				return nil
 			}
@@ -377,7 +378,7 @@ func checkRedisURL(s setting) error {
 			}
 		}
 	}
-	return fmt.Errorf("config: %s: must be a redis://host:port, rediss://host:port or unix:///path URL", s.name)
+	return fmt.Errorf("config: %s: must be a redis://host:port, rediss://host:port, unix:///path or redis+cluster://host:port,host:port URL", s.name)
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)

@@ -25,7 +25,10 @@ const (
 
 // Options configure a Store.
 type Options struct {
-	// URL is a redis:// or rediss:// URL.
+	// URL is a redis:// or rediss:// URL of one Redis, or a
+	// redis+cluster:// (rediss+cluster:// for TLS) URL of a Redis Cluster
+	// listing one or more seed nodes: redis+cluster://host:port,host:port.
+	// See ParseURL.
 	URL string
 	// MasterKey is the 32-byte master key the pseudonym key derives from.
 	MasterKey []byte
@@ -41,7 +44,7 @@ type Options struct {
 
 // Store is the Redis store. It is safe for concurrent use.
 type Store struct {
-	rdb        *redis.Client
+	rdb        redis.UniversalClient
 	pseudonyms *Pseudonymizer
 	shards     int
 	idemTTL    time.Duration
@@ -51,19 +54,17 @@ type Store struct {
 
 // Open connects to Redis at opts.URL and checks that it answers.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	ro, err := redis.ParseURL(opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("store: redis url: %w", err)
-	}
-	ro.DialTimeout = time.Second
-	ro.MaxRetries = 1
-	ro.ContextTimeoutEnabled = true
-	p, err := NewPseudonymizer(opts.MasterKey)
+	rdb, err := newClient(opts.URL)
 	if err != nil {
 		return nil, err
 	}
+	p, err := NewPseudonymizer(opts.MasterKey)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
 	s := &Store{
-		rdb:        redis.NewClient(ro),
+		rdb:        rdb,
 		pseudonyms: p,
 		shards:     cmp(opts.Shards, DefaultShards),
 		idemTTL:    cmp(opts.IdempotencyTTL, DefaultIdempotencyTTL),

@@ -65,6 +65,9 @@ type Server struct {
 	dir   string
 	port  int
 	extra []string
+	// bus is the cluster bus port of a cluster node (0 otherwise). Redis's
+	// default, port+10000, may not exist for a high ephemeral port.
+	bus int
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -110,6 +113,11 @@ func Start(tb testing.TB, opts ...Option) *Server {
 			tb.Fatalf("redistest: %v", err)
 		}
 		s.port = port
+		if s.bus != 0 {
+			if s.bus, err = freePort(); err != nil {
+				tb.Fatalf("redistest: %v", err)
+			}
+		}
 		err = s.start()
 		if err == nil {
 			return s
@@ -208,6 +216,13 @@ func (s *Server) start() error {
 		"--appendfsync", "always",
 		"--save", "",
 	}, s.extra...)
+	if s.bus != 0 {
+		args = append(args,
+			"--cluster-enabled", "yes",
+			"--cluster-port", strconv.Itoa(s.bus),
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout/time.Millisecond)))
+	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	// An *os.File needs no copying goroutine; the child gets its own
