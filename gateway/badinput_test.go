@@ -7,23 +7,36 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
-// dbsize counts the keys in Redis.
+// dbsize counts the keys in Redis (on every master of a cluster).
 func dbsize(tb testing.TB, h *harness) int64 {
 	tb.Helper()
-	n, err := h.redis.Client(tb).DBSize(context.Background()).Result()
+	var n atomic.Int64
+	count := func(ctx context.Context, rdb *redis.Client) error {
+		k, err := rdb.DBSize(ctx).Result()
+		n.Add(k)
+		return err
+	}
+	var err error
+	if cc, ok := h.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(context.Background(), count)
+	} else {
+		err = count(context.Background(), h.rdb.(*redis.Client))
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return n
+	return n.Load()
 }
 
 func TestBadInput(t *testing.T) {

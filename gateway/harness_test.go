@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -96,7 +97,8 @@ func (c *clock) Advance(d time.Duration) {
 // harness is a gateway served over real HTTP on a real, private Redis.
 type harness struct {
 	tb    testing.TB
-	redis *redistest.Server
+	redis *redistest.Server // nil on a cluster
+	rdb   redis.UniversalClient // for looking into Redis
 	store *store.Store
 	srv   *gateway.Server
 	http  *httptest.Server
@@ -106,12 +108,25 @@ type harness struct {
 
 func newHarness(tb testing.TB) *harness {
 	tb.Helper()
-	h := &harness{tb: tb, redis: redistest.Start(tb), clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
+	if c := clusterUnderTest; c != nil && strings.HasPrefix(tb.Name(), clusterSuite+"/") {
+		return newClusterHarness(tb, c)
+	}
+	srv := redistest.Start(tb)
+	h := newHarnessOn(tb, srv.URL())
+	h.redis, h.rdb = srv, srv.Client(tb)
+	return h
+}
+
+// newHarnessOn is a harness on the Redis (or Redis Cluster) at redisURL;
+// its redis field is nil.
+func newHarnessOn(tb testing.TB, redisURL string) *harness {
+	tb.Helper()
+	h := &harness{tb: tb, clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	key := make([]byte, store.MasterKeySize)
 	if _, err := rand.Read(key); err != nil {
 		tb.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), store.Options{URL: h.redis.URL(), MasterKey: key, Shards: 4})
+	st, err := store.Open(context.Background(), store.Options{URL: redisURL, MasterKey: key, Shards: 4})
 	if err != nil {
 		tb.Fatal(err)
 	}

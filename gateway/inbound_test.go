@@ -367,7 +367,7 @@ func TestConcurrentMessagesOneSubscriber(t *testing.T) {
 
 func outboxLen(tb testing.TB, h *harness) int {
 	tb.Helper()
-	rdb := h.redis.Client(tb)
+	rdb := h.rdb
 	total := 0
 	for shard := range h.store.Shards() {
 		n, err := rdb.XLen(context.Background(), store.OutboxKey(shard)).Result()
