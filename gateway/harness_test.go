@@ -97,7 +97,7 @@ func (c *clock) Advance(d time.Duration) {
 // harness is a gateway served over real HTTP on a real, private Redis.
 type harness struct {
 	tb    testing.TB
-	redis *redistest.Server // nil on a cluster
+	redis *redistest.Server     // nil on a cluster
 	rdb   redis.UniversalClient // for looking into Redis
 	store *store.Store
 	srv   *gateway.Server
