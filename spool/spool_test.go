@@ -1,0 +1,198 @@
+package spool_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/optin-gateway/optin-gateway/spool"
+)
+
+func newKey(tb testing.TB) []byte {
+	tb.Helper()
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+func open(tb testing.TB, dir string, key []byte) *spool.Spool {
+	tb.Helper()
+	s, err := spool.Open(dir, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// collect replays s and returns the records, as strings.
+func collect(tb testing.TB, s *spool.Spool) ([]string, spool.Stats) {
+	tb.Helper()
+	var got []string
+	st, err := s.Replay(func(r []byte) error {
+		got = append(got, string(r))
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("Replay: %v", err)
+	}
+	return got, st
+}
+
+func appendAll(tb testing.TB, s *spool.Spool, records ...string) {
+	tb.Helper()
+	for _, r := range records {
+		if err := s.Append([]byte(r)); err != nil {
+			tb.Fatalf("Append(%q): %v", r, err)
+		}
+	}
+}
+
+func TestAppendReplay(t *testing.T) {
+	dir, key := t.TempDir(), newKey(t)
+	s := open(t, dir, key)
+	if p, err := s.Pending(); err != nil || p {
+		t.Fatalf("Pending on a new spool = %v, %v; want false", p, err)
+	}
+	appendAll(t, s, "STOP from +12025550150", "second", "third")
+	if p, _ := s.Pending(); !p {
+		t.Fatal("Pending after Append = false; want true")
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "current"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("2025550150")) || bytes.Contains(raw, []byte("STOP")) {
+		t.Errorf("spool file holds the record in clear: %q", raw)
+	}
+	if n := bytes.Count(raw, []byte("\n")); n != 3 {
+		t.Errorf("spool file has %d lines; want 3, one per record", n)
+	}
+	// A reopened spool (a restart) replays what the last one wrote.
+	s.Close()
+	s = open(t, dir, key)
+	got, st := collect(t, s)
+	if want := []string{"STOP from +12025550150", "second", "third"}; !slices.Equal(got, want) || st.Applied != 3 {
+		t.Fatalf("Replay = %q, %+v; want %q in order", got, st, want)
+	}
+	if got, _ := collect(t, s); len(got) != 0 {
+		t.Errorf("second Replay = %q; want nothing (the batch was deleted)", got)
+	}
+	if p, _ := s.Pending(); p {
+		t.Error("Pending after a full Replay = true; want false")
+	}
+}
+
+func TestReplayFailureKeepsBatch(t *testing.T) {
+	s := open(t, t.TempDir(), newKey(t))
+	appendAll(t, s, "a", "b", "c")
+	down := errors.New("redis unreachable")
+	var seen []string
+	st, err := s.Replay(func(r []byte) error {
+		seen = append(seen, string(r))
+		if string(r) == "b" {
+			return down
+		}
+		return nil
+	})
+	if !errors.Is(err, down) || st.Applied != 1 || st.Left != 1 {
+		t.Fatalf("Replay failing at b = %+v, %v; want 1 applied, 1 batch left, the error", st, err)
+	}
+	// Appends during the outage go to a later batch, replayed after.
+	appendAll(t, s, "d")
+	got, _ := collect(t, s)
+	if want := []string{"a", "b", "c", "d"}; !slices.Equal(got, want) {
+		t.Errorf("Replay after the failure = %q; want %q (the failed batch again from its start, then the new one)", got, want)
+	}
+}
+
+func TestTornAndForeignLines(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, newKey(t))
+	appendAll(t, s, "first")
+	s.Close()
+	// A crash in the middle of a write leaves an unterminated line.
+	f, err := os.OpenFile(filepath.Join(dir, "current"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("v1:AAAA")
+	f.Close()
+	appendAll(t, s, "after the crash")
+	// A spool written under another master key cannot be read.
+	other := open(t, dir, newKey(t))
+	if got, st := collect(t, other); len(got) != 0 || st.Corrupt != 3 {
+		t.Errorf("Replay under another key = %q, %+v; want nothing, 3 corrupt", got, st)
+	}
+	dir2 := t.TempDir()
+	key := newKey(t)
+	s2 := open(t, dir2, key)
+	appendAll(t, s2, "first")
+	s2.Close()
+	f, _ = os.OpenFile(filepath.Join(dir2, "current"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("v1:torn")
+	f.Close()
+	s2 = open(t, dir2, key)
+	appendAll(t, s2, "after the crash")
+	got, st := collect(t, s2)
+	if want := []string{"first", "after the crash"}; !slices.Equal(got, want) || st.Corrupt != 1 {
+		t.Errorf("Replay after a torn write = %q, %+v; want %q and 1 corrupt", got, st, want)
+	}
+}
+
+func TestConcurrentAppendsDuringReplay(t *testing.T) {
+	s := open(t, t.TempDir(), newKey(t))
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := s.Append(fmt.Appendf(nil, "%d/%d", w, i)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	seen := map[string]int{}
+	var mu sync.Mutex
+	replayOnce := func() {
+		if _, err := s.Replay(func(r []byte) error {
+			mu.Lock()
+			seen[string(r)]++
+			mu.Unlock()
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	for range 5 {
+		replayOnce()
+	}
+	wg.Wait()
+	replayOnce()
+	if len(seen) != writers*each {
+		t.Errorf("replayed %d distinct records; want %d", len(seen), writers*each)
+	}
+	for r, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s replayed %d times; want once", r, n)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := spool.Open(t.TempDir(), make([]byte, 16)); err == nil {
+		t.Error("Open with a 16-byte key = nil error; want one")
+	}
+	if err := open(t, t.TempDir(), newKey(t)).Append(make([]byte, spool.MaxRecord+1)); err == nil {
+		t.Error("Append of an oversized record = nil error; want one")
+	}
+}
