@@ -111,15 +111,22 @@ func newHarness(tb testing.TB) *harness {
 	if c := clusterUnderTest; c != nil && strings.HasPrefix(tb.Name(), clusterSuite+"/") {
 		return newClusterHarness(tb, c)
 	}
+	return newHarnessWith(tb)
+}
+
+// newHarnessWith is newHarness on a private Redis, with server options
+// changed by edit.
+func newHarnessWith(tb testing.TB, edit ...func(*gateway.Options)) *harness {
+	tb.Helper()
 	srv := redistest.Start(tb)
-	h := newHarnessOn(tb, srv.URL())
+	h := newHarnessOn(tb, srv.URL(), edit...)
 	h.redis, h.rdb = srv, srv.Client(tb)
 	return h
 }
 
 // newHarnessOn is a harness on the Redis (or Redis Cluster) at redisURL;
-// its redis field is nil.
-func newHarnessOn(tb testing.TB, redisURL string) *harness {
+// its redis field is nil. edit, if any, changes the server's options.
+func newHarnessOn(tb testing.TB, redisURL string, edit ...func(*gateway.Options)) *harness {
 	tb.Helper()
 	h := &harness{tb: tb, clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	key := make([]byte, store.MasterKeySize)
@@ -134,7 +141,7 @@ func newHarnessOn(tb testing.TB, redisURL string) *harness {
 	h.store = st
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
-	h.srv, err = gateway.New(gateway.Options{
+	opts := gateway.Options{
 		PublicURL:       publicURL,
 		TwilioAuthToken: twilioToken,
 		AdminToken:      adminToken,
@@ -143,7 +150,11 @@ func newHarnessOn(tb testing.TB, redisURL string) *harness {
 		Logger:          zap.New(core),
 		Now:             h.clock.Now,
 		RequestTimeout:  3 * time.Second,
-	})
+	}
+	for _, e := range edit {
+		e(&opts)
+	}
+	h.srv, err = gateway.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -53,7 +53,10 @@ type Options struct {
 	// Numbers are the business numbers served, by E.164 (or short code).
 	Numbers map[string]*optin.Number
 	Store   Store
-	Logger  *zap.Logger
+	// Spool, when set, keeps revocations that arrive while Store is
+	// unreachable (see ReplaySpooled); nil answers them 503 like the rest.
+	Spool  Spool
+	Logger *zap.Logger
 	// Now and Rand default to time.Now and crypto/rand.Reader.
 	Now            func() time.Time
 	Rand           io.Reader

@@ -127,7 +127,7 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 	if !ok {
 		return &echo.HTTPError{Code: http.StatusNotFound, Message: "To is not a number of this gateway"}
 	}
-	reply, outcome, err := s.process(req.Context(), num, from, in, renderTwiML)
+	reply, outcome, err := s.processOrSpool(req.Context(), num, from, in, renderTwiML)
 	if err != nil {
 		return err
 	}
