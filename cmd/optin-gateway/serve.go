@@ -18,6 +18,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/config"
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/spool"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -66,12 +67,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer st.Close()
 
+	// Revocations that arrive while Redis is unreachable wait in a local
+	// spool; the embedded Redis cannot be unreachable.
+	var sp *spool.Spool
+	var gwSpool gateway.Spool
+	if !cfg.Embedded() {
+		if sp, err = openSpool(cfg.DataDir, masterKey); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer sp.Close()
+		gwSpool = sp
+	}
+
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
 		AdminToken:      cfg.AdminToken,
 		Numbers:         cfg.Numbers(),
 		Store:           st,
+		Spool:           gwSpool,
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,
@@ -81,6 +95,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.Addr) }()
+	replayCtx, stopReplay := context.WithCancel(ctx)
+	replayed := make(chan struct{})
+	go func() {
+		defer close(replayed)
+		if sp != nil {
+			replaySpool(replayCtx, sp, srv, log)
+		}
+	}()
+	defer func() { stopReplay(); <-replayed }()
 	log.Info("serving",
 		zap.String("addr", cfg.Addr),
 		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),

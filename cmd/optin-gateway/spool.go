@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/spool"
+)
+
+const (
+	// spoolReplayInterval is how often the replayer looks for spooled
+	// revocations; with Redis back, one is applied within about this long.
+	spoolReplayInterval = 200 * time.Millisecond
+	// spoolReplayTimeout bounds the store calls of one record.
+	spoolReplayTimeout = 5 * time.Second
+)
+
+// openSpool opens the revocation spool in dataDir/spool. It is encrypted
+// under a key derived from masterKey.
+func openSpool(dataDir string, masterKey []byte) (*spool.Spool, error) {
+	return spool.Open(filepath.Join(dataDir, "spool"), masterKey)
+}
+
+// replaySpool applies spooled revocations through srv, every
+// spoolReplayInterval, until ctx is done; also once at start, for what a
+// previous run left. A record that fails (Redis still unreachable) is
+// tried again on the next round; records are idempotent by message id.
+func replaySpool(ctx context.Context, sp *spool.Spool, srv *gateway.Server, log *zap.Logger) {
+	t := time.NewTicker(spoolReplayInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		if pending, err := sp.Pending(); err != nil || pending {
+			st, err := sp.Replay(func(rec []byte) error {
+				rctx, cancel := context.WithTimeout(ctx, spoolReplayTimeout)
+				defer cancel()
+				return srv.ReplaySpooled(rctx, rec)
+			})
+			switch {
+			case err != nil && !failing:
+				log.Warn("spool: replay stopped, will retry", zap.Int("applied", st.Applied), zap.Error(err))
+				failing = true
+			case err == nil:
+				log.Info("spool: replayed", zap.Int("applied", st.Applied), zap.Int("corrupt", st.Corrupt))
+				failing = false
+			}
+			if st.Corrupt > 0 {
+				log.Error("spool: undecryptable lines skipped (torn by a crash, or another master key)", zap.Int("corrupt", st.Corrupt))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
