@@ -16,6 +16,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
 
 // dbsize counts the keys in Redis (on every master of a cluster).
@@ -136,46 +137,111 @@ func TestRedisGoesAway(t *testing.T) {
 	}
 }
 
-// TestRedisGoesAwayUnderLoad stops Redis while webhooks are in flight:
-// every answer is 200 or 503, and every 200 is on record after a restart.
+// TestRedisGoesAwayUnderLoad stops Redis while webhooks keep coming and
+// starts it again: every answer is 200 or 503 with Retry-After, every 200
+// is on record afterwards, and webhooks succeed again soon after Redis is
+// back (go-redis's dial circuit breaker probes once a second, so within
+// about a second; the test allows three).
 func TestRedisGoesAwayUnderLoad(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		stop func(*redistest.Server, testing.TB)
+	}{
+		{"SIGTERM", (*redistest.Server).Stop},
+		{"SIGKILL", (*redistest.Server).Kill},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testRedisGoesAwayUnderLoad(t, tt.name, tt.stop) })
+	}
+}
+
+func testRedisGoesAwayUnderLoad(t *testing.T, how string, stopRedis func(*redistest.Server, testing.TB)) {
 	h := newHarness(t)
-	const n = 60
+	const workers = 6
 	type result struct {
-		from   string
-		status int
+		from       string
+		start, end time.Time
+		status     int
+		retryAfter string
 	}
-	results := make([]result, n)
-	var wg sync.WaitGroup
-	for i := range n {
+	var (
+		mu      sync.Mutex
+		results []result
+		seq     int
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+	)
+	for range workers {
 		wg.Go(func() {
-			from := fmt.Sprintf("+1202555%04d", 100+i)
-			if i >= 40 {
-				time.Sleep(20 * time.Millisecond)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				i := seq
+				seq++
+				mu.Unlock()
+				npas := []int{202, 212, 303, 415, 312, 617}
+				from := fmt.Sprintf("+1%03d55501%02d", npas[i/100%len(npas)], i%100)
+				start := time.Now()
+				r := h.post(inboundForm(newSid(), from, shortCode, "JOIN"))
+				mu.Lock()
+				results = append(results, result{from, start, time.Now(), r.status, r.header.Get("Retry-After")})
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond) // a steady load, not a flood
 			}
-			results[i] = result{from, h.post(inboundForm(newSid(), from, shortCode, "JOIN")).status}
 		})
-		if i == 30 {
-			h.redis.Stop(t)
-		}
 	}
-	wg.Wait()
+	time.Sleep(200 * time.Millisecond)
+	stopRedis(h.redis, t)
+	down := time.Now()
+	time.Sleep(300 * time.Millisecond)
 	h.redis.Restart(t)
-	h.waitReady()
-	ok := 0
+	up := time.Now()
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	ok, unavailable := 0, 0
+	var recovered time.Time
+	checked := map[string]bool{}
 	for _, r := range results {
 		switch r.status {
 		case http.StatusOK:
 			ok++
+			if r.start.After(up) && (recovered.IsZero() || r.end.Before(recovered)) {
+				recovered = r.end
+			}
+			if checked[r.from] {
+				continue
+			}
+			checked[r.from] = true
 			if s := h.subscriber("other", r.from).Campaigns[0].State; s != "pending" {
-				t.Errorf("acknowledged JOIN lost: state %q; want pending", s)
+				t.Errorf("acknowledged JOIN from %s lost: state %q; want pending", r.from, s)
 			}
 		case http.StatusServiceUnavailable:
+			unavailable++
+			if r.retryAfter == "" {
+				t.Errorf("503 without Retry-After")
+			}
+			if r.start.After(up.Add(3 * time.Second)) {
+				t.Errorf("503 for a request sent %v after Redis was back; want 200", r.start.Sub(up))
+			}
 		default:
 			t.Errorf("status %d; want 200 or 503", r.status)
 		}
 	}
-	t.Logf("%d of %d acknowledged, all on record after the restart", ok, n)
+	if recovered.IsZero() {
+		t.Fatalf("no webhook succeeded in the 3 s after Redis was back")
+	}
+	t.Logf("injected: Redis stopped (%s) under load of %d workers, down %v; %d requests: %d acknowledged, all on record; %d answered 503 with Retry-After; first 200 %v after Redis answered PING again",
+		how, workers, up.Sub(down).Round(time.Millisecond), len(results), ok, unavailable, recovered.Sub(up).Round(time.Millisecond))
+	// Expected: under a second (the breaker's probe interval); the margin
+	// is for a loaded machine.
+	if d := recovered.Sub(up); d > 2*time.Second {
+		t.Errorf("first 200 %v after Redis was back; want about a second at most", d)
+	}
 }
 
 func TestAdminAPI(t *testing.T) {
