@@ -166,6 +166,7 @@ public_url:`)
 		{"OPTIN_ADDR", map[string]string{"OPTIN_ADDR": ":9999"}, func(c *Config) any { return c.Addr }, ":9999"},
 		{"OPTIN_PUBLIC_URL", map[string]string{"OPTIN_PUBLIC_URL": "https://optin.example.com/base/"}, func(c *Config) any { return c.PublicURL }, "https://optin.example.com/base"},
 		{"OPTIN_REDIS_URL", map[string]string{"OPTIN_REDIS_URL": "rediss://env:6380/1"}, func(c *Config) any { return c.RedisURL }, "rediss://env:6380/1"},
+		{"OPTIN_REDIS_URL cluster", map[string]string{"OPTIN_REDIS_URL": "redis+cluster://n1:7000,n2:7000,n3:7000"}, func(c *Config) any { return c.RedisURL }, "redis+cluster://n1:7000,n2:7000,n3:7000"},
 		{"OPTIN_MASTER_KEY", map[string]string{"OPTIN_MASTER_KEY": base64.StdEncoding.EncodeToString(otherKey[:])}, func(c *Config) any { return string(c.MasterKey) }, string(otherKey[:])},
 		{"OPTIN_DATA_DIR", map[string]string{"OPTIN_DATA_DIR": "/tmp/env"}, func(c *Config) any { return c.DataDir }, "/tmp/env"},
 		{"OPTIN_LOG_FORMAT", map[string]string{"OPTIN_LOG_FORMAT": "json"}, func(c *Config) any { return c.Log.Format }, "json"},
