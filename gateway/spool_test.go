@@ -2,28 +2,68 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/spool"
 	"github.com/optin-gateway/optin-gateway/store"
+	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
 
 // newSpoolHarness is a harness whose server spools revocations.
 func newSpoolHarness(tb testing.TB) (*harness, *spool.Spool) {
 	tb.Helper()
+	sp := newSpool(tb)
+	return newHarnessWith(tb, func(o *gateway.Options) { o.Spool = sp }), sp
+}
+
+func newSpool(tb testing.TB) *spool.Spool {
+	tb.Helper()
 	key := make([]byte, store.MasterKeySize)
+	if _, err := rand.Read(key); err != nil {
+		tb.Fatal(err)
+	}
 	sp, err := spool.Open(filepath.Join(tb.TempDir(), "spool"), key)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { sp.Close() })
-	h := newHarnessWith(tb, func(o *gateway.Options) { o.Spool = sp })
-	return h, sp
+	return sp
+}
+
+// TestStopWhileRedisSlow: a revocation that Redis does not take within
+// the request timeout is spooled and answered, not 503.
+func TestStopWhileRedisSlow(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewProxy(t, srv.Addr())
+	sp := newSpool(t)
+	h := newHarnessOn(t, proxy.URL(), func(o *gateway.Options) {
+		o.Spool, o.RequestTimeout = sp, 500*time.Millisecond
+	})
+	from := "+12025550145"
+	h.sms(from, bizNumber, codeIn(t, h.sms(from, bizNumber, "JOIN")[0]))
+	proxy.SetDelay(2 * time.Second)
+	start := time.Now()
+	r := h.post(inboundForm(newSid(), from, bizNumber, "STOP"))
+	took := time.Since(start)
+	if r.status != http.StatusOK || !slices.Equal(r.messages(t), []string{stopReply}) {
+		t.Fatalf("STOP with Redis slower than the timeout: %d %q; want 200 and the stop confirmation", r.status, r.body)
+	}
+	if r := h.post(inboundForm(newSid(), from, bizNumber, "HELP")); r.status != http.StatusServiceUnavailable {
+		t.Errorf("HELP with Redis slower than the timeout: %d; want 503", r.status)
+	}
+	proxy.SetDelay(0)
+	st := h.replay(sp)
+	if s := h.states(from)["deals"]; s != "unsubscribed" || st.Applied != 1 {
+		t.Errorf("after replay: deals %q, %+v; want unsubscribed, 1 applied", s, st)
+	}
+	t.Logf("injected: 2 s per chunk between gateway and Redis, request timeout 500 ms; STOP answered 200 after %v, spooled, applied on replay", took.Round(time.Millisecond))
 }
 
 // replay applies the spool through the server, as serve's replayer does.
