@@ -217,7 +217,7 @@ func testRedisGoesAwayUnderLoad(t *testing.T, how string, stopRedis func(*redist
 				continue
 			}
 			checked[r.from] = true
-			if s := h.subscriber("other", r.from).Campaigns[0].State; s != "pending" {
+			if s := h.campaignState("other", r.from, "deals"); s != "pending" {
 				t.Errorf("acknowledged JOIN from %s lost: state %q; want pending", r.from, s)
 			}
 		case http.StatusServiceUnavailable:

@@ -106,7 +106,7 @@ func testMasterKilledUnderLoad(t *testing.T) {
 		case http.StatusOK:
 			ok++
 			from := fmt.Sprintf("+1202555%04d", 100+i%100)
-			if got := h.subscriber("other", from).Campaigns[0].State; got != "pending" {
+			if got := h.campaignState("other", from, "deals"); got != "pending" {
 				t.Errorf("acknowledged JOIN from %s lost after the failover: %q; want pending", from, got)
 			}
 		case http.StatusServiceUnavailable:

@@ -295,6 +295,20 @@ func (h *harness) subscriber(tenant, phone string) subscriberView {
 	return v
 }
 
+// campaignState returns the state of phone in one campaign of tenant. (The
+// order of a tenant's campaigns in the view follows the configuration's
+// map of numbers, so it is not fixed when several numbers share a tenant.)
+func (h *harness) campaignState(tenant, phone, campaign string) string {
+	h.tb.Helper()
+	for _, c := range h.subscriber(tenant, phone).Campaigns {
+		if c.Campaign == campaign {
+			return c.State
+		}
+	}
+	h.tb.Fatalf("tenant %s has no campaign %s", tenant, campaign)
+	return ""
+}
+
 // states returns the state per campaign of phone under tenant "demo".
 func (h *harness) states(phone string) map[string]string {
 	h.tb.Helper()

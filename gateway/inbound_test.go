@@ -271,7 +271,7 @@ func TestShortCodeAndTenants(t *testing.T) {
 	h := newHarness(t)
 	from := "+12025550163"
 	h.sms(from, shortCode, "JOIN")
-	if s := h.subscriber("other", from).Campaigns[0].State; s != "pending" {
+	if s := h.campaignState("other", from, "deals"); s != "pending" {
 		t.Errorf("short code JOIN: other/deals = %q; want pending", s)
 	}
 	if s := h.states(from)["deals"]; s != "none" {
