@@ -57,7 +57,11 @@ func TestClusterEndToEnd(t *testing.T) {
 		{"ConcurrentCopiesOfOneMessage", TestConcurrentCopiesOfOneMessage},
 		{"ConcurrentMessagesOneSubscriber", TestConcurrentMessagesOneSubscriber},
 		{"RoundTripsPerMessage", TestRoundTripsPerMessage},
+		{"WebhookURLWithQuery", TestWebhookURLWithQuery},
+		{"RevocationsEndToEnd", TestRevocationsEndToEnd},
+		{"RevokeAllScope", TestRevokeAllScope},
 		{"BadInput", TestBadInput},
+		{"AdminAPI", TestAdminAPI},
 		{"MasterKilledUnderLoad", testMasterKilledUnderLoad},
 	} {
 		t.Run(tt.name, tt.test)

@@ -12,7 +12,7 @@ import (
 // outboxEvents returns every audit event in the outbox streams.
 func outboxEvents(tb testing.TB, h *harness) []optin.Event {
 	tb.Helper()
-	rdb := h.redis.Client(tb)
+	rdb := h.rdb
 	var out []optin.Event
 	for shard := range h.store.Shards() {
 		msgs, err := rdb.XRange(context.Background(), store.OutboxKey(shard), "-", "+").Result()
