@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,24 +107,18 @@ func New(opts Options) (*Server, error) {
 		tenants:   map[string][]string{},
 		adminAuth: []byte("Bearer " + opts.AdminToken),
 	}
-	for _, n := range opts.Numbers {
-		for _, c := range n.Campaigns {
-			if !contains(s.tenants[n.Tenant], c.ID) {
-				s.tenants[n.Tenant] = append(s.tenants[n.Tenant], c.ID)
+	// Numbers in order, so that a tenant's campaigns are listed the same
+	// way on every start: by number, then as the number lists them.
+	for _, e164 := range slices.Sorted(maps.Keys(opts.Numbers)) {
+		n := opts.Numbers[e164]
+		for _, id := range n.CampaignIDs() {
+			if !slices.Contains(s.tenants[n.Tenant], id) {
+				s.tenants[n.Tenant] = append(s.tenants[n.Tenant], id)
 			}
 		}
 	}
 	s.echo = s.routes()
 	return s, nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // routes registers every route of the gateway, in one list.
