@@ -1,0 +1,370 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// The audit log is a directory of append-only segment files:
+//
+//	seg-000000000001.log     records 1..n, one per line
+//	seg-000000000001.digest  written when the segment is sealed
+//	seg-000000000002.log     the active segment
+//	anchor.json              where the kept chain starts, once retention deleted segments
+//	LOCK                     held (flock) by the archiver that writes
+//
+// A record is one line: the hex SHA-256 of the body, a space, the body (one
+// line of JSON), a newline. The body names the hash of the record before
+// it ("prev"; 64 zeros for the first record of the chain), so the records
+// form one hash chain across segments.
+
+// genesis is the prev of the first record of a chain.
+var genesis = strings.Repeat("0", 64)
+
+const (
+	segPrefix  = "seg-"
+	segSuffix  = ".log"
+	digestExt  = ".digest"
+	anchorName = "anchor.json"
+	lockName   = "LOCK"
+)
+
+// recordBody is what a record's hash covers.
+type recordBody struct {
+	Seq        uint64          `json:"seq"`
+	Prev       string          `json:"prev"`
+	Fence      int64           `json:"fence"` // lease token of the archiver that wrote it
+	Shard      int             `json:"shard"` // outbox stream the event came from
+	Entry      string          `json:"entry"` // its stream entry id
+	ArchivedAt time.Time       `json:"archived_at"`
+	Event      json.RawMessage `json:"event"`
+}
+
+// digest is the content of a sealed segment's .digest file.
+type digest struct {
+	Segment  uint64    `json:"segment"`
+	FirstSeq uint64    `json:"first_seq"` // 0 when the segment is empty
+	LastSeq  uint64    `json:"last_seq"`
+	Count    uint64    `json:"count"`
+	Prev     string    `json:"prev"` // prev of the first record
+	Head     string    `json:"head"` // hash of the last record
+	SHA256   string    `json:"sha256"`
+	LastAt   time.Time `json:"last_at"` // archived_at of the last record
+	SealedAt time.Time `json:"sealed_at"`
+	// Positions are, per shard, the last stream entry archived up to the
+	// end of this segment, so the next archiver need not read older ones.
+	Positions map[int]string `json:"positions"`
+	// Fence is the highest fencing token found in the log so far.
+	Fence int64 `json:"fence"`
+}
+
+// anchor is where the kept chain starts once retention deleted segments.
+type anchor struct {
+	Segment  uint64    `json:"segment"`   // first kept segment
+	FirstSeq uint64    `json:"first_seq"` // seq of its first record
+	Prev     string    `json:"prev"`      // prev of that record
+	Deleted  uint64    `json:"deleted"`   // segments deleted so far
+	At       time.Time `json:"at"`
+}
+
+func segName(n uint64) string    { return fmt.Sprintf("%s%012d%s", segPrefix, n, segSuffix) }
+func digestName(n uint64) string { return fmt.Sprintf("%s%012d%s", segPrefix, n, digestExt) }
+
+// encodeRecord returns the line of body and its hash.
+func encodeRecord(body recordBody) ([]byte, string, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(b)
+	h := hex.EncodeToString(sum[:])
+	line := make([]byte, 0, len(h)+len(b)+2)
+	line = append(line, h...)
+	line = append(line, ' ')
+	line = append(line, b...)
+	return append(line, '\n'), h, nil
+}
+
+// segLine is one line of a segment file, without its newline.
+type segLine struct {
+	raw      []byte
+	offset   int64 // of its first byte
+	complete bool  // ended by a newline
+}
+
+// splitLines splits a segment's bytes into lines.
+func splitLines(b []byte) []segLine {
+	var out []segLine
+	var off int64
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			out = append(out, segLine{raw: b, offset: off})
+			break
+		}
+		out = append(out, segLine{raw: b[:i], offset: off, complete: true})
+		off += int64(i) + 1
+		b = b[i+1:]
+	}
+	return out
+}
+
+// parseLine decodes one record line and checks that its hash matches its
+// body.
+func parseLine(raw []byte) (recordBody, string, error) {
+	var body recordBody
+	if len(raw) < 66 || raw[64] != ' ' {
+		return body, "", errors.New("not a record (want a hash, a space and a body)")
+	}
+	h := string(raw[:64])
+	sum := sha256.Sum256(raw[65:])
+	if hex.EncodeToString(sum[:]) != h {
+		return body, h, errors.New("its hash does not match its contents")
+	}
+	if err := json.Unmarshal(raw[65:], &body); err != nil {
+		return body, h, fmt.Errorf("body is not valid JSON: %v", err)
+	}
+	return body, h, nil
+}
+
+// listSegments returns the numbers of the segments in dir, ascending.
+func listSegments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit dir %s: %w", dir, err)
+	}
+	var segs []uint64
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, segPrefix) || !strings.HasSuffix(name, segSuffix) {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, segPrefix), segSuffix), 10, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+func readJSON(path string, v any) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("store: read %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// writeFileSync writes b to path atomically and durably: a temporary file,
+// fsync, rename, fsync of the directory.
+func writeFileSync(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: write %s: %w", path, err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("store: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Kinds of ChainError: how the chain is broken.
+const (
+	BreakEdited    = "edited"
+	BreakRemoved   = "removed"
+	BreakReordered = "reordered"
+	BreakTruncated = "truncated"
+)
+
+// ChainError says where the audit log first breaks: the segment, the line
+// (from 1) and the record expected there, and how it is broken (one of the
+// Break* kinds).
+type ChainError struct {
+	Segment string
+	Line    int    // 0 when the break is about the segment as a whole
+	Seq     uint64 // the record expected at that place
+	Kind    string
+	Detail  string
+}
+
+func (e *ChainError) Error() string {
+	where := e.Segment
+	if e.Line > 0 {
+		where += fmt.Sprintf(" line %d", e.Line)
+	}
+	return fmt.Sprintf("audit: record %d (%s): %s: %s", e.Seq, where, e.Kind, e.Detail)
+}
+
+// LogSummary describes a verified audit log.
+type LogSummary struct {
+	Records  uint64 // records in the kept segments
+	Segments int
+	FirstSeq uint64 // seq of the first kept record (1 unless retention deleted segments)
+	HeadSeq  uint64
+	HeadHash string // hash of the last record; 64 zeros for an empty log
+}
+
+// VerifyLog checks every segment of the audit log in dir: each record's
+// hash, the chain from the anchor (or the start) to the last record, the
+// sequence numbers, and each sealed segment against its digest. It returns
+// a *ChainError naming the first record that breaks the chain.
+func VerifyLog(dir string) (LogSummary, error) {
+	return walkLog(dir, nil)
+}
+
+// walkLog verifies the log like VerifyLog and calls visit with every
+// record, in order, as it is verified.
+func walkLog(dir string, visit func(optin.AuditRecord, recordBody) error) (LogSummary, error) {
+	var sum LogSummary
+	segs, err := listSegments(dir)
+	if err != nil {
+		return sum, err
+	}
+	var anc anchor
+	hasAnchor, err := readJSON(filepath.Join(dir, anchorName), &anc)
+	if err != nil {
+		return sum, err
+	}
+	next, prev := uint64(1), genesis
+	if hasAnchor {
+		next, prev = anc.FirstSeq, anc.Prev
+		// Segments below the anchor's are being deleted by retention.
+		for len(segs) > 0 && segs[0] < anc.Segment {
+			segs = segs[1:]
+		}
+		if len(segs) > 0 && segs[0] != anc.Segment {
+			return sum, &ChainError{Segment: segName(segs[0]), Seq: next, Kind: BreakRemoved,
+				Detail: fmt.Sprintf("the anchor says the log starts at %s", segName(anc.Segment))}
+		}
+	}
+	sum.FirstSeq = next
+	for i, n := range segs {
+		name := segName(n)
+		if i > 0 && n != segs[i-1]+1 {
+			return sum, &ChainError{Segment: name, Seq: next, Kind: BreakRemoved,
+				Detail: fmt.Sprintf("segment %s is missing", segName(segs[i-1]+1))}
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return sum, fmt.Errorf("store: verify %s: %w", name, err)
+		}
+		var dig digest
+		sealed, err := readJSON(filepath.Join(dir, digestName(n)), &dig)
+		if err != nil {
+			return sum, err
+		}
+		if !sealed && i < len(segs)-1 {
+			return sum, &ChainError{Segment: name, Seq: next, Kind: BreakEdited, Detail: "a sealed segment has no digest file"}
+		}
+		segFirst, segPrev := next, prev
+		lines := splitLines(b)
+		for j, ln := range lines {
+			cerr := func(kind, format string, args ...any) error {
+				return &ChainError{Segment: name, Line: j + 1, Seq: next, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+			}
+			if !ln.complete {
+				return sum, cerr(BreakTruncated, "the last record is cut off (%d bytes, no newline)", len(ln.raw))
+			}
+			body, h, err := parseLine(ln.raw)
+			if err != nil {
+				return sum, cerr(BreakEdited, "%v", err)
+			}
+			switch {
+			case body.Seq > next && seqLater(lines[j+1:], next):
+				return sum, cerr(BreakReordered, "found record %d where record %d belongs; record %d comes later", body.Seq, next, next)
+			case body.Seq > next:
+				return sum, cerr(BreakRemoved, "found record %d where record %d belongs: records %d..%d are missing", body.Seq, next, next, body.Seq-1)
+			case body.Seq < next:
+				return sum, cerr(BreakReordered, "found record %d after record %d", body.Seq, next-1)
+			case body.Prev != prev:
+				return sum, cerr(BreakEdited, "its prev %.12s… is not the hash %.12s… of record %d", body.Prev, prev, next-1)
+			}
+			if visit != nil {
+				rec := optin.AuditRecord{Seq: body.Seq, Hash: h, Prev: body.Prev, ArchivedAt: body.ArchivedAt}
+				if err := json.Unmarshal(body.Event, &rec.Event); err != nil {
+					return sum, cerr(BreakEdited, "event is not valid: %v", err)
+				}
+				if err := visit(rec, body); err != nil {
+					return sum, err
+				}
+			}
+			prev = h
+			next++
+			sum.Records++
+		}
+		if sealed {
+			count := next - segFirst
+			derr := func(kind, format string, args ...any) error {
+				return &ChainError{Segment: name, Seq: next, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+			}
+			fileSum := sha256.Sum256(b)
+			switch {
+			case dig.Count > count:
+				return sum, derr(BreakTruncated, "the segment ends after record %d but its digest lists %d records, up to record %d", next-1, dig.Count, dig.LastSeq)
+			case dig.Count < count || dig.Head != prev:
+				return sum, derr(BreakEdited, "the segment's %d records, ending in %.12s…, do not match its digest (%d records, ending in %.12s…)", count, prev, dig.Count, dig.Head)
+			case dig.Prev != segPrev:
+				return sum, derr(BreakEdited, "the digest's prev does not match the chain")
+			case hex.EncodeToString(fileSum[:]) != dig.SHA256:
+				return sum, derr(BreakEdited, "the segment's bytes do not match the SHA-256 of its digest")
+			}
+		}
+		sum.Segments++
+	}
+	sum.HeadSeq, sum.HeadHash = next-1, prev
+	return sum, nil
+}
+
+// seqLater reports whether a record with seq appears in lines.
+func seqLater(lines []segLine, seq uint64) bool {
+	for _, ln := range lines {
+		if body, _, err := parseLine(ln.raw); err == nil && body.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
