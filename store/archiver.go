@@ -228,7 +228,7 @@ func (a *Archiver) session(ctx context.Context) error {
 		if errors.Is(err, errLeaseLost) || isWriteError(err) {
 			return err
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			a.report(err)
 		}
 		if n == 0 || err != nil {

@@ -181,14 +181,15 @@ func TestArchiverRepairsTornRecordAndSkipsReplays(t *testing.T) {
 	addEvents(t, st, 0, 50)
 	archive(t, st, opts, 50)
 
-	// A crash after the fsync but before the trim: the last entries are
-	// archived and still in the stream.
 	segs, err := listSegments(opts.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	active := filepath.Join(opts.Dir, segName(segs[len(segs)-1]))
 	addEvents(t, st, 50, 60)
+	// Events archived before come back into the stream (as a replayed
+	// entry would): they are recognised by their ids.
+	addEvents(t, st, 40, 50)
 	// And a crash in the middle of a write: half a record at the end.
 	f, err := os.OpenFile(active, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
