@@ -64,6 +64,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RequestTimeout  time.Duration
 	MaxBodyBytes    int64
+	// Audit configures the durable audit log.
+	Audit Audit
 	// Tenants are as written in the file, except that business numbers are
 	// normalised to E.164 (short codes stay as they are).
 	Tenants []Tenant
@@ -136,6 +138,7 @@ type file struct {
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
 	RequestTimeout  *time.Duration `yaml:"request_timeout"`
 	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
+	Audit           auditFile      `yaml:"audit"`
 	Tenants         []Tenant       `yaml:"tenants"`
 }
 
@@ -307,6 +310,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		c.MaxBodyBytes = *f.MaxBodyBytes
 	}
 
+	if c.Audit, err = loadAudit(f.Audit, getenv, c.DataDir); err != nil {
+		return nil, err
+	}
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
 		return nil, err
 	}

@@ -53,7 +53,9 @@ type Options struct {
 	// Numbers are the business numbers served, by E.164 (or short code).
 	Numbers map[string]*optin.Number
 	Store   Store
-	Logger  *zap.Logger
+	// Audit serves the evidence route; nil answers it with 404.
+	Audit  Auditor
+	Logger *zap.Logger
 	// Now and Rand default to time.Now and crypto/rand.Reader.
 	Now            func() time.Time
 	Rand           io.Reader
@@ -142,6 +144,7 @@ func (s *Server) routes() *echo.Echo {
 
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
+	admin.GET("/:tenant/subscribers/:phone/evidence", s.handleEvidenceGet)
 	return e
 }
 

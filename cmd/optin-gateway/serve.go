@@ -64,12 +64,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer st.Close()
 
+	if cfg.Audit.ArchiveInServe {
+		actx, cancel := context.WithCancel(ctx)
+		done := startArchiver(actx, newArchiver(cfg, st, log), log)
+		defer func() { cancel(); <-done }()
+	}
+
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
 		AdminToken:      cfg.AdminToken,
 		Numbers:         cfg.Numbers(),
 		Store:           st,
+		Audit:           st.AuditLog(cfg.Audit.Dir),
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,
