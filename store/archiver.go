@@ -625,3 +625,21 @@ func nextID(id string) string {
 	}
 	return ms + "-" + strconv.FormatUint(n+1, 10)
 }
+
+// OutboxLen returns how many events wait in the outbox streams, not yet
+// archived (or archived and not yet trimmed): the archiver's backlog.
+func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, s.shards)
+	for i := range cmds {
+		cmds[i] = pipe.XLen(ctx, OutboxKey(i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, translate("outbox length", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}

@@ -256,6 +256,13 @@ func VerifyLog(dir string) (LogSummary, error) {
 	return walkLog(dir, nil)
 }
 
+// WalkLog verifies the log in dir like VerifyLog and calls visit with
+// every record, in order, as it is verified; an error from visit stops the
+// walk and is returned.
+func WalkLog(dir string, visit func(optin.AuditRecord) error) (LogSummary, error) {
+	return walkLog(dir, func(rec optin.AuditRecord, _ recordBody) error { return visit(rec) })
+}
+
 // walkLog verifies the log like VerifyLog and calls visit with every
 // record, in order, as it is verified.
 func walkLog(dir string, visit func(optin.AuditRecord, recordBody) error) (LogSummary, error) {
