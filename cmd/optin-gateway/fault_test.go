@@ -212,6 +212,32 @@ func (w *webhookClient) send(ctx context.Context, from, body string) ([]string, 
 	}
 }
 
+// newTestGateway writes the configuration for srv, and serves the gateway
+// it configures over real HTTP.
+func newTestGateway(tb testing.TB, srv *redistest.Server) (string, *config.Config, *store.Store, *webhookClient) {
+	tb.Helper()
+	cfgPath := writeFaultConfig(tb, srv.URL(), tb.TempDir())
+	cfg, err := config.Load(cfgPath, func(string) string { return "" })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), store.Options{URL: cfg.RedisURL, MasterKey: cfg.MasterKey, Shards: cfg.Shards})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	gw, err := gateway.New(gateway.Options{
+		PublicURL: cfg.PublicURL, TwilioAuthToken: cfg.TwilioAuthToken, AdminToken: cfg.AdminToken,
+		Numbers: cfg.Numbers(), Store: st, RequestTimeout: 3 * time.Second,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(gw.Handler())
+	tb.Cleanup(hs.Close)
+	return cfgPath, cfg, st, &webhookClient{url: hs.URL, client: hs.Client(), ok: map[string]bool{}}
+}
+
 // TestAuditSurvivesFaults drives 10,000 transitions through the Twilio
 // webhook while the archiver, a separate process running `optin-gateway
 // archive`, is SIGKILLed again and again and Redis is killed and restarted.
@@ -228,28 +254,8 @@ func TestAuditSurvivesFaults(t *testing.T) {
 		faultsInterval = totalWebhooks / (archiverKills + redisRestarts + 1)
 	)
 	srv := redistest.Start(t)
-	dataDir := t.TempDir()
-	cfgPath := writeFaultConfig(t, srv.URL(), dataDir)
-	cfg, err := config.Load(cfgPath, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, cfg, st, wc := newTestGateway(t, srv)
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, MasterKey: cfg.MasterKey, Shards: cfg.Shards})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	gw, err := gateway.New(gateway.Options{
-		PublicURL: cfg.PublicURL, TwilioAuthToken: cfg.TwilioAuthToken, AdminToken: cfg.AdminToken,
-		Numbers: cfg.Numbers(), Store: st, RequestTimeout: 3 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(gw.Handler())
-	defer hs.Close()
-	wc := &webhookClient{url: hs.URL, client: hs.Client(), ok: map[string]bool{}}
 
 	logPath := filepath.Join(t.TempDir(), "archiver.log")
 	defer func() {
