@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -96,7 +97,7 @@ func parseLongDuration(s string) (time.Duration, error) {
 	for suffix, unit := range map[string]time.Duration{"y": 365 * 24 * time.Hour, "d": 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.Atoi(n)
-			if err != nil || v > 1000 {
+			if err != nil || v < 0 || int64(v) > math.MaxInt64/int64(unit) {
 				return 0, fmt.Errorf("bad duration %q", s)
 			}
 			return time.Duration(v) * unit, nil

@@ -181,7 +181,9 @@ func (s *setting) setSecret(getenv func(string) string, env string) error {
 
 // Load reads the YAML file at path (none when path is ""), applies the
 // environment variables OPTIN_ADDR, OPTIN_PUBLIC_URL, OPTIN_REDIS_URL,
-// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS and the
+// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS, the
+// audit settings OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
+// OPTIN_AUDIT_ARCHIVE_IN_SERVE, and the
 // secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN and OPTIN_MASTER_KEY
 // (each also as <NAME>_FILE) read through getenv, where an empty value
 // means unset, then fills in defaults and validates the result. The file
