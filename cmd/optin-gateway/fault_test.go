@@ -62,17 +62,25 @@ const (
 )
 
 // writeFaultConfig writes the configuration file that the gateway, the
-// archiver process and the operator subcommands all read.
-func writeFaultConfig(tb testing.TB, redisURL, dataDir string) string {
+// archiver process and the operator subcommands all read. An empty redisURL
+// leaves Redis out (serve's embedded Redis), an empty dataDir leaves the
+// data directory to OPTIN_DATA_DIR; archiveInServe sets
+// audit.archive_in_serve.
+func writeFaultConfig(tb testing.TB, redisURL, dataDir string, archiveInServe bool) string {
 	tb.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		tb.Fatal(err)
 	}
+	var opt strings.Builder
+	if redisURL != "" {
+		fmt.Fprintf(&opt, "redis_url: %q\n", redisURL)
+	}
+	if dataDir != "" {
+		fmt.Fprintf(&opt, "data_dir: %q\n", dataDir)
+	}
 	yaml := fmt.Sprintf(`public_url: %q
-redis_url: %q
-data_dir: %q
-master_key: %q
+%smaster_key: %q
 shards: 4
 log: {format: json, level: info}
 twilio: {auth_token: %q}
@@ -80,7 +88,7 @@ admin_token: %q
 audit:
   lease_ttl: 500ms
   segment_bytes: 1048576
-  archive_in_serve: false
+  archive_in_serve: %t
 tenants:
   - id: demo
     name: ACME
@@ -97,7 +105,7 @@ tenants:
       - number: %q
         campaigns: [deals]
         stop_reply: "You're unsubscribed from ACME and will get no more messages."
-`, faultPublicURL, redisURL, dataDir, base64.StdEncoding.EncodeToString(key), faultTwilio, faultAdmin, faultBizNumber)
+`, faultPublicURL, opt.String(), base64.StdEncoding.EncodeToString(key), faultTwilio, faultAdmin, archiveInServe, faultBizNumber)
 	path := filepath.Join(tb.TempDir(), "optin.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		tb.Fatal(err)
@@ -216,7 +224,7 @@ func (w *webhookClient) send(ctx context.Context, from, body string) ([]string, 
 // it configures over real HTTP.
 func newTestGateway(tb testing.TB, srv *redistest.Server) (string, *config.Config, *store.Store, *webhookClient) {
 	tb.Helper()
-	cfgPath := writeFaultConfig(tb, srv.URL(), tb.TempDir())
+	cfgPath := writeFaultConfig(tb, srv.URL(), tb.TempDir(), false)
 	cfg, err := config.Load(cfgPath, func(string) string { return "" })
 	if err != nil {
 		tb.Fatal(err)
