@@ -66,6 +66,9 @@ type ArchiverOptions struct {
 	// OnError hears of the errors the archiver recovers from by retrying
 	// (Redis unreachable, lease lost), for logging.
 	OnError func(error)
+	// OnRepair hears of a torn last record cut off at start: the segment
+	// and the bytes removed.
+	OnRepair func(segment string, bytes int)
 	// OnLease hears the fencing token each time the lease is taken.
 	OnLease func(token int64)
 	// OnCommit hears of every batch once it is fsync'd.
@@ -337,6 +340,9 @@ func (a *Archiver) open() error {
 				// its stream; it is archived again.
 				if err := truncateSync(path, ln.offset); err != nil {
 					return err
+				}
+				if a.opts.OnRepair != nil {
+					a.opts.OnRepair(name, len(ln.raw))
 				}
 				break
 			}

@@ -334,3 +334,28 @@ func TestRetentionDeletesOldSegmentsAndKeepsChainVerifiable(t *testing.T) {
 		t.Errorf("head = record %d; want 310", sum.HeadSeq)
 	}
 }
+
+func TestArchiverRefusesDamagedLog(t *testing.T) {
+	st, _ := newTestStore(t, 1)
+	opts := testArchiverOptions(t)
+	addEvents(t, st, 0, 10)
+	archive(t, st, opts, 10)
+	path := filepath.Join(opts.Dir, segName(1))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[200] ^= 0x01 // inside record 1, not the last one
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, st, 10, 11)
+	err = st.NewArchiver(opts).Run(context.Background())
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Seq != 1 || ce.Line != 1 {
+		t.Fatalf("Run on a damaged log = %v; want a *ChainError at record 1, line 1", err)
+	}
+	if n := outboxLen(t, st); n != 1 {
+		t.Errorf("outbox holds %d events after the refusal; want the 1 new one, kept", n)
+	}
+}

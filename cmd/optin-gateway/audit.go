@@ -69,6 +69,9 @@ func newArchiver(cfg *config.Config, st *store.Store, log *zap.Logger) *store.Ar
 		LeaseTTL:     cfg.Audit.LeaseTTL,
 		OnError:      func(err error) { log.Warn("archiver", zap.Error(err)) },
 		OnLease:      func(token int64) { log.Info("archiver lease taken", zap.Int64("fencing_token", token)) },
+		OnRepair: func(segment string, n int) {
+			log.Warn("archiver cut off a torn last record", zap.String("segment", segment), zap.Int("bytes", n))
+		},
 	})
 }
 

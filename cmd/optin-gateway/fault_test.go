@@ -400,9 +400,11 @@ func TestAuditSurvivesFaults(t *testing.T) {
 			len(wc.ok), missing, doubled, sum.Records, totalWebhooks)
 	}
 	segs, _ := filepath.Glob(filepath.Join(cfg.Audit.Dir, "seg-*.log"))
-	report := fmt.Sprintf("fault test: %d webhooks answered 2xx in %v (%d non-2xx answers retried), %d archiver SIGKILLs, %d Redis restarts, %d leases taken; "+
+	archiverLog, _ := os.ReadFile(logPath)
+	torn := bytes.Count(archiverLog, []byte("torn last record"))
+	report := fmt.Sprintf("fault test: %d webhooks answered 2xx in %v (%d non-2xx answers retried), %d archiver SIGKILLs (%d torn records repaired), %d Redis restarts, %d leases taken; "+
 		"log: %d records in %d segments, %d missing, %d duplicated; %s",
-		len(wc.ok), webhookTime.Round(time.Millisecond), wc.non2xx.Load(), kills, restarts, leases(), sum.Records, len(segs), missing, doubled, strings.TrimSpace(out.String()))
+		len(wc.ok), webhookTime.Round(time.Millisecond), wc.non2xx.Load(), kills, torn, restarts, leases(), sum.Records, len(segs), missing, doubled, strings.TrimSpace(out.String()))
 	t.Log(report)
 	fmt.Println(report)
 }
