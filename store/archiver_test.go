@@ -166,7 +166,7 @@ func TestArchiverArchivesEveryEventOnce(t *testing.T) {
 func logEventIDs(tb testing.TB, dir string) map[string]int {
 	tb.Helper()
 	ids := map[string]int{}
-	if _, err := walkLog(dir, func(rec optin.AuditRecord, _ recordBody) error {
+	if _, err := walkLog(dir, false, func(rec optin.AuditRecord, _ recordBody) error {
 		ids[rec.Event.ID]++
 		return nil
 	}); err != nil {

@@ -32,7 +32,7 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 	id := l.st.pseudonyms.Pseudonym(tenant, phone)
 	ev := optin.Evidence{Tenant: tenant, Subscriber: id, Records: []optin.AuditRecord{}, Pending: []optin.Event{}}
 	archived := map[string]bool{}
-	sum, err := walkLog(l.dir, func(rec optin.AuditRecord, _ recordBody) error {
+	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, _ recordBody) error {
 		if rec.Event.Tenant == tenant && rec.Event.Subscriber == id {
 			ev.Records = append(ev.Records, rec)
 			archived[rec.Event.ID] = true

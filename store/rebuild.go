@@ -70,7 +70,7 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 			s.history = append(s.history[:0], s.history[len(s.history)-l.st.historyLen:]...)
 		}
 	}
-	sum, err := walkLog(l.dir, func(rec optin.AuditRecord, body recordBody) error {
+	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, body recordBody) error {
 		apply(body.Event, rec.Event)
 		return ctx.Err()
 	})
