@@ -53,14 +53,14 @@ type Options struct {
 	// Numbers are the business numbers served, by E.164 (or short code).
 	Numbers map[string]*optin.Number
 	Store   Store
-	// Audit serves the evidence route; nil answers it with 404.
-	Audit  Auditor
-	Logger *zap.Logger
+	Logger  *zap.Logger
 	// Now and Rand default to time.Now and crypto/rand.Reader.
 	Now            func() time.Time
 	Rand           io.Reader
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
+	// Audit serves the evidence route; nil answers it with 404.
+	Audit Auditor
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.

@@ -196,7 +196,7 @@ func (a *Archiver) session(ctx context.Context) error {
 	if err := a.open(); err != nil {
 		return err
 	}
-	defer a.f.Close()
+	defer func() { a.f.Close() }() // a.f changes as segments are sealed
 
 	token, validUntil, err := a.acquire(ctx)
 	if err != nil || token == 0 {
