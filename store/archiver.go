@@ -9,11 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,17 +25,19 @@ const (
 	DefaultLeaseTTL     = 10 * time.Second
 	DefaultArchiveBatch = 512
 	DefaultPollInterval = 20 * time.Millisecond
+	// maxArchiveBatch keeps delete.lua's arguments within Lua's stack.
+	maxArchiveBatch = 4096
 )
 
-//go:embed trim.lua
-var trimSource string
+//go:embed delete.lua
+var deleteSource string
 
 //go:embed lease.lua
 var leaseSource string
 
 var (
-	trimScript  = redis.NewScript(trimSource)
-	leaseScript = redis.NewScript(leaseSource)
+	deleteScript = redis.NewScript(deleteSource)
+	leaseScript  = redis.NewScript(leaseSource)
 )
 
 // errLeaseLost ends an archiver's session: another archiver holds the
@@ -57,7 +57,7 @@ type ArchiverOptions struct {
 	// LeaseTTL is how long the lease outlives its holder: a second archiver
 	// takes over at most this long after the first one died.
 	LeaseTTL time.Duration
-	// Batch is how many entries are read per shard and round.
+	// Batch is how many entries are read per shard and round, at most 4096.
 	Batch int
 	// PollInterval is the pause after a round that found nothing.
 	PollInterval time.Duration
@@ -86,9 +86,9 @@ type Commit struct {
 
 // Archiver moves the events of the outbox streams into the audit log:
 // it appends them to the active segment, fsyncs once per batch (group
-// commit), and only then trims them off the streams. One archiver writes
-// at a time: it holds an exclusive lock on the directory and a lease in
-// Redis whose fencing token the trims carry. Run it with Run.
+// commit), and only then deletes them from the streams. One archiver
+// writes at a time: it holds an exclusive lock on the directory and a
+// lease in Redis whose fencing token the deletions carry. Run it with Run.
 type Archiver struct {
 	st   *Store
 	opts ArchiverOptions
@@ -105,9 +105,13 @@ type Archiver struct {
 	seq      uint64 // last record written
 	prev     string // its hash
 	fence    int64  // highest token found in the log
-	pos      map[int]string
-	trimmed  map[int]string
-	ids      map[string]struct{} // event ids of the active segment
+	// archived holds an entryKey for every record of the active segment:
+	// a stream entry found again (archived, not yet deleted) is skipped.
+	archived map[string]struct{}
+	// dirty is set while entries archived may still be in the streams; a
+	// segment is only sealed when it is clear, so such entries are always
+	// in the active segment.
+	dirty bool
 }
 
 // NewArchiver returns an archiver of s's outbox streams into opts.Dir.
@@ -118,7 +122,7 @@ func (s *Store) NewArchiver(opts ArchiverOptions) *Archiver {
 	opts.SegmentBytes = cmp64(opts.SegmentBytes, DefaultSegmentBytes)
 	opts.SegmentAge = cmp(opts.SegmentAge, DefaultSegmentAge)
 	opts.LeaseTTL = cmp(opts.LeaseTTL, DefaultLeaseTTL)
-	opts.Batch = cmp(opts.Batch, DefaultArchiveBatch)
+	opts.Batch = min(cmp(opts.Batch, DefaultArchiveBatch), maxArchiveBatch)
 	opts.PollInterval = cmp(opts.PollInterval, DefaultPollInterval)
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -285,8 +289,8 @@ func isWriteError(err error) bool {
 	return errors.As(err, &we)
 }
 
-// open recovers the log's state from disk: the chain's head, the last
-// stream entry archived per shard and the event ids of the active segment.
+// open recovers the log's state from disk: the chain's head and the
+// stream entries of the active segment.
 // A torn last record (a crash in the middle of a write) is cut off; any
 // other damage of the active segment is a *ChainError.
 func (a *Archiver) open() error {
@@ -295,7 +299,7 @@ func (a *Archiver) open() error {
 		return err
 	}
 	a.seq, a.prev, a.fence = 0, genesis, 0
-	a.pos, a.trimmed, a.ids = map[int]string{}, map[int]string{}, map[string]struct{}{}
+	a.archived, a.dirty = map[string]struct{}{}, true
 	var anc anchor
 	hasAnchor, err := readJSON(filepath.Join(a.opts.Dir, anchorName), &anc)
 	if err != nil {
@@ -322,7 +326,6 @@ func (a *Archiver) open() error {
 			return &ChainError{Segment: segName(a.seg - 1), Seq: a.seq + 1, Kind: BreakEdited, Detail: "a sealed segment has no digest file"}
 		}
 		a.seq, a.prev, a.fence = dig.LastSeq, dig.Head, dig.Fence
-		maps.Copy(a.pos, dig.Positions)
 	}
 	a.segFirst, a.segPrev, a.segCount = a.seq+1, a.prev, 0
 	name := segName(a.seg)
@@ -336,8 +339,8 @@ func (a *Archiver) open() error {
 		body, h, err := parseLine(ln.raw)
 		if !ln.complete || err != nil {
 			if j == len(lines)-1 {
-				// A torn last record: never fsync'd, so never trimmed off
-				// its stream; it is archived again.
+				// A torn last record: never fsync'd, so never deleted
+				// from its stream; it is archived again.
 				if err := truncateSync(path, ln.offset); err != nil {
 					return err
 				}
@@ -359,19 +362,11 @@ func (a *Archiver) open() error {
 		a.segCount++
 		a.lastAt = body.ArchivedAt
 		a.fence = max(a.fence, body.Fence)
-		a.pos[body.Shard] = body.Entry
-		var head struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(body.Event, &head) == nil && head.ID != "" {
-			a.ids[head.ID] = struct{}{}
-		}
+		a.archived[entryKey(body.Shard, body.Entry, eventID(body.Event))] = struct{}{}
 	}
 	if _, err := os.Stat(filepath.Join(a.opts.Dir, digestName(a.seg))); err == nil {
 		// Sealed, but the crash came before the next segment was made.
 		a.seg++
-		a.segFirst, a.segPrev, a.segCount = a.seq+1, a.prev, 0
-		a.ids = map[string]struct{}{}
 		return a.create()
 	}
 	a.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
@@ -416,7 +411,7 @@ func (a *Archiver) create() error {
 	}
 	a.f, a.size = f, 0
 	a.segFirst, a.segPrev, a.segCount = a.seq+1, a.prev, 0
-	a.ids = map[string]struct{}{}
+	a.archived = map[string]struct{}{}
 	return nil
 }
 
@@ -431,7 +426,7 @@ func (a *Archiver) seal() error {
 	dig := digest{
 		Segment: a.seg, FirstSeq: a.segFirst, LastSeq: a.seq, Count: a.segCount,
 		Prev: a.segPrev, Head: a.prev, SHA256: hex.EncodeToString(sum[:]),
-		LastAt: a.lastAt, SealedAt: a.opts.Now().UTC(), Positions: maps.Clone(a.pos), Fence: a.fence,
+		LastAt: a.lastAt, SealedAt: a.opts.Now().UTC(), Fence: a.fence,
 	}
 	db, err := json.MarshalIndent(dig, "", "  ")
 	if err != nil {
@@ -499,12 +494,12 @@ func (a *Archiver) retain() error {
 	return nil
 }
 
-// round reads the entries after each shard's position, appends them to the
-// active segment with one write and one fsync, then trims them off their
-// streams. It returns how many entries it read.
+// round reads the oldest entries of each stream, appends those not
+// archived yet to the active segment with one write and one fsync, then
+// deletes them from their streams. It returns how many entries it read.
 func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 	now := a.opts.Now().UTC()
-	if a.segCount > 0 && (a.size >= a.opts.SegmentBytes || now.Sub(a.segStart) >= a.opts.SegmentAge) {
+	if !a.dirty && a.segCount > 0 && (a.size >= a.opts.SegmentBytes || now.Sub(a.segStart) >= a.opts.SegmentAge) {
 		if err := a.seal(); err != nil {
 			return 0, err
 		}
@@ -512,11 +507,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 	pipe := a.st.rdb.Pipeline()
 	cmds := make([]*redis.XMessageSliceCmd, a.st.shards)
 	for s := range cmds {
-		start := "-"
-		if p := a.pos[s]; p != "" {
-			start = "(" + p
-		}
-		cmds[s] = pipe.XRangeN(ctx, OutboxKey(s), start, "+", int64(a.opts.Batch))
+		cmds[s] = pipe.XRangeN(ctx, OutboxKey(s), "-", "+", int64(a.opts.Batch))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, translate("archiver read", err)
@@ -524,28 +515,23 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 
 	var buf bytes.Buffer
 	seq, prev, count := a.seq, a.prev, a.segCount
-	pos := maps.Clone(a.pos)
-	var ids []string
+	var ids, keys []string
+	done := make([][]string, len(cmds)) // per shard, the entries to delete
 	n := 0
 	for s, c := range cmds {
 		for _, m := range c.Val() {
 			n++
-			pos[s] = m.ID
+			done[s] = append(done[s], m.ID)
 			raw, _ := m.Values["e"].(string)
 			event := json.RawMessage(raw)
-			var head struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal(event, &head); err != nil {
+			if !json.Valid(event) {
 				// Not an event: kept, as a string, rather than lost.
 				event, _ = json.Marshal(raw)
 			}
-			if _, dup := a.ids[head.ID]; dup && head.ID != "" {
-				continue // replayed: already archived
-			}
-			if head.ID != "" {
-				a.ids[head.ID] = struct{}{}
-				ids = append(ids, head.ID)
+			id := eventID(event)
+			key := entryKey(s, m.ID, id)
+			if _, dup := a.archived[key]; dup {
+				continue // archived before a crash, not deleted yet
 			}
 			seq++
 			line, h, err := encodeRecord(recordBody{Seq: seq, Prev: prev, Fence: token, Shard: s, Entry: m.ID, ArchivedAt: now, Event: event})
@@ -555,26 +541,47 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 			buf.Write(line)
 			prev = h
 			count++
+			ids = append(ids, id)
+			keys = append(keys, key)
 		}
 	}
 	if buf.Len() > 0 {
 		if err := a.append(buf.Bytes()); err != nil {
-			for _, id := range ids {
-				delete(a.ids, id)
-			}
 			return 0, err
+		}
+		for _, k := range keys {
+			a.archived[k] = struct{}{}
 		}
 		if a.segCount == 0 {
 			a.segStart = now
 		}
 		a.seq, a.prev, a.segCount, a.lastAt = seq, prev, count, now
 		a.fence = max(a.fence, token)
+		a.dirty = true
 		if a.opts.OnCommit != nil {
 			a.opts.OnCommit(Commit{Records: len(ids), HeadSeq: seq, HeadHash: prev, EventIDs: ids, SyncedAt: time.Now()})
 		}
 	}
-	a.pos = pos
-	return n, a.trim(ctx, token)
+	if n == 0 && !a.dirty {
+		return 0, nil
+	}
+	return n, a.remove(ctx, token, done)
+}
+
+// eventID returns the id of an event, "" when it has none.
+func eventID(event json.RawMessage) string {
+	var head struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(event, &head)
+	return head.ID
+}
+
+// entryKey identifies one stream entry as archived: its shard, its entry
+// id and its event's id (after a Redis that lost its data, an entry id can
+// come again, with another event).
+func entryKey(shard int, entry, event string) string {
+	return strconv.Itoa(shard) + "/" + entry + "/" + event
 }
 
 // append writes b to the active segment and fsyncs it. On failure it cuts
@@ -592,48 +599,41 @@ func (a *Archiver) append(b []byte) error {
 	return nil
 }
 
-// trim removes from each stream the entries up to its archived position,
-// fenced by token, and records the chain's head in Redis.
-func (a *Archiver) trim(ctx context.Context, token int64) error {
-	var shards []int
-	for s, p := range a.pos {
-		if a.trimmed[s] != p {
-			shards = append(shards, s)
-		}
-	}
-	if len(shards) == 0 {
-		return nil
-	}
+// remove deletes the archived entries from their streams, fenced by
+// token, and records the chain's head in Redis. Only fsync'd entries are
+// ever deleted.
+func (a *Archiver) remove(ctx context.Context, token int64, done [][]string) error {
 	pipe := a.st.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(shards))
-	for i, s := range shards {
-		cmds[i] = trimScript.Eval(ctx, pipe, []string{OutboxKey(s), outboxFenceKey(s)}, token, nextID(a.pos[s]))
+	cmds := make([]*redis.Cmd, len(done))
+	for s, ids := range done {
+		if len(ids) == 0 {
+			continue
+		}
+		args := make([]any, 0, len(ids)+1)
+		args = append(args, token)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		cmds[s] = deleteScript.Eval(ctx, pipe, []string{OutboxKey(s), outboxFenceKey(s)}, args...)
 	}
 	pipe.Set(ctx, auditHeadKey(), strconv.FormatUint(a.seq, 10)+" "+a.prev, 0)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return translate("archiver trim", err)
+		return translate("archiver delete", err)
 	}
-	for i, s := range shards {
-		if n, _ := cmds[i].Int64(); n < 0 {
+	for _, c := range cmds {
+		if c == nil {
+			continue
+		}
+		if n, _ := c.Int64(); n < 0 {
 			return errLeaseLost
 		}
-		a.trimmed[s] = a.pos[s]
 	}
+	a.dirty = false
 	return nil
 }
 
-// nextID returns the stream id right after id ("ms-seq").
-func nextID(id string) string {
-	ms, sq, ok := strings.Cut(id, "-")
-	n, err := strconv.ParseUint(sq, 10, 64)
-	if !ok || err != nil {
-		return id
-	}
-	return ms + "-" + strconv.FormatUint(n+1, 10)
-}
-
 // OutboxLen returns how many events wait in the outbox streams, not yet
-// archived (or archived and not yet trimmed): the archiver's backlog.
+// archived (or archived and not yet deleted): the archiver's backlog.
 func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.IntCmd, s.shards)

@@ -40,7 +40,7 @@ func testEvent(i int) optin.Event {
 	return optin.Event{
 		ID:     fmt.Sprintf("twilio:SM%032d:deals:0", i),
 		Tenant: "demo", Number: "+12025550100", Campaign: "deals", CampaignVersion: 1,
-		Subscriber: fmt.Sprintf("%032x", i%7), From: optin.StateNone, To: optin.StatePending,
+		Subscriber: fmt.Sprintf("%04x%028x", (i%97)*675, i%97), From: optin.StateNone, To: optin.StatePending, // 97 subscribers, spread over the shards
 		At:     time.Date(2026, 1, 2, 3, 4, 5, i, time.UTC),
 		Reason: optin.OutcomePrompted, Cause: optin.Cause{Provider: "twilio", MessageID: fmt.Sprintf("SM%032d", i), Words: "join"},
 		Replies: []string{"Reply ****** to confirm ACME Deals. Up to 4 msg/mo. Msg&data rates may apply. Reply HELP for help, STOP to cancel."},
@@ -176,22 +176,34 @@ func logEventIDs(tb testing.TB, dir string) map[string]int {
 }
 
 func TestArchiverRepairsTornRecordAndSkipsReplays(t *testing.T) {
-	st, _ := newTestStore(t, 2)
+	st, srv := newTestStore(t, 2)
 	opts := testArchiverOptions(t)
 	addEvents(t, st, 0, 50)
-	archive(t, st, opts, 50)
 
+	// A crash between the fsync and the deletion: Redis goes away right
+	// after the first batch is fsync'd, so its entries stay in the streams.
+	crashed := make(chan struct{})
+	var once sync.Once
+	crashing := opts
+	crashing.OnCommit = func(Commit) { once.Do(func() { srv.Kill(t); close(crashed) }) }
+	stop := runArchiver(t, st, crashing)
+	<-crashed
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart(t)
+	sum, err := VerifyLog(opts.Dir)
+	if err != nil || sum.Records != 50 || outboxLen(t, st) != 50 {
+		t.Fatalf("after the crash: log %d records (%v), outbox %d; want 50 archived and all 50 still in the outbox",
+			sum.Records, err, outboxLen(t, st))
+	}
+
+	// And a crash in the middle of a write: half a record at the end.
 	segs, err := listSegments(opts.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	active := filepath.Join(opts.Dir, segName(segs[len(segs)-1]))
-	addEvents(t, st, 50, 60)
-	// Events archived before come back into the stream (as a replayed
-	// entry would): they are recognised by their ids.
-	addEvents(t, st, 40, 50)
-	// And a crash in the middle of a write: half a record at the end.
-	f, err := os.OpenFile(active, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(filepath.Join(opts.Dir, segName(segs[len(segs)-1])), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +215,17 @@ func TestArchiverRepairsTornRecordAndSkipsReplays(t *testing.T) {
 		t.Fatalf("VerifyLog with a torn record = %v; want a %s break", err, BreakTruncated)
 	}
 
-	archive(t, st, opts, 60)
+	addEvents(t, st, 50, 60)
+	var repaired []string
+	opts.OnRepair = func(seg string, _ int) { repaired = append(repaired, seg) }
+	archive(t, st, opts, 60) // fails unless the 50 replayed entries are skipped
 	for id, n := range logEventIDs(t, opts.Dir) {
 		if n != 1 {
 			t.Errorf("event %s is archived %d times; want 1", id, n)
 		}
+	}
+	if len(repaired) != 1 {
+		t.Errorf("repaired %v; want the torn record of one segment", repaired)
 	}
 }
 
@@ -261,27 +279,34 @@ func TestArchiverLeaseTakeover(t *testing.T) {
 	}
 }
 
-func TestTrimIsFenced(t *testing.T) {
+func TestDeleteIsFenced(t *testing.T) {
 	st, _ := newTestStore(t, 1)
 	ctx := context.Background()
 	addEvents(t, st, 0, 3)
+	msgs, err := st.rdb.XRange(ctx, OutboxKey(0), "-", "+").Result()
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("outbox = %d entries, %v; want 3", len(msgs), err)
+	}
 	keys := []string{OutboxKey(0), outboxFenceKey(0)}
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name  string
 		token int64
 		want  int64
 	}{
-		{"first holder", 5, 0},
-		{"newer holder", 7, 0},
+		{"first holder", 5, 1},
+		{"newer holder", 7, 1},
 		{"stale holder", 6, -1},
 	} {
-		got, err := trimScript.Eval(ctx, st.rdb, keys, tc.token, "0-1").Int64()
+		got, err := deleteScript.Eval(ctx, st.rdb, keys, tc.token, msgs[i].ID).Int64()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got != tc.want {
-			t.Errorf("%s: trim with token %d = %d; want %d", tc.name, tc.token, got, tc.want)
+			t.Errorf("%s: delete with token %d = %d; want %d", tc.name, tc.token, got, tc.want)
 		}
+	}
+	if n := outboxLen(t, st); n != 1 {
+		t.Errorf("outbox holds %d entries; want the 1 the stale holder could not delete", n)
 	}
 }
 

@@ -64,9 +64,6 @@ type digest struct {
 	SHA256   string    `json:"sha256"`
 	LastAt   time.Time `json:"last_at"` // archived_at of the last record
 	SealedAt time.Time `json:"sealed_at"`
-	// Positions are, per shard, the last stream entry archived up to the
-	// end of this segment, so the next archiver need not read older ones.
-	Positions map[int]string `json:"positions"`
 	// Fence is the highest fencing token found in the log so far.
 	Fence int64 `json:"fence"`
 }

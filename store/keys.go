@@ -66,8 +66,8 @@ func fenceCounterKey() string { return "og:{audit}:fence" }
 // auditHeadKey holds "seq hash" of the last record the archiver fsync'd.
 func auditHeadKey() string { return "og:{audit}:head" }
 
-// outboxFenceKey holds the highest fencing token that trimmed the outbox
-// stream of shard n; a lower token may no longer trim it.
+// outboxFenceKey holds the highest fencing token that deleted from the
+// outbox stream of shard n; a lower token may no longer delete from it.
 func outboxFenceKey(shard int) string { return "og:" + shardTag(shard) + ":outbox:fence" }
 
 // subscriberPattern matches every subscriber key, for SCAN.
