@@ -10,7 +10,7 @@ import (
 // BenchmarkArchiverThroughput measures how many events per second the
 // archiver moves from the outbox streams (16 shards) into the audit log,
 // fsync included: b.N events wait in the streams, the timer runs until
-// they are all fsync'd and trimmed.
+// they are all fsync'd.
 func BenchmarkArchiverThroughput(b *testing.B) {
 	st, _ := newTestStore(b, DefaultShards)
 	for i := 0; i < b.N; i += 5000 {

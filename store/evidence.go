@@ -32,10 +32,10 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 	id := l.st.pseudonyms.Pseudonym(tenant, phone)
 	ev := optin.Evidence{Tenant: tenant, Subscriber: id, Records: []optin.AuditRecord{}, Pending: []optin.Event{}}
 	archived := map[string]bool{}
-	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, _ recordBody) error {
+	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, body recordBody) error {
 		if rec.Event.Tenant == tenant && rec.Event.Subscriber == id {
 			ev.Records = append(ev.Records, rec)
-			archived[rec.Event.ID] = true
+			archived[entryKey(body.Shard, body.Entry, rec.Event.ID)] = true
 		}
 		return ctx.Err()
 	})
@@ -46,7 +46,8 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 	if ev.HeadHash == "" {
 		ev.HeadHash = genesis
 	}
-	key := OutboxKey(shardOf(id, l.st.shards))
+	shard := shardOf(id, l.st.shards)
+	key := OutboxKey(shard)
 	msgs, err := l.st.rdb.XRange(ctx, key, "-", "+").Result()
 	if err != nil {
 		return ev, translate("evidence "+key, err)
@@ -54,7 +55,7 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 	for _, m := range msgs {
 		raw, _ := m.Values["e"].(string)
 		var e optin.Event
-		if json.Unmarshal([]byte(raw), &e) != nil || e.Tenant != tenant || e.Subscriber != id || archived[e.ID] {
+		if json.Unmarshal([]byte(raw), &e) != nil || e.Tenant != tenant || e.Subscriber != id || archived[entryKey(shard, m.ID, e.ID)] {
 			continue
 		}
 		ev.Pending = append(ev.Pending, e)

@@ -44,14 +44,12 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 	}
 	subs := map[subKey]*sub{}
 	var order []subKey
-	seen := map[string]bool{}
-	apply := func(raw []byte, ev optin.Event) {
-		if ev.ID != "" {
-			if seen[ev.ID] {
-				return
-			}
-			seen[ev.ID] = true
+	seen := map[string]bool{} // entryKey of the events applied
+	apply := func(key string, raw []byte, ev optin.Event) {
+		if seen[key] {
+			return // an entry archived and not yet deleted from its stream
 		}
+		seen[key] = true
 		k := subKey{ev.Tenant, ev.Subscriber}
 		s := subs[k]
 		if s == nil {
@@ -71,7 +69,7 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		}
 	}
 	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, body recordBody) error {
-		apply(body.Event, rec.Event)
+		apply(entryKey(body.Shard, body.Entry, rec.Event.ID), body.Event, rec.Event)
 		return ctx.Err()
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -86,11 +84,15 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		for _, m := range msgs {
 			raw, _ := m.Values["e"].(string)
 			var ev optin.Event
-			if json.Unmarshal([]byte(raw), &ev) != nil || seen[ev.ID] {
+			if json.Unmarshal([]byte(raw), &ev) != nil {
+				continue
+			}
+			key := entryKey(shard, m.ID, ev.ID)
+			if seen[key] {
 				continue
 			}
 			stats.Pending++
-			apply([]byte(raw), ev)
+			apply(key, []byte(raw), ev)
 		}
 	}
 

@@ -85,7 +85,7 @@ func TestRebuildRestoresEverySubscriberAfterFlushall(t *testing.T) {
 		{"JOIN", "123456", "STOP NEWS", "NEWS"},
 		{"JOIN", "123456", "STOP", "JOIN", "123456"},
 	}
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	now := time.Now().UTC().Truncate(time.Second) // codes expire in Redis by the real clock
 	sid := 0
 	for _, npa := range []string{"202", "212", "312"} {
 		for i := range 100 {
@@ -101,6 +101,15 @@ func TestRebuildRestoresEverySubscriberAfterFlushall(t *testing.T) {
 	before := snapshot(t, st)
 	if len(before) != 300 {
 		t.Fatalf("%d subscribers before; want 300", len(before))
+	}
+	seen := map[optin.State]int{}
+	for _, m := range before {
+		for _, c := range m {
+			seen[c.State]++
+		}
+	}
+	if seen[optin.StatePending] == 0 || seen[optin.StateSubscribed] == 0 || seen[optin.StateUnsubscribed] == 0 {
+		t.Fatalf("states before = %v; want pending, subscribed and unsubscribed subscribers", seen)
 	}
 	archive(t, st, opts, uint64(outboxLen(t, st)))
 
@@ -134,5 +143,46 @@ func TestRebuildRestoresEverySubscriberAfterFlushall(t *testing.T) {
 
 	if _, err := st.AuditLog(opts.Dir).Rebuild(ctx); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("Rebuild into a filled Redis = %v; want ErrNotEmpty", err)
+	}
+}
+
+func TestRebuildAddsTheOutboxTail(t *testing.T) {
+	st, _ := newTestStore(t, 4)
+	n := rebuildNumber(t)
+	now := time.Now().UTC().Truncate(time.Second) // codes expire in Redis by the real clock
+	phones := []optin.Phone{"+12025550150", "+12025550151", "+12025550152"}
+	for i, p := range phones {
+		text(t, st, n, p, "JOIN", now.Add(time.Duration(i)*time.Second), 10+i)
+		text(t, st, n, p, "123456", now.Add(time.Minute+time.Duration(i)*time.Second), 20+i)
+	}
+	opts := testArchiverOptions(t)
+	archive(t, st, opts, 6)
+	// Not archived yet: the STOP is only in the outbox.
+	text(t, st, n, phones[0], "STOP", now.Add(time.Hour), 30)
+	before := snapshot(t, st)
+
+	// Redis keeps its outbox but loses the subscribers (a partial restore).
+	ctx := context.Background()
+	keys, err := st.rdb.Keys(ctx, subscriberPattern()).Result()
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("subscriber keys = %v, %v; want 3", keys, err)
+	}
+	if err := st.rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.AuditLog(opts.Dir).Rebuild(ctx)
+	if err != nil {
+		t.Fatalf("Rebuild = %v", err)
+	}
+	if stats.Records != 6 || stats.Pending != 2 {
+		t.Errorf("Rebuild read %d records and %d outbox events; want 6 and 2 (the STOP revokes both campaigns)", stats.Records, stats.Pending)
+	}
+	after := snapshot(t, st)
+	for key, want := range before {
+		for c, w := range want {
+			if g := after[key][c]; g.State != w.State || !g.Since.Equal(w.Since) {
+				t.Errorf("%s %s after rebuild = %v since %v; want %v since %v", key, c, g.State, g.Since, w.State, w.Since)
+			}
+		}
 	}
 }
