@@ -106,3 +106,17 @@ func (l *AuditLog) Verify(ctx context.Context) (LogSummary, error) {
 	}
 	return sum, nil
 }
+
+// ArchiverLease returns the fencing token of the archiver that holds the
+// lease, 0 when none does.
+func (s *Store) ArchiverLease(ctx context.Context) (int64, error) {
+	v, err := s.rdb.Get(ctx, leaseKey()).Int64()
+	if err != nil {
+		err = translate("archiver lease", err)
+		if errors.Is(err, optin.ErrNotFound) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return v, nil
+}

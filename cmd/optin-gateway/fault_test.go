@@ -117,6 +117,13 @@ tenants:
 type child struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+	log  string
+}
+
+// logged reports whether the child's log holds s.
+func (c *child) logged(s string) bool {
+	b, _ := os.ReadFile(c.log)
+	return bytes.Contains(b, []byte(s))
 }
 
 // startChild runs optin-gateway args in a new process (the test binary,
@@ -134,7 +141,7 @@ func startChild(tb testing.TB, logPath string, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	c := &child{cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, done: make(chan struct{}), log: logPath}
 	go func() { _ = cmd.Wait(); close(c.done) }()
 	tb.Cleanup(func() { c.kill() })
 	return c
@@ -265,14 +272,43 @@ func TestAuditSurvivesFaults(t *testing.T) {
 	cfgPath, cfg, st, wc := newTestGateway(t, srv)
 	ctx := context.Background()
 
-	logPath := filepath.Join(t.TempDir(), "archiver.log")
+	// Two archiver processes at all times: the one holding the lease and a
+	// standby waiting for it.
+	logDir := t.TempDir()
+	var children []*child
+	startArchiver := func() *child {
+		c := startChild(t, filepath.Join(logDir, fmt.Sprintf("archiver-%d.log", len(children)+1)), "archive", "--config", cfgPath)
+		children = append(children, c)
+		return c
+	}
 	defer func() {
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("archiver log:\n%s", b)
+			for _, c := range children {
+				b, _ := os.ReadFile(c.log)
+				t.Logf("%s:\n%s", filepath.Base(c.log), b)
+			}
 		}
 	}()
-	archiver := startChild(t, logPath, "archive", "--config", cfgPath)
+	// holder waits until one of the live children holds the lease and
+	// returns it (each child logs the fencing token it takes).
+	holder := func(not *child) *child {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			token, err := st.ArchiverLease(ctx)
+			if err != nil || token == 0 {
+				continue
+			}
+			for _, c := range children {
+				if c != not && c.logged(fmt.Sprintf(`"fencing_token":%d}`, token)) {
+					return c
+				}
+			}
+		}
+		t.Fatal("no archiver took the lease within a minute")
+		return nil
+	}
+	startArchiver()
+	holder(nil)
+	startArchiver() // the standby: waits for the lock and the lease
 
 	// The workers: each runs its subscribers through JOIN, code, STOP.
 	phones := faultPhones(t, subscribers)
@@ -313,22 +349,9 @@ func TestAuditSurvivesFaults(t *testing.T) {
 	}
 
 	// The faults, spread over the run by progress, not by time: each in
-	// the middle of a tranche of webhooks, each archiver kill once the
-	// archiver holds the lease again.
-	leases := func() int {
-		b, _ := os.ReadFile(logPath)
-		return bytes.Count(b, []byte("archiver lease taken"))
-	}
-	waitLeases := func(n int) {
-		deadline := time.Now().Add(time.Minute)
-		for leases() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("the archiver took the lease %d times; want %d within a minute", leases(), n)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitLeases(1)
+	// the middle of a tranche of webhooks. An archiver kill SIGKILLs the
+	// process holding the lease, waits for the standby to take over, and
+	// starts a new standby.
 	kills, restarts := 0, 0
 	for f := 1; kills < archiverKills || restarts < redisRestarts; f++ {
 		for sent.Load() < int64(f*faultsInterval-faultsInterval/2) && wctx.Err() == nil {
@@ -341,10 +364,11 @@ func TestAuditSurvivesFaults(t *testing.T) {
 			srv.Restart(t)
 			restarts++
 		} else {
-			archiver.kill()
+			dead := holder(nil)
+			dead.kill()
 			kills++
-			archiver = startChild(t, logPath, "archive", "--config", cfgPath)
-			waitLeases(leases() + 1)
+			holder(dead) // the standby took over
+			startArchiver()
 		}
 		allowed.Store(int64((f + 1) * faultsInterval))
 	}
@@ -356,7 +380,7 @@ func TestAuditSurvivesFaults(t *testing.T) {
 	}
 	webhookTime := time.Since(start)
 
-	// Let the last archiver drain the outbox, then stop it the hard way.
+	// Let the archiver drain the outbox, then stop them all the hard way.
 	deadline := time.Now().Add(time.Minute)
 	for {
 		n, err := st.OutboxLen(ctx)
@@ -368,7 +392,9 @@ func TestAuditSurvivesFaults(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	archiver.kill()
+	for _, c := range children {
+		c.kill()
+	}
 
 	var out bytes.Buffer
 	if err := run(ctx, []string{"audit", "verify", "--config", cfgPath}, func(string) string { return "" }, &out, io.Discard); err != nil {
@@ -400,11 +426,15 @@ func TestAuditSurvivesFaults(t *testing.T) {
 			len(wc.ok), missing, doubled, sum.Records, totalWebhooks)
 	}
 	segs, _ := filepath.Glob(filepath.Join(cfg.Audit.Dir, "seg-*.log"))
-	archiverLog, _ := os.ReadFile(logPath)
-	torn := bytes.Count(archiverLog, []byte("torn last record"))
-	report := fmt.Sprintf("fault test: %d webhooks answered 2xx in %v (%d non-2xx answers retried), %d archiver SIGKILLs (%d torn records repaired), %d Redis restarts, %d leases taken; "+
+	torn, leases := 0, 0
+	for _, c := range children {
+		b, _ := os.ReadFile(c.log)
+		torn += bytes.Count(b, []byte("torn last record"))
+		leases += bytes.Count(b, []byte("archiver lease taken"))
+	}
+	report := fmt.Sprintf("fault test: %d webhooks answered 2xx in %v (%d non-2xx answers retried), %d SIGKILLs of the archiver holding the lease (%d torn records repaired), %d lease takeovers, %d Redis restarts; "+
 		"log: %d records in %d segments, %d missing, %d duplicated; %s",
-		len(wc.ok), webhookTime.Round(time.Millisecond), wc.non2xx.Load(), kills, torn, restarts, leases(), sum.Records, len(segs), missing, doubled, strings.TrimSpace(out.String()))
+		len(wc.ok), webhookTime.Round(time.Millisecond), wc.non2xx.Load(), kills, torn, leases-1, restarts, sum.Records, len(segs), missing, doubled, strings.TrimSpace(out.String()))
 	t.Log(report)
 	fmt.Println(report)
 }
