@@ -255,7 +255,8 @@ func newTestGateway(tb testing.TB, srv *redistest.Server) (string, *config.Confi
 
 // TestAuditSurvivesFaults drives 10,000 transitions through the Twilio
 // webhook while the archiver, a separate process running `optin-gateway
-// archive`, is SIGKILLed again and again and Redis is killed and restarted.
+// archive`, is SIGKILLed again and again (a standby process takes over
+// each time) and Redis is killed and restarted.
 // Every message answered 2xx must end up in the audit log exactly once, and
 // `optin-gateway audit verify` must pass.
 func TestAuditSurvivesFaults(t *testing.T) {
