@@ -30,12 +30,13 @@ var ErrNotEmpty = errors.New("store: redis already holds subscribers; rebuild on
 // stopped.
 func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 	var stats RebuildStats
-	keys, _, err := l.st.rdb.Scan(ctx, 0, subscriberPattern(), 1000).Result()
-	if err != nil {
-		return stats, translate("rebuild scan", err)
-	}
-	if len(keys) > 0 {
+	// SCAN pages may be empty while later ones match: walk until a match.
+	iter := l.st.rdb.Scan(ctx, 0, subscriberPattern(), 1000).Iterator()
+	if iter.Next(ctx) {
 		return stats, ErrNotEmpty
+	}
+	if err := iter.Err(); err != nil {
+		return stats, translate("rebuild scan", err)
 	}
 	type subKey struct{ tenant, id string }
 	type sub struct {
