@@ -86,28 +86,7 @@ func TestOperatorSubcommands(t *testing.T) {
 	}
 	want := 60 + 40 + 20
 
-	// The archive subcommand, until the outbox is drained.
-	actx, cancel := context.WithCancel(ctx)
-	archived := make(chan error, 1)
-	go func() {
-		_, err := runCmd(actx, "archive", "--config", cfgPath)
-		archived <- err
-	}()
-	for deadline := time.Now().Add(time.Minute); ; {
-		n, err := st.OutboxLen(ctx)
-		if sum, verr := store.VerifyLog(cfg.Audit.Dir); err == nil && verr == nil && n == 0 && sum.Records == uint64(want) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("archive did not drain the outbox within a minute")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-archived; err != nil {
-		t.Fatalf("archive = %v", err)
-	}
-
+	archiveAll(t, st, cfg.Audit.Dir, cfgPath, want)
 	out, err := runCmd(ctx, "audit", "verify", "--config", cfgPath)
 	if err != nil || !strings.HasPrefix(out, "ok: 120 records in ") {
 		t.Errorf("audit verify = %q, %v; want ok: 120 records", out, err)
@@ -152,6 +131,15 @@ func TestOperatorSubcommands(t *testing.T) {
 	if _, err := runCmd(ctx, "rebuild", "--config", cfgPath); !errors.Is(err, store.ErrNotEmpty) || exitCode(err) != 1 {
 		t.Errorf("rebuild into a filled Redis = %v; want ErrNotEmpty, exit 1", err)
 	}
+	// Life goes on after the rebuild: the next transition is archived onto
+	// the same chain.
+	if _, err := wc.send(ctx, phones[0], "STOP"); err != nil {
+		t.Fatal(err)
+	}
+	archiveAll(t, st, cfg.Audit.Dir, cfgPath, want+1)
+	if s := wc.states(t, phones[0]); !strings.HasPrefix(s["deals"], "unsubscribed") {
+		t.Errorf("after rebuild and STOP, deals = %q; want unsubscribed", s["deals"])
+	}
 
 	// Tampering: one flipped byte, and verify names the record and fails.
 	seg := filepath.Join(cfg.Audit.Dir, "seg-000000000001.log")
@@ -168,6 +156,32 @@ func TestOperatorSubcommands(t *testing.T) {
 	_, err = runCmd(ctx, "audit", "verify", "--config", cfgPath, "--offline")
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "record 42 (seg-000000000001.log line 42): edited") {
 		t.Errorf("audit verify of a flipped byte = %v (exit %d); want record 42 edited, exit 1", err, exitCode(err))
+	}
+}
+
+// archiveAll runs the archive subcommand until the outbox is drained and
+// the log holds want records.
+func archiveAll(tb testing.TB, st *store.Store, dir, cfgPath string, want int) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	archived := make(chan error, 1)
+	go func() {
+		_, err := runCmd(ctx, "archive", "--config", cfgPath)
+		archived <- err
+	}()
+	for deadline := time.Now().Add(time.Minute); ; {
+		n, err := st.OutboxLen(ctx)
+		if sum, verr := store.VerifyLog(dir); err == nil && verr == nil && n == 0 && sum.Records == uint64(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("archive did not drain the outbox into %d records within a minute", want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-archived; err != nil {
+		tb.Fatalf("archive = %v", err)
 	}
 }
 
