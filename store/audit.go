@@ -215,6 +215,7 @@ const (
 	BreakRemoved   = "removed"
 	BreakReordered = "reordered"
 	BreakTruncated = "truncated"
+	BreakFenced    = "fenced" // written by an archiver whose lease had passed on
 )
 
 // ChainError says where the audit log first breaks: the segment, the line
@@ -297,6 +298,7 @@ func walkLog(dir string, live bool, visit func(optin.AuditRecord, recordBody) er
 		}
 	}
 	sum.FirstSeq = next
+	var fence int64 // fencing tokens never go down along the chain
 	for i, n := range segs {
 		name := segName(n)
 		if i > 0 && n != segs[i-1]+1 {
@@ -342,7 +344,10 @@ func walkLog(dir string, live bool, visit func(optin.AuditRecord, recordBody) er
 				return sum, cerr(BreakReordered, "found record %d after record %d", body.Seq, next-1)
 			case body.Prev != prev:
 				return sum, cerr(BreakEdited, "its prev %.12s… is not the hash %.12s… of record %d", body.Prev, prev, next-1)
+			case body.Fence < fence:
+				return sum, cerr(BreakFenced, "written with fencing token %d after a record of token %d: an archiver wrote after losing its lease", body.Fence, fence)
 			}
+			fence = body.Fence
 			if visit != nil {
 				rec := optin.AuditRecord{Seq: body.Seq, Hash: h, Prev: body.Prev, ArchivedAt: body.ArchivedAt}
 				if err := json.Unmarshal(body.Event, &rec.Event); err != nil {

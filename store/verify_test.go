@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,26 @@ func TestVerifyAgainstRedisHeadCatchesCutTail(t *testing.T) {
 	_, err := st.AuditLog(dir).Verify(context.Background())
 	if !isBreak(err, BreakTruncated) || !strings.Contains(err.Error(), "fsync'd up to record 60") {
 		t.Errorf("Verify against the Redis head = %v; want a truncation naming record 60", err)
+	}
+}
+
+func TestVerifyCatchesAStaleArchiver(t *testing.T) {
+	dir := t.TempDir()
+	var seg []byte
+	prev := genesis
+	for i, fence := range []int64{3, 4, 3} {
+		line, h, err := encodeRecord(recordBody{Seq: uint64(i + 1), Prev: prev, Fence: fence, Event: []byte(`{"id":"x"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg, prev = append(seg, line...), h
+	}
+	if err := os.WriteFile(filepath.Join(dir, segName(1)), seg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := VerifyLog(dir)
+	var ce *ChainError
+	if !errors.As(err, &ce) || ce.Kind != BreakFenced || ce.Seq != 3 {
+		t.Errorf("VerifyLog of tokens 3, 4, 3 = %v; want a %s break at record 3", err, BreakFenced)
 	}
 }
