@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -108,6 +110,7 @@ type Archiver struct {
 	// archived holds an entryKey for every record of the active segment:
 	// a stream entry found again (archived, not yet deleted) is skipped.
 	archived map[string]struct{}
+	subjects map[string]bool // tenant/subscriber of the active segment's records
 	// dirty is set while entries archived may still be in the streams; a
 	// segment is only sealed when it is clear, so such entries are always
 	// in the active segment.
@@ -299,7 +302,7 @@ func (a *Archiver) open() error {
 		return err
 	}
 	a.seq, a.prev, a.fence = 0, genesis, 0
-	a.archived, a.dirty = map[string]struct{}{}, true
+	a.archived, a.subjects, a.dirty = map[string]struct{}{}, map[string]bool{}, true
 	var anc anchor
 	hasAnchor, err := readJSON(filepath.Join(a.opts.Dir, anchorName), &anc)
 	if err != nil {
@@ -362,7 +365,9 @@ func (a *Archiver) open() error {
 		a.segCount++
 		a.lastAt = body.ArchivedAt
 		a.fence = max(a.fence, body.Fence)
-		a.archived[entryKey(body.Shard, body.Entry, eventID(body.Event))] = struct{}{}
+		id, subject := eventHead(body.Event)
+		a.archived[entryKey(body.Shard, body.Entry, id)] = struct{}{}
+		a.subjects[subject] = true
 	}
 	if _, err := os.Stat(filepath.Join(a.opts.Dir, digestName(a.seg))); err == nil {
 		// Sealed, but the crash came before the next segment was made.
@@ -411,7 +416,7 @@ func (a *Archiver) create() error {
 	}
 	a.f, a.size = f, 0
 	a.segFirst, a.segPrev, a.segCount = a.seq+1, a.prev, 0
-	a.archived = map[string]struct{}{}
+	a.archived, a.subjects = map[string]struct{}{}, map[string]bool{}
 	return nil
 }
 
@@ -427,6 +432,7 @@ func (a *Archiver) seal() error {
 		Segment: a.seg, FirstSeq: a.segFirst, LastSeq: a.seq, Count: a.segCount,
 		Prev: a.segPrev, Head: a.prev, SHA256: hex.EncodeToString(sum[:]),
 		LastAt: a.lastAt, SealedAt: a.opts.Now().UTC(), Fence: a.fence,
+		Subjects: slices.Sorted(maps.Keys(a.subjects)),
 	}
 	db, err := json.MarshalIndent(dig, "", "  ")
 	if err != nil {
@@ -515,7 +521,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 
 	var buf bytes.Buffer
 	seq, prev, count := a.seq, a.prev, a.segCount
-	var ids, keys []string
+	var ids, keys, subjects []string
 	done := make([][]string, len(cmds)) // per shard, the entries to delete
 	n := 0
 	for s, c := range cmds {
@@ -528,7 +534,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 				// Not an event: kept, as a string, rather than lost.
 				event, _ = json.Marshal(raw)
 			}
-			id := eventID(event)
+			id, subject := eventHead(event)
 			key := entryKey(s, m.ID, id)
 			if _, dup := a.archived[key]; dup {
 				continue // archived before a crash, not deleted yet
@@ -543,6 +549,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 			count++
 			ids = append(ids, id)
 			keys = append(keys, key)
+			subjects = append(subjects, subject)
 		}
 	}
 	if buf.Len() > 0 {
@@ -551,6 +558,9 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 		}
 		for _, k := range keys {
 			a.archived[k] = struct{}{}
+		}
+		for _, sub := range subjects {
+			a.subjects[sub] = true
 		}
 		if a.segCount == 0 {
 			a.segStart = now
@@ -566,15 +576,6 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 		return 0, nil
 	}
 	return n, a.remove(ctx, token, done)
-}
-
-// eventID returns the id of an event, "" when it has none.
-func eventID(event json.RawMessage) string {
-	var head struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(event, &head)
-	return head.ID
 }
 
 // entryKey identifies one stream entry as archived: its shard, its entry

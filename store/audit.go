@@ -66,6 +66,9 @@ type digest struct {
 	SealedAt time.Time `json:"sealed_at"`
 	// Fence is the highest fencing token found in the log so far.
 	Fence int64 `json:"fence"`
+	// Subjects lists, sorted, every tenant/subscriber with a record in the
+	// segment, so evidence reads only the segments that concern it.
+	Subjects []string `json:"subjects"`
 }
 
 // anchor is where the kept chain starts once retention deleted segments.
@@ -275,6 +278,21 @@ func WalkLog(dir string, visit func(optin.AuditRecord) error) (LogSummary, error
 // record, in order, as it is verified. live leaves out a cut-off last line
 // of the active segment instead of failing on it.
 func walkLog(dir string, live bool, visit func(optin.AuditRecord, recordBody) error) (LogSummary, error) {
+	return walkSegments(dir, live, nil, visit)
+}
+
+// chain is where a walk along the chain stands.
+type chain struct {
+	next    uint64 // seq of the next record
+	prev    string // hash of the last record
+	fence   int64  // highest fencing token so far; tokens never go down
+	records uint64
+}
+
+// walkSegments walks the log like walkLog, except that a sealed segment
+// for whose digest skip returns true is not read: only its digest's place
+// in the chain (its prev, first and last seq, and head) is checked.
+func walkSegments(dir string, live bool, skip func(*digest) bool, visit func(optin.AuditRecord, recordBody) error) (LogSummary, error) {
 	var sum LogSummary
 	segs, err := listSegments(dir)
 	if err != nil {
@@ -285,24 +303,23 @@ func walkLog(dir string, live bool, visit func(optin.AuditRecord, recordBody) er
 	if err != nil {
 		return sum, err
 	}
-	next, prev := uint64(1), genesis
+	c := chain{next: 1, prev: genesis}
 	if hasAnchor {
-		next, prev = anc.FirstSeq, anc.Prev
+		c.next, c.prev = anc.FirstSeq, anc.Prev
 		// Segments below the anchor's are being deleted by retention.
 		for len(segs) > 0 && segs[0] < anc.Segment {
 			segs = segs[1:]
 		}
 		if len(segs) > 0 && segs[0] != anc.Segment {
-			return sum, &ChainError{Segment: segName(segs[0]), Seq: next, Kind: BreakRemoved,
+			return sum, &ChainError{Segment: segName(segs[0]), Seq: c.next, Kind: BreakRemoved,
 				Detail: fmt.Sprintf("the anchor says the log starts at %s", segName(anc.Segment))}
 		}
 	}
-	sum.FirstSeq = next
-	var fence int64 // fencing tokens never go down along the chain
+	sum.FirstSeq = c.next
 	for i, n := range segs {
 		name := segName(n)
 		if i > 0 && n != segs[i-1]+1 {
-			return sum, &ChainError{Segment: name, Seq: next, Kind: BreakRemoved,
+			return sum, &ChainError{Segment: name, Seq: c.next, Kind: BreakRemoved,
 				Detail: fmt.Sprintf("segment %s is missing", segName(segs[i-1]+1))}
 		}
 		// The digest first: a segment with a digest is complete, and one
@@ -312,76 +329,131 @@ func walkLog(dir string, live bool, visit func(optin.AuditRecord, recordBody) er
 		if err != nil {
 			return sum, err
 		}
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return sum, fmt.Errorf("store: verify %s: %w", name, err)
+		last := i == len(segs)-1
+		if !sealed && !last {
+			return sum, &ChainError{Segment: name, Seq: c.next, Kind: BreakEdited, Detail: "a sealed segment has no digest file"}
 		}
-		if !sealed && i < len(segs)-1 {
-			return sum, &ChainError{Segment: name, Seq: next, Kind: BreakEdited, Detail: "a sealed segment has no digest file"}
-		}
-		segFirst, segPrev := next, prev
-		lines := splitLines(b)
-		for j, ln := range lines {
-			cerr := func(kind, format string, args ...any) error {
-				return &ChainError{Segment: name, Line: j + 1, Seq: next, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+		if sealed && skip != nil && skip(&dig) {
+			if dig.Prev != c.prev || dig.FirstSeq != c.next || dig.LastSeq+1 != c.next+dig.Count || dig.Fence < c.fence {
+				return sum, &ChainError{Segment: name, Seq: c.next, Kind: BreakEdited, Detail: "the digest does not continue the chain"}
 			}
-			if !ln.complete && live && !sealed && i == len(segs)-1 {
-				break // being written
+			c.next, c.prev, c.fence, c.records = dig.LastSeq+1, dig.Head, dig.Fence, c.records+dig.Count
+		} else {
+			var d *digest
+			if sealed {
+				d = &dig
 			}
-			if !ln.complete {
-				return sum, cerr(BreakTruncated, "the last record is cut off (%d bytes, no newline)", len(ln.raw))
-			}
-			body, h, err := parseLine(ln.raw)
-			if err != nil {
-				return sum, cerr(BreakEdited, "%v", err)
-			}
-			switch {
-			case body.Seq > next && seqLater(lines[j+1:], next):
-				return sum, cerr(BreakReordered, "found record %d where record %d belongs; record %d comes later", body.Seq, next, next)
-			case body.Seq > next:
-				return sum, cerr(BreakRemoved, "found record %d where record %d belongs: records %d..%d are missing", body.Seq, next, next, body.Seq-1)
-			case body.Seq < next:
-				return sum, cerr(BreakReordered, "found record %d after record %d", body.Seq, next-1)
-			case body.Prev != prev:
-				return sum, cerr(BreakEdited, "its prev %.12s… is not the hash %.12s… of record %d", body.Prev, prev, next-1)
-			case body.Fence < fence:
-				return sum, cerr(BreakFenced, "written with fencing token %d after a record of token %d: an archiver wrote after losing its lease", body.Fence, fence)
-			}
-			fence = body.Fence
-			if visit != nil {
-				rec := optin.AuditRecord{Seq: body.Seq, Hash: h, Prev: body.Prev, ArchivedAt: body.ArchivedAt}
-				if err := json.Unmarshal(body.Event, &rec.Event); err != nil {
-					return sum, cerr(BreakEdited, "event is not valid: %v", err)
-				}
-				if err := visit(rec, body); err != nil {
-					return sum, err
-				}
-			}
-			prev = h
-			next++
-			sum.Records++
-		}
-		if sealed {
-			count := next - segFirst
-			derr := func(kind, format string, args ...any) error {
-				return &ChainError{Segment: name, Seq: next, Kind: kind, Detail: fmt.Sprintf(format, args...)}
-			}
-			fileSum := sha256.Sum256(b)
-			switch {
-			case dig.Count > count:
-				return sum, derr(BreakTruncated, "the segment ends after record %d but its digest lists %d records, up to record %d", next-1, dig.Count, dig.LastSeq)
-			case dig.Count < count || dig.Head != prev:
-				return sum, derr(BreakEdited, "the segment's %d records, ending in %.12s…, do not match its digest (%d records, ending in %.12s…)", count, prev, dig.Count, dig.Head)
-			case dig.Prev != segPrev:
-				return sum, derr(BreakEdited, "the digest's prev does not match the chain")
-			case hex.EncodeToString(fileSum[:]) != dig.SHA256:
-				return sum, derr(BreakEdited, "the segment's bytes do not match the SHA-256 of its digest")
+			if err := verifySegment(dir, name, d, &c, live && last, visit); err != nil {
+				return sum, err
 			}
 		}
 		sum.Segments++
 	}
-	sum.HeadSeq, sum.HeadHash = next-1, prev
+	sum.Records, sum.HeadSeq, sum.HeadHash = c.records, c.next-1, c.prev
 	return sum, nil
+}
+
+// verifySegment verifies the segment name from where c stands, against its
+// digest dig when it is sealed (nil otherwise), and moves c to its end.
+// liveTail leaves out a cut-off last line.
+func verifySegment(dir, name string, dig *digest, c *chain, liveTail bool, visit func(optin.AuditRecord, recordBody) error) error {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return fmt.Errorf("store: verify %s: %w", name, err)
+	}
+	segFirst, segPrev := c.next, c.prev
+	subjects := map[string]bool{}
+	lines := splitLines(b)
+	for j, ln := range lines {
+		next := c.next
+		cerr := func(kind, format string, args ...any) error {
+			return &ChainError{Segment: name, Line: j + 1, Seq: next, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+		}
+		if !ln.complete && liveTail && dig == nil {
+			break // being written
+		}
+		if !ln.complete {
+			return cerr(BreakTruncated, "the last record is cut off (%d bytes, no newline)", len(ln.raw))
+		}
+		body, h, err := parseLine(ln.raw)
+		if err != nil {
+			return cerr(BreakEdited, "%v", err)
+		}
+		switch {
+		case body.Seq > next && seqLater(lines[j+1:], next):
+			return cerr(BreakReordered, "found record %d where record %d belongs; record %d comes later", body.Seq, next, next)
+		case body.Seq > next:
+			return cerr(BreakRemoved, "found record %d where record %d belongs: records %d..%d are missing", body.Seq, next, next, body.Seq-1)
+		case body.Seq < next:
+			return cerr(BreakReordered, "found record %d after record %d", body.Seq, next-1)
+		case body.Prev != c.prev:
+			return cerr(BreakEdited, "its prev %.12s… is not the hash %.12s… of record %d", body.Prev, c.prev, next-1)
+		case body.Fence < c.fence:
+			return cerr(BreakFenced, "written with fencing token %d after a record of token %d: an archiver wrote after losing its lease", body.Fence, c.fence)
+		}
+		_, subject := eventHead(body.Event)
+		subjects[subject] = true
+		if visit != nil {
+			rec := optin.AuditRecord{Seq: body.Seq, Hash: h, Prev: body.Prev, ArchivedAt: body.ArchivedAt}
+			if err := json.Unmarshal(body.Event, &rec.Event); err != nil {
+				return cerr(BreakEdited, "event is not valid: %v", err)
+			}
+			if err := visit(rec, body); err != nil {
+				return err
+			}
+		}
+		c.fence, c.prev = body.Fence, h
+		c.next++
+		c.records++
+	}
+	if dig == nil {
+		return nil
+	}
+	count := c.next - segFirst
+	derr := func(kind, format string, args ...any) error {
+		return &ChainError{Segment: name, Seq: c.next, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+	}
+	fileSum := sha256.Sum256(b)
+	switch {
+	case dig.Count > count:
+		return derr(BreakTruncated, "the segment ends after record %d but its digest lists %d records, up to record %d", c.next-1, dig.Count, dig.LastSeq)
+	case dig.Count < count || dig.Head != c.prev:
+		return derr(BreakEdited, "the segment's %d records, ending in %.12s…, do not match its digest (%d records, ending in %.12s…)", count, c.prev, dig.Count, dig.Head)
+	case dig.Prev != segPrev:
+		return derr(BreakEdited, "the digest's prev does not match the chain")
+	case hex.EncodeToString(fileSum[:]) != dig.SHA256:
+		return derr(BreakEdited, "the segment's bytes do not match the SHA-256 of its digest")
+	case !sameSubjects(subjects, dig.Subjects):
+		return derr(BreakEdited, "the digest's list of subscribers does not match the segment's records")
+	}
+	c.fence = max(c.fence, dig.Fence)
+	return nil
+}
+
+// eventHead returns an event's id and its subject: tenant/subscriber.
+func eventHead(event json.RawMessage) (id, subject string) {
+	var head struct {
+		ID         string `json:"id"`
+		Tenant     string `json:"tenant"`
+		Subscriber string `json:"subscriber"`
+	}
+	_ = json.Unmarshal(event, &head)
+	return head.ID, subjectOf(head.Tenant, head.Subscriber)
+}
+
+// subjectOf names a subscriber of a tenant in a digest's Subjects.
+func subjectOf(tenant, subscriber string) string { return tenant + "/" + subscriber }
+
+func sameSubjects(set map[string]bool, list []string) bool {
+	if len(set) != len(list) {
+		return false
+	}
+	for _, s := range list {
+		if !set[s] {
+			return false
+		}
+	}
+	return true
 }
 
 // seqLater reports whether a record with seq appears in lines.

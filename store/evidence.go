@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,15 +25,23 @@ type AuditLog struct {
 func (s *Store) AuditLog(dir string) *AuditLog { return &AuditLog{st: s, dir: dir} }
 
 // Evidence returns the consent record of phone under tenant: it verifies
-// the whole chain while collecting the subscriber's records, then adds the
-// subscriber's events still waiting in the outbox stream. A broken chain is
-// an error (a *ChainError): evidence is only given from a verified log. A
-// log that does not exist yet counts as empty.
+// the chain while collecting the subscriber's records, then adds the
+// subscriber's events still waiting in the outbox stream. Every segment
+// that holds a record of the subscriber, and the active segment, is
+// verified record by record; the other sealed segments are checked by
+// their digests' place in the chain (audit verify reads them all). A
+// broken chain is an error (a *ChainError): evidence is only given from a
+// verified log. A log that does not exist yet counts as empty.
 func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phone) (optin.Evidence, error) {
 	id := l.st.pseudonyms.Pseudonym(tenant, phone)
 	ev := optin.Evidence{Tenant: tenant, Subscriber: id, Records: []optin.AuditRecord{}, Pending: []optin.Event{}}
 	archived := map[string]bool{}
-	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, body recordBody) error {
+	subject := subjectOf(tenant, id)
+	notHere := func(d *digest) bool {
+		_, found := slices.BinarySearch(d.Subjects, subject)
+		return !found
+	}
+	sum, err := walkSegments(l.dir, true, notHere, func(rec optin.AuditRecord, body recordBody) error {
 		if rec.Event.Tenant == tenant && rec.Event.Subscriber == id {
 			ev.Records = append(ev.Records, rec)
 			archived[entryKey(body.Shard, body.Entry, rec.Event.ID)] = true
