@@ -90,7 +90,9 @@ type Commit struct {
 // it appends them to the active segment, fsyncs once per batch (group
 // commit), and only then deletes them from the streams. One archiver
 // writes at a time: it holds an exclusive lock on the directory and a
-// lease in Redis whose fencing token the deletions carry. Run it with Run.
+// lease in Redis whose fencing token the deletions carry. Run it with Run,
+// from one goroutine; any number of Archivers (in any number of processes)
+// may run at once, and all but one wait.
 type Archiver struct {
 	st   *Store
 	opts ArchiverOptions
@@ -119,9 +121,7 @@ type Archiver struct {
 
 // NewArchiver returns an archiver of s's outbox streams into opts.Dir.
 func (s *Store) NewArchiver(opts ArchiverOptions) *Archiver {
-	if opts.Retention <= 0 {
-		opts.Retention = DefaultRetention
-	}
+	opts.Retention = cmp(opts.Retention, DefaultRetention)
 	opts.SegmentBytes = cmp64(opts.SegmentBytes, DefaultSegmentBytes)
 	opts.SegmentAge = cmp(opts.SegmentAge, DefaultSegmentAge)
 	opts.LeaseTTL = cmp(opts.LeaseTTL, DefaultLeaseTTL)
