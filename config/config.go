@@ -65,6 +65,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RequestTimeout  time.Duration
 	MaxBodyBytes    int64
+	// Audit configures the durable audit log.
+	Audit Audit
 	// Tenants are as written in the file, except that business numbers are
 	// normalised to E.164 (short codes stay as they are).
 	Tenants []Tenant
@@ -144,6 +146,7 @@ type file struct {
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
 	RequestTimeout  *time.Duration `yaml:"request_timeout"`
 	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
+	Audit           auditFile      `yaml:"audit"`
 	Tenants         []Tenant       `yaml:"tenants"`
 }
 
@@ -186,7 +189,9 @@ func (s *setting) setSecret(getenv func(string) string, env string) error {
 
 // Load reads the YAML file at path (none when path is ""), applies the
 // environment variables OPTIN_ADDR, OPTIN_PUBLIC_URL, OPTIN_REDIS_URL,
-// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS and the
+// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS, the
+// audit settings OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
+// OPTIN_AUDIT_ARCHIVE_IN_SERVE, and the
 // secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN and OPTIN_MASTER_KEY
 // (each also as <NAME>_FILE) read through getenv, where an empty value
 // means unset, then fills in defaults and validates the result. The file
@@ -315,6 +320,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		c.MaxBodyBytes = *f.MaxBodyBytes
 	}
 
+	if c.Audit, err = loadAudit(f.Audit, getenv, c.DataDir); err != nil {
+		return nil, err
+	}
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
 		return nil, err
 	}

@@ -64,6 +64,8 @@ type Options struct {
 	Rand           io.Reader
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
+	// Audit serves the evidence route; nil answers it with 404.
+	Audit Auditor
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -141,6 +143,7 @@ func (s *Server) routes() *echo.Echo {
 
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
+	admin.GET("/:tenant/subscribers/:phone/evidence", s.handleEvidenceGet)
 	return e
 }
 

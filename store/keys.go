@@ -52,3 +52,23 @@ func shardOf(id string, shards int) int {
 	}
 	return int(v) % shards
 }
+
+// The archiver's keys share the hash tag "{audit}", so its lease scripts
+// run on Redis Cluster too.
+
+// leaseKey holds the fencing token of the archiver that holds the lease;
+// it expires unless renewed.
+func leaseKey() string { return "og:{audit}:lease" }
+
+// fenceCounterKey is the counter the fencing tokens are drawn from.
+func fenceCounterKey() string { return "og:{audit}:fence" }
+
+// auditHeadKey holds "seq hash" of the last record the archiver fsync'd.
+func auditHeadKey() string { return "og:{audit}:head" }
+
+// outboxFenceKey holds the highest fencing token that deleted from the
+// outbox stream of shard n; a lower token may no longer delete from it.
+func outboxFenceKey(shard int) string { return "og:" + shardTag(shard) + ":outbox:fence" }
+
+// subscriberPattern matches every subscriber key, for SCAN.
+func subscriberPattern() string { return "og:{s*}:sub:*" }

@@ -4,6 +4,9 @@
 //	optin-gateway serve --config FILE        run the gateway
 //	optin-gateway send --from NUMBER TEXT…   post a signed Twilio webhook to it
 //	optin-gateway healthcheck [--url URL]    exit 0 when /healthz answers 200
+//	optin-gateway archive --config FILE      run the audit archiver on its own
+//	optin-gateway audit verify|evidence      check the audit log, show one subscriber's consent record
+//	optin-gateway rebuild --config FILE      restore consent state into an empty Redis from the audit log
 //	optin-gateway version
 package main
 
@@ -52,6 +55,9 @@ commands:
   serve        run the gateway (--config FILE)
   send         sign a webhook as Twilio would and post it to the gateway
   healthcheck  exit 0 when the gateway's /healthz answers 200
+  archive      run the audit archiver on its own (--config FILE)
+  audit        verify the audit log, or print a subscriber's consent evidence
+  rebuild      restore every subscriber's consent state into an empty Redis
   version      print the version
 `
 
@@ -68,6 +74,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], stderr)
+	case "archive":
+		return runArchive(ctx, args[1:], getenv, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild":
+		return runRebuild(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

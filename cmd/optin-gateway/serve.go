@@ -78,6 +78,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer sp.Close()
 		gwSpool = sp
 	}
+	if cfg.Audit.ArchiveInServe {
+		actx, cancel := context.WithCancel(ctx)
+		done := startArchiver(actx, newArchiver(cfg, st, log), log)
+		defer func() { cancel(); <-done }()
+	}
 
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
@@ -86,6 +91,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Numbers:         cfg.Numbers(),
 		Store:           st,
 		Spool:           gwSpool,
+		Audit:           st.AuditLog(cfg.Audit.Dir),
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of the audit settings.
+const (
+	DefaultAuditRetention    = 5 * 365 * 24 * time.Hour // five years
+	DefaultAuditSegmentBytes = 64 << 20
+	DefaultAuditLeaseTTL     = 10 * time.Second
+)
+
+// Audit configures the durable audit log.
+type Audit struct {
+	// Dir is where the segments live: DataDir/audit.
+	Dir string
+	// Retention is how long a sealed segment is kept after its last record.
+	Retention time.Duration
+	// SegmentBytes is the size at which the active segment is sealed.
+	SegmentBytes int64
+	// LeaseTTL is how long the archiver's lease outlives a dead holder.
+	LeaseTTL time.Duration
+	// ArchiveInServe runs the archiver inside serve (default true); turn it
+	// off when `optin-gateway archive` runs on its own.
+	ArchiveInServe bool
+}
+
+// auditFile is the audit section of the YAML file.
+type auditFile struct {
+	Retention      string         `yaml:"retention"`
+	SegmentBytes   *int64         `yaml:"segment_bytes"`
+	LeaseTTL       *time.Duration `yaml:"lease_ttl"`
+	ArchiveInServe *bool          `yaml:"archive_in_serve"`
+}
+
+// loadAudit applies OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
+// OPTIN_AUDIT_ARCHIVE_IN_SERVE over f and validates the result.
+func loadAudit(f auditFile, getenv func(string) string, dataDir string) (Audit, error) {
+	a := Audit{
+		Dir:            filepath.Join(dataDir, "audit"),
+		Retention:      DefaultAuditRetention,
+		SegmentBytes:   DefaultAuditSegmentBytes,
+		LeaseTTL:       DefaultAuditLeaseTTL,
+		ArchiveInServe: true,
+	}
+	retention := setting{"audit.retention", f.Retention}
+	retention.set(getenv, "OPTIN_AUDIT_RETENTION")
+	if retention.value != "" {
+		d, err := parseLongDuration(retention.value)
+		if err != nil || d <= 0 {
+			return a, fmt.Errorf("config: %s: must be a positive duration such as 5y, 1825d or 43800h", retention.name)
+		}
+		a.Retention = d
+	}
+	lease := setting{"audit.lease_ttl", ""}
+	if f.LeaseTTL != nil {
+		lease.value = f.LeaseTTL.String()
+	}
+	lease.set(getenv, "OPTIN_AUDIT_LEASE_TTL")
+	if lease.value != "" {
+		d, err := time.ParseDuration(lease.value)
+		if err != nil || d < 100*time.Millisecond {
+			return a, fmt.Errorf("config: %s: must be a duration of at least 100ms, e.g. 10s", lease.name)
+		}
+		a.LeaseTTL = d
+	}
+	if f.SegmentBytes != nil {
+		if *f.SegmentBytes < 4096 {
+			return a, fmt.Errorf("config: audit.segment_bytes: must be at least 4096")
+		}
+		a.SegmentBytes = *f.SegmentBytes
+	}
+	inServe := setting{"audit.archive_in_serve", ""}
+	if f.ArchiveInServe != nil {
+		inServe.value = strconv.FormatBool(*f.ArchiveInServe)
+	}
+	inServe.set(getenv, "OPTIN_AUDIT_ARCHIVE_IN_SERVE")
+	if inServe.value != "" {
+		b, err := strconv.ParseBool(inServe.value)
+		if err != nil {
+			return a, fmt.Errorf("config: %s: must be true or false", inServe.name)
+		}
+		a.ArchiveInServe = b
+	}
+	return a, nil
+}
+
+// parseLongDuration parses a Go duration or a whole number of days ("30d")
+// or years of 365 days ("5y").
+func parseLongDuration(s string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"y": 365 * 24 * time.Hour, "d": 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil || v < 0 || int64(v) > math.MaxInt64/int64(unit) {
+				return 0, fmt.Errorf("bad duration %q", s)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	return time.ParseDuration(s)
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"maps"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadAudit(t *testing.T) {
+	const day = 24 * time.Hour
+	for _, tt := range []struct {
+		name string
+		yaml string            // appended to base
+		env  map[string]string // added to requiredEnv
+		want Audit
+	}{
+		{
+			name: "defaults",
+			want: Audit{Dir: filepath.Join("./data", "audit"), Retention: 5 * 365 * day, SegmentBytes: 64 << 20, LeaseTTL: 10 * time.Second, ArchiveInServe: true},
+		},
+		{
+			name: "file",
+			yaml: "audit: {retention: 7y, segment_bytes: 1048576, lease_ttl: 3s, archive_in_serve: false}\ndata_dir: /var/lib/optin\n",
+			want: Audit{Dir: "/var/lib/optin/audit", Retention: 7 * 365 * day, SegmentBytes: 1 << 20, LeaseTTL: 3 * time.Second, ArchiveInServe: false},
+		},
+		{
+			name: "environment over file",
+			yaml: "audit: {retention: 7y, lease_ttl: 3s}\n",
+			env:  map[string]string{"OPTIN_AUDIT_RETENTION": "1825d", "OPTIN_AUDIT_LEASE_TTL": "500ms", "OPTIN_AUDIT_ARCHIVE_IN_SERVE": "false"},
+			want: Audit{Dir: filepath.Join("./data", "audit"), Retention: 1825 * day, SegmentBytes: 64 << 20, LeaseTTL: 500 * time.Millisecond, ArchiveInServe: false},
+		},
+		{
+			name: "Go duration",
+			env:  map[string]string{"OPTIN_AUDIT_RETENTION": "43800h"},
+			want: Audit{Dir: filepath.Join("./data", "audit"), Retention: 43800 * time.Hour, SegmentBytes: 64 << 20, LeaseTTL: 10 * time.Second, ArchiveInServe: true},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := requiredEnv()
+			maps.Copy(e, tt.env)
+			c, err := Load(writeFile(t, "c.yaml", base+tt.yaml), env(e))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Audit != tt.want {
+				t.Errorf("Load().Audit = %+v; want %+v", c.Audit, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadAuditErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"bad retention", "audit: {retention: forever}\n", nil, "config: audit.retention: must be a positive duration"},
+		{"bad retention env", "", map[string]string{"OPTIN_AUDIT_RETENTION": "-1d"}, "config: OPTIN_AUDIT_RETENTION: must be a positive duration"},
+		{"short lease", "audit: {lease_ttl: 1ms}\n", nil, "config: audit.lease_ttl: must be a duration of at least 100ms"},
+		{"small segments", "audit: {segment_bytes: 10}\n", nil, "config: audit.segment_bytes: must be at least 4096"},
+		{"bad bool", "", map[string]string{"OPTIN_AUDIT_ARCHIVE_IN_SERVE": "maybe"}, "config: OPTIN_AUDIT_ARCHIVE_IN_SERVE: must be true or false"},
+		{"unknown key", "audit: {retain: 5y}\n", nil, "retain"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := requiredEnv()
+			maps.Copy(e, tt.env)
+			_, err := Load(writeFile(t, "c.yaml", base+tt.yaml), env(e))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load() error = %v; want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,38 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Auditor is what the gateway needs of the durable audit log.
+type Auditor interface {
+	// Evidence returns the consent record of phone under tenant, checked
+	// against the verified hash chain.
+	Evidence(ctx context.Context, tenant string, phone optin.Phone) (optin.Evidence, error)
+}
+
+// handleEvidenceGet returns one subscriber's full consent timeline: every
+// archived record with its hash and the chain's head, and the events not
+// archived yet.
+func (s *Server) handleEvidenceGet(c echo.Context) error {
+	tenant := c.Param("tenant")
+	if _, ok := s.tenants[tenant]; !ok || s.opts.Audit == nil {
+		return optin.ErrNotFound
+	}
+	p, err := phoneParam(c)
+	if err != nil {
+		return err
+	}
+	logFields(c, zap.String("tenant", tenant), zap.Stringer("phone", p))
+	ev, err := s.opts.Audit.Evidence(c.Request().Context(), tenant, p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ev)
+}

@@ -1,0 +1,652 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of ArchiverOptions.
+const (
+	DefaultRetention    = 5 * 365 * 24 * time.Hour
+	DefaultSegmentBytes = 64 << 20
+	DefaultSegmentAge   = 24 * time.Hour
+	DefaultLeaseTTL     = 10 * time.Second
+	DefaultArchiveBatch = 512
+	DefaultPollInterval = 20 * time.Millisecond
+	// maxArchiveBatch keeps delete.lua's arguments within Lua's stack.
+	maxArchiveBatch = 4096
+)
+
+//go:embed delete.lua
+var deleteSource string
+
+//go:embed lease.lua
+var leaseSource string
+
+var (
+	deleteScript = redis.NewScript(deleteSource)
+	leaseScript  = redis.NewScript(leaseSource)
+)
+
+// errLeaseLost ends an archiver's session: another archiver holds the
+// lease, or it may have expired.
+var errLeaseLost = errors.New("store: archiver lease lost")
+
+// ArchiverOptions configure an Archiver.
+type ArchiverOptions struct {
+	// Dir is the audit log's directory, OPTIN_DATA_DIR/audit.
+	Dir string
+	// Retention is how long a sealed segment is kept after its last record.
+	Retention time.Duration
+	// SegmentBytes and SegmentAge bound the active segment: it is sealed
+	// once it holds SegmentBytes or its first record is SegmentAge old.
+	SegmentBytes int64
+	SegmentAge   time.Duration
+	// LeaseTTL is how long the lease outlives its holder: a second archiver
+	// takes over at most this long after the first one died.
+	LeaseTTL time.Duration
+	// Batch is how many entries are read per shard and round, at most 4096.
+	Batch int
+	// PollInterval is the pause after a round that found nothing.
+	PollInterval time.Duration
+	// Now stamps records and drives retention; time.Now by default.
+	Now func() time.Time
+	// OnError hears of the errors the archiver recovers from by retrying
+	// (Redis unreachable, lease lost), for logging.
+	OnError func(error)
+	// OnRepair hears of a torn last record cut off at start: the segment
+	// and the bytes removed.
+	OnRepair func(segment string, bytes int)
+	// OnLease hears the fencing token each time the lease is taken.
+	OnLease func(token int64)
+	// OnCommit hears of every batch once it is fsync'd.
+	OnCommit func(Commit)
+}
+
+// Commit describes one fsync'd batch of records.
+type Commit struct {
+	Records  int
+	HeadSeq  uint64
+	HeadHash string
+	EventIDs []string
+	SyncedAt time.Time
+}
+
+// Archiver moves the events of the outbox streams into the audit log:
+// it appends them to the active segment, fsyncs once per batch (group
+// commit), and only then deletes them from the streams. One archiver
+// writes at a time: it holds an exclusive lock on the directory and a
+// lease in Redis whose fencing token the deletions carry. Run it with Run,
+// from one goroutine; any number of Archivers (in any number of processes)
+// may run at once, and all but one wait.
+type Archiver struct {
+	st   *Store
+	opts ArchiverOptions
+
+	// The writer's state, owned by Run's goroutine.
+	f        *os.File
+	seg      uint64 // active segment
+	size     int64
+	segFirst uint64 // seq of the active segment's first record
+	segPrev  string // prev of that record
+	segCount uint64
+	segStart time.Time // archived_at of its first record
+	lastAt   time.Time
+	seq      uint64 // last record written
+	prev     string // its hash
+	fence    int64  // highest token found in the log
+	// archived holds an entryKey for every record of the active segment:
+	// a stream entry found again (archived, not yet deleted) is skipped.
+	archived map[string]struct{}
+	subjects map[string]bool // tenant/subscriber of the active segment's records
+	// dirty is set while entries archived may still be in the streams; a
+	// segment is only sealed when it is clear, so such entries are always
+	// in the active segment.
+	dirty bool
+}
+
+// NewArchiver returns an archiver of s's outbox streams into opts.Dir.
+func (s *Store) NewArchiver(opts ArchiverOptions) *Archiver {
+	opts.Retention = cmp(opts.Retention, DefaultRetention)
+	opts.SegmentBytes = cmp64(opts.SegmentBytes, DefaultSegmentBytes)
+	opts.SegmentAge = cmp(opts.SegmentAge, DefaultSegmentAge)
+	opts.LeaseTTL = cmp(opts.LeaseTTL, DefaultLeaseTTL)
+	opts.Batch = min(cmp(opts.Batch, DefaultArchiveBatch), maxArchiveBatch)
+	opts.PollInterval = cmp(opts.PollInterval, DefaultPollInterval)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Archiver{st: s, opts: opts}
+}
+
+func cmp64(v, def int64) int64 {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Run archives until ctx is done, then returns nil. It waits for the
+// directory lock and the lease, recovers the log (a torn last record is
+// cut off), and archives; when Redis is unreachable or the lease is lost
+// it starts over. It returns an error only when the log is damaged (a
+// *ChainError) or cannot be written.
+func (a *Archiver) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := a.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ce *ChainError
+		if errors.As(err, &ce) {
+			return err
+		}
+		a.report(err)
+		sleep(ctx, a.opts.PollInterval)
+	}
+	return nil
+}
+
+func (a *Archiver) report(err error) {
+	if err != nil && a.opts.OnError != nil {
+		a.opts.OnError(err)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// session holds the lock and the lease once, archiving until either is
+// lost or ctx is done.
+func (a *Archiver) session(ctx context.Context) error {
+	if err := os.MkdirAll(a.opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("store: audit dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(a.opts.Dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: audit lock: %w", err)
+	}
+	defer lock.Close() // releases the flock
+	for {
+		ok, err := tryLock(lock)
+		if err != nil {
+			return fmt.Errorf("store: audit lock: %w", err)
+		}
+		if ok {
+			break
+		}
+		sleep(ctx, a.opts.LeaseTTL/4)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+	if err := a.open(); err != nil {
+		return err
+	}
+	defer func() { a.f.Close() }() // a.f changes as segments are sealed
+
+	token, validUntil, err := a.acquire(ctx)
+	if err != nil || token == 0 {
+		return err
+	}
+	defer a.release(token)
+	if a.opts.OnLease != nil {
+		a.opts.OnLease(token)
+	}
+	if err := a.retain(); err != nil {
+		return err
+	}
+	lastRenew := time.Now()
+	for ctx.Err() == nil {
+		if time.Since(lastRenew) >= a.opts.LeaseTTL/3 {
+			t0 := time.Now()
+			ok, err := a.lease(ctx, "renew", token)
+			switch {
+			case err == nil && ok == 0:
+				return errLeaseLost
+			case err == nil:
+				lastRenew, validUntil = t0, t0.Add(a.opts.LeaseTTL)
+			default:
+				a.report(err)
+			}
+		}
+		// Stop writing well before the lease could have expired.
+		if time.Until(validUntil) < a.opts.LeaseTTL/5 {
+			return errLeaseLost
+		}
+		n, err := a.round(ctx, token)
+		if errors.Is(err, errLeaseLost) || isWriteError(err) {
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			a.report(err)
+		}
+		if n == 0 || err != nil {
+			sleep(ctx, a.opts.PollInterval)
+		}
+	}
+	return nil
+}
+
+// acquire waits until it holds the lease and returns its token and until
+// when it is certainly valid; token 0 when ctx ended first.
+func (a *Archiver) acquire(ctx context.Context) (int64, time.Time, error) {
+	for ctx.Err() == nil {
+		t0 := time.Now()
+		token, err := a.lease(ctx, "acquire", a.fence+1)
+		if err != nil {
+			a.report(err)
+		}
+		if token > 0 {
+			return token, t0.Add(a.opts.LeaseTTL), nil
+		}
+		sleep(ctx, a.opts.LeaseTTL/4)
+	}
+	return 0, time.Time{}, nil
+}
+
+func (a *Archiver) release(token int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = a.lease(ctx, "release", token)
+}
+
+func (a *Archiver) lease(ctx context.Context, op string, token int64) (int64, error) {
+	n, err := leaseScript.Run(ctx, a.st.rdb, []string{leaseKey(), fenceCounterKey()},
+		op, token, a.opts.LeaseTTL.Milliseconds()).Int64()
+	if err != nil {
+		return 0, translate("archiver lease "+op, err)
+	}
+	return n, nil
+}
+
+// writeError is a failure to write or fsync the log: the session ends and
+// the next one recovers the log from disk.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+func isWriteError(err error) bool {
+	var we writeError
+	return errors.As(err, &we)
+}
+
+// open recovers the log's state from disk: the chain's head and the
+// stream entries of the active segment.
+// A torn last record (a crash in the middle of a write) is cut off; any
+// other damage of the active segment is a *ChainError.
+func (a *Archiver) open() error {
+	segs, err := listSegments(a.opts.Dir)
+	if err != nil {
+		return err
+	}
+	a.seq, a.prev, a.fence = 0, genesis, 0
+	a.archived, a.subjects, a.dirty = map[string]struct{}{}, map[string]bool{}, true
+	var anc anchor
+	hasAnchor, err := readJSON(filepath.Join(a.opts.Dir, anchorName), &anc)
+	if err != nil {
+		return err
+	}
+	if hasAnchor {
+		a.seq, a.prev = anc.FirstSeq-1, anc.Prev
+	}
+	if len(segs) == 0 {
+		a.seg = 1
+		if hasAnchor {
+			a.seg = anc.Segment
+		}
+		return a.create()
+	}
+	a.seg = segs[len(segs)-1]
+	if len(segs) > 1 {
+		var dig digest
+		ok, err := readJSON(filepath.Join(a.opts.Dir, digestName(a.seg-1)), &dig)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &ChainError{Segment: segName(a.seg - 1), Seq: a.seq + 1, Kind: BreakEdited, Detail: "a sealed segment has no digest file"}
+		}
+		a.seq, a.prev, a.fence = dig.LastSeq, dig.Head, dig.Fence
+	}
+	a.segFirst, a.segPrev, a.segCount = a.seq+1, a.prev, 0
+	name := segName(a.seg)
+	path := filepath.Join(a.opts.Dir, name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("store: archiver open %s: %w", name, err)
+	}
+	lines := splitLines(b)
+	for j, ln := range lines {
+		body, h, err := parseLine(ln.raw)
+		if !ln.complete || err != nil {
+			if j == len(lines)-1 {
+				// A torn last record: never fsync'd, so never deleted
+				// from its stream; it is archived again.
+				if err := truncateSync(path, ln.offset); err != nil {
+					return err
+				}
+				if a.opts.OnRepair != nil {
+					a.opts.OnRepair(name, len(ln.raw))
+				}
+				break
+			}
+			return &ChainError{Segment: name, Line: j + 1, Seq: a.seq + 1, Kind: BreakEdited, Detail: fmt.Sprint(err)}
+		}
+		if body.Seq != a.seq+1 || body.Prev != a.prev {
+			return &ChainError{Segment: name, Line: j + 1, Seq: a.seq + 1, Kind: BreakEdited,
+				Detail: fmt.Sprintf("record %d does not continue the chain", body.Seq)}
+		}
+		if a.segCount == 0 {
+			a.segStart = body.ArchivedAt
+		}
+		a.seq, a.prev = body.Seq, h
+		a.segCount++
+		a.lastAt = body.ArchivedAt
+		a.fence = max(a.fence, body.Fence)
+		id, subject := eventHead(body.Event)
+		a.archived[entryKey(body.Shard, body.Entry, id)] = struct{}{}
+		a.subjects[subject] = true
+	}
+	if _, err := os.Stat(filepath.Join(a.opts.Dir, digestName(a.seg))); err == nil {
+		// Sealed, but the crash came before the next segment was made.
+		a.seg++
+		return a.create()
+	}
+	a.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: archiver open %s: %w", name, err)
+	}
+	st, err := a.f.Stat()
+	if err != nil {
+		a.f.Close()
+		return fmt.Errorf("store: archiver open %s: %w", name, err)
+	}
+	a.size = st.Size()
+	return nil
+}
+
+// truncateSync cuts the file at path to size bytes, durably.
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("store: repair %s: %w", filepath.Base(path), err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("store: repair %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store: repair %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// create makes the empty active segment a.seg.
+func (a *Archiver) create() error {
+	name := segName(a.seg)
+	f, err := os.OpenFile(filepath.Join(a.opts.Dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: archiver create %s: %w", name, err)
+	}
+	if err := syncDir(a.opts.Dir); err != nil {
+		f.Close()
+		return fmt.Errorf("store: archiver create %s: %w", name, err)
+	}
+	a.f, a.size = f, 0
+	a.segFirst, a.segPrev, a.segCount = a.seq+1, a.prev, 0
+	a.archived, a.subjects = map[string]struct{}{}, map[string]bool{}
+	return nil
+}
+
+// seal writes the active segment's digest and starts the next segment.
+func (a *Archiver) seal() error {
+	name := segName(a.seg)
+	b, err := os.ReadFile(filepath.Join(a.opts.Dir, name))
+	if err != nil {
+		return writeError{fmt.Errorf("store: seal %s: %w", name, err)}
+	}
+	sum := sha256.Sum256(b)
+	dig := digest{
+		Segment: a.seg, FirstSeq: a.segFirst, LastSeq: a.seq, Count: a.segCount,
+		Prev: a.segPrev, Head: a.prev, SHA256: hex.EncodeToString(sum[:]),
+		LastAt: a.lastAt, SealedAt: a.opts.Now().UTC(), Fence: a.fence,
+		Subjects: slices.Sorted(maps.Keys(a.subjects)),
+	}
+	db, err := json.MarshalIndent(dig, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(filepath.Join(a.opts.Dir, digestName(a.seg)), append(db, '\n')); err != nil {
+		return writeError{err}
+	}
+	a.f.Close()
+	a.seg++
+	if err := a.create(); err != nil {
+		return writeError{err}
+	}
+	return a.retain()
+}
+
+// retain deletes the oldest sealed segments whose last record is older
+// than the retention, after recording in the anchor file where the kept
+// chain starts.
+func (a *Archiver) retain() error {
+	segs, err := listSegments(a.opts.Dir)
+	if err != nil {
+		return err
+	}
+	var anc anchor
+	if _, err := readJSON(filepath.Join(a.opts.Dir, anchorName), &anc); err != nil {
+		return err
+	}
+	cutoff := a.opts.Now().Add(-a.opts.Retention)
+	var drop []uint64
+	for _, n := range segs {
+		if n == a.seg {
+			break
+		}
+		var dig digest
+		ok, err := readJSON(filepath.Join(a.opts.Dir, digestName(n)), &dig)
+		if err != nil || !ok || !dig.LastAt.Before(cutoff) {
+			break
+		}
+		drop = append(drop, n)
+		anc = anchor{Segment: n + 1, FirstSeq: dig.LastSeq + 1, Prev: dig.Head, Deleted: anc.Deleted + 1, At: a.opts.Now().UTC()}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	ab, err := json.MarshalIndent(anc, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The anchor first: a crash before the deletions leaves segments that
+	// the anchor already skips.
+	if err := writeFileSync(filepath.Join(a.opts.Dir, anchorName), append(ab, '\n')); err != nil {
+		return writeError{err}
+	}
+	for _, n := range drop {
+		for _, name := range []string{segName(n), digestName(n)} {
+			if err := os.Remove(filepath.Join(a.opts.Dir, name)); err != nil && !os.IsNotExist(err) {
+				return writeError{fmt.Errorf("store: retention: %w", err)}
+			}
+		}
+	}
+	if err := syncDir(a.opts.Dir); err != nil {
+		return writeError{fmt.Errorf("store: retention: %w", err)}
+	}
+	return nil
+}
+
+// round reads the oldest entries of each stream, appends those not
+// archived yet to the active segment with one write and one fsync, then
+// deletes them from their streams. It returns how many entries it read.
+func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
+	now := a.opts.Now().UTC()
+	if !a.dirty && a.segCount > 0 && (a.size >= a.opts.SegmentBytes || now.Sub(a.segStart) >= a.opts.SegmentAge) {
+		if err := a.seal(); err != nil {
+			return 0, err
+		}
+	}
+	pipe := a.st.rdb.Pipeline()
+	cmds := make([]*redis.XMessageSliceCmd, a.st.shards)
+	for s := range cmds {
+		cmds[s] = pipe.XRangeN(ctx, OutboxKey(s), "-", "+", int64(a.opts.Batch))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, translate("archiver read", err)
+	}
+
+	var buf bytes.Buffer
+	seq, prev, count := a.seq, a.prev, a.segCount
+	var ids, keys, subjects []string
+	done := make([][]string, len(cmds)) // per shard, the entries to delete
+	n := 0
+	for s, c := range cmds {
+		for _, m := range c.Val() {
+			n++
+			done[s] = append(done[s], m.ID)
+			raw, _ := m.Values["e"].(string)
+			event := json.RawMessage(raw)
+			if !json.Valid(event) {
+				// Not an event: kept, as a string, rather than lost.
+				event, _ = json.Marshal(raw)
+			}
+			id, subject := eventHead(event)
+			key := entryKey(s, m.ID, id)
+			if _, dup := a.archived[key]; dup {
+				continue // archived before a crash, not deleted yet
+			}
+			seq++
+			line, h, err := encodeRecord(recordBody{Seq: seq, Prev: prev, Fence: token, Shard: s, Entry: m.ID, ArchivedAt: now, Event: event})
+			if err != nil {
+				return 0, fmt.Errorf("store: archive %s %s: %w", OutboxKey(s), m.ID, err)
+			}
+			buf.Write(line)
+			prev = h
+			count++
+			ids = append(ids, id)
+			keys = append(keys, key)
+			subjects = append(subjects, subject)
+		}
+	}
+	if buf.Len() > 0 {
+		if err := a.append(buf.Bytes()); err != nil {
+			return 0, err
+		}
+		for _, k := range keys {
+			a.archived[k] = struct{}{}
+		}
+		for _, sub := range subjects {
+			a.subjects[sub] = true
+		}
+		if a.segCount == 0 {
+			a.segStart = now
+		}
+		a.seq, a.prev, a.segCount, a.lastAt = seq, prev, count, now
+		a.fence = max(a.fence, token)
+		a.dirty = true
+		if a.opts.OnCommit != nil {
+			a.opts.OnCommit(Commit{Records: len(ids), HeadSeq: seq, HeadHash: prev, EventIDs: ids, SyncedAt: time.Now()})
+		}
+	}
+	if n == 0 && !a.dirty {
+		return 0, nil
+	}
+	return n, a.remove(ctx, token, done)
+}
+
+// entryKey identifies one stream entry as archived: its shard, its entry
+// id and its event's id (after a Redis that lost its data, an entry id can
+// come again, with another event).
+func entryKey(shard int, entry, event string) string {
+	return strconv.Itoa(shard) + "/" + entry + "/" + event
+}
+
+// append writes b to the active segment and fsyncs it. On failure it cuts
+// the segment back to its last fsync'd size.
+func (a *Archiver) append(b []byte) error {
+	_, err := a.f.Write(b)
+	if err == nil {
+		err = a.f.Sync()
+	}
+	if err != nil {
+		_ = a.f.Truncate(a.size)
+		return writeError{fmt.Errorf("store: archive %s: %w", segName(a.seg), err)}
+	}
+	a.size += int64(len(b))
+	return nil
+}
+
+// remove deletes the archived entries from their streams, fenced by
+// token, and records the chain's head in Redis. Only fsync'd entries are
+// ever deleted.
+func (a *Archiver) remove(ctx context.Context, token int64, done [][]string) error {
+	pipe := a.st.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(done))
+	for s, ids := range done {
+		if len(ids) == 0 {
+			continue
+		}
+		args := make([]any, 0, len(ids)+1)
+		args = append(args, token)
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		cmds[s] = deleteScript.Eval(ctx, pipe, []string{OutboxKey(s), outboxFenceKey(s)}, args...)
+	}
+	pipe.Set(ctx, auditHeadKey(), strconv.FormatUint(a.seq, 10)+" "+a.prev, 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return translate("archiver delete", err)
+	}
+	for _, c := range cmds {
+		if c == nil {
+			continue
+		}
+		if n, _ := c.Int64(); n < 0 {
+			return errLeaseLost
+		}
+	}
+	a.dirty = false
+	return nil
+}
+
+// OutboxLen returns how many events wait in the outbox streams, not yet
+// archived (or archived and not yet deleted): the archiver's backlog.
+func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, s.shards)
+	for i := range cmds {
+		cmds[i] = pipe.XLen(ctx, OutboxKey(i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, translate("outbox length", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}

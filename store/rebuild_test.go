@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// rebuildNumber is a business number with two campaigns.
+func rebuildNumber(tb testing.TB) *optin.Number {
+	tb.Helper()
+	deals := optin.Campaign{ID: "deals", Name: "ACME Deals", Keywords: []string{"JOIN"}, Version: 2,
+		Prompt: "Reply {code} to confirm ACME Deals.", Confirmation: "You're in.", Help: "ACME help."}.WithDefaults()
+	news := optin.Campaign{ID: "news", Name: "ACME News", Keywords: []string{"NEWS"}, Version: 1,
+		Prompt: "Reply {code} to confirm ACME News.", Confirmation: "You're in.", Help: "ACME help."}.WithDefaults()
+	n := &optin.Number{Tenant: "demo", E164: "+12025550100", Campaigns: []optin.Campaign{deals, news}, StopReply: "Bye."}
+	if err := n.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// text runs one inbound message through Load, Decide and Apply.
+func text(tb testing.TB, st *Store, n *optin.Number, from optin.Phone, body string, now time.Time, sid int) {
+	tb.Helper()
+	ctx := context.Background()
+	in := optin.Inbound{Provider: "twilio", MessageID: fmt.Sprintf("SM%032d", sid), Text: body}
+	sub, _, err := st.Load(ctx, n.Tenant, from, []string{"deals", "news"}, in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dec := optin.Decide(sub, n, in, now, "1234567890")
+	if _, _, err := st.Apply(ctx, sub, dec, in, []byte("<Response/>")); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// consent is what Rebuild restores of an enrollment.
+type consent struct {
+	State optin.State
+	Since time.Time
+}
+
+// snapshot returns the consent state of every subscriber in Redis, by key.
+func snapshot(tb testing.TB, st *Store) map[string]map[string]consent {
+	tb.Helper()
+	ctx := context.Background()
+	out := map[string]map[string]consent{}
+	iter := st.rdb.Scan(ctx, 0, subscriberPattern(), 1000).Iterator()
+	for iter.Next(ctx) {
+		doc, err := st.rdb.HGet(ctx, iter.Val(), "doc").Result()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var enr map[string]optin.Enrollment
+		if err := json.Unmarshal([]byte(doc), &enr); err != nil {
+			tb.Fatal(err)
+		}
+		m := map[string]consent{}
+		for c, e := range enr {
+			m[c] = consent{e.State, e.Since.UTC()}
+		}
+		out[iter.Val()] = m
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func TestRebuildRestoresEverySubscriberAfterFlushall(t *testing.T) {
+	st, _ := newTestStore(t, 4)
+	n := rebuildNumber(t)
+	scripts := [][]string{
+		{"JOIN"},
+		{"JOIN", "123456"},
+		{"JOIN", "123456", "STOP"},
+		{"NEWS", "123456", "JOIN"},
+		{"STOP"},
+		{"JOIN", "123456", "STOP NEWS", "NEWS"},
+		{"JOIN", "123456", "STOP", "JOIN", "123456"},
+	}
+	now := time.Now().UTC().Truncate(time.Second) // codes expire in Redis by the real clock
+	sid := 0
+	for _, npa := range []string{"202", "212", "312"} {
+		for i := range 100 {
+			from := optin.Phone(fmt.Sprintf("+1%s55501%02d", npa, i))
+			for _, body := range scripts[(i+len(npa))%len(scripts)] {
+				sid++
+				now = now.Add(time.Second)
+				text(t, st, n, from, body, now, sid)
+			}
+		}
+	}
+	opts := testArchiverOptions(t)
+	before := snapshot(t, st)
+	if len(before) != 300 {
+		t.Fatalf("%d subscribers before; want 300", len(before))
+	}
+	seen := map[optin.State]int{}
+	for _, m := range before {
+		for _, c := range m {
+			seen[c.State]++
+		}
+	}
+	if seen[optin.StatePending] == 0 || seen[optin.StateSubscribed] == 0 || seen[optin.StateUnsubscribed] == 0 {
+		t.Fatalf("states before = %v; want pending, subscribed and unsubscribed subscribers", seen)
+	}
+	archive(t, st, opts, uint64(outboxLen(t, st)))
+
+	ctx := context.Background()
+	if err := st.rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.AuditLog(opts.Dir).Rebuild(ctx)
+	if err != nil {
+		t.Fatalf("Rebuild = %v", err)
+	}
+	after := snapshot(t, st)
+	if len(after) != len(before) {
+		t.Errorf("%d subscribers after rebuild; want %d", len(after), len(before))
+	}
+	for key, want := range before {
+		got := after[key]
+		if len(got) != len(want) {
+			t.Errorf("%s: %d campaigns after rebuild; want %d", key, len(got), len(want))
+		}
+		for c, w := range want {
+			if g := got[c]; g.State != w.State || !g.Since.Equal(w.Since) {
+				t.Errorf("%s %s after rebuild = %v since %v; want %v since %v", key, c, g.State, g.Since, w.State, w.Since)
+			}
+		}
+	}
+	t.Logf("rebuild: %+v", stats)
+	if stats.Subscribers != 300 {
+		t.Errorf("rebuild wrote %d subscribers; want 300", stats.Subscribers)
+	}
+
+	if _, err := st.AuditLog(opts.Dir).Rebuild(ctx); !errors.Is(err, ErrNotEmpty) {
+		t.Errorf("Rebuild into a filled Redis = %v; want ErrNotEmpty", err)
+	}
+}
+
+func TestRebuildAddsTheOutboxTail(t *testing.T) {
+	st, _ := newTestStore(t, 4)
+	n := rebuildNumber(t)
+	now := time.Now().UTC().Truncate(time.Second) // codes expire in Redis by the real clock
+	phones := []optin.Phone{"+12025550150", "+12025550151", "+12025550152"}
+	for i, p := range phones {
+		text(t, st, n, p, "JOIN", now.Add(time.Duration(i)*time.Second), 10+i)
+		text(t, st, n, p, "123456", now.Add(time.Minute+time.Duration(i)*time.Second), 20+i)
+	}
+	opts := testArchiverOptions(t)
+	archive(t, st, opts, 6)
+	// Not archived yet: the STOP is only in the outbox.
+	text(t, st, n, phones[0], "STOP", now.Add(time.Hour), 30)
+	before := snapshot(t, st)
+
+	// Redis keeps its outbox but loses the subscribers (a partial restore).
+	ctx := context.Background()
+	keys, err := st.rdb.Keys(ctx, subscriberPattern()).Result()
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("subscriber keys = %v, %v; want 3", keys, err)
+	}
+	if err := st.rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.AuditLog(opts.Dir).Rebuild(ctx)
+	if err != nil {
+		t.Fatalf("Rebuild = %v", err)
+	}
+	if stats.Records != 6 || stats.Pending != 2 {
+		t.Errorf("Rebuild read %d records and %d outbox events; want 6 and 2 (the STOP revokes both campaigns)", stats.Records, stats.Pending)
+	}
+	after := snapshot(t, st)
+	for key, want := range before {
+		for c, w := range want {
+			if g := after[key][c]; g.State != w.State || !g.Since.Equal(w.Since) {
+				t.Errorf("%s %s after rebuild = %v since %v; want %v since %v", key, c, g.State, g.Since, w.State, w.Since)
+			}
+		}
+	}
+}
