@@ -1,0 +1,30 @@
+package optin
+
+import "time"
+
+// ProviderBlocked decides what follows when the provider says it will not
+// deliver to subscriber sub on number n any more: a send refused with
+// Twilio's 21610 ("the recipient has opted out"), or a delivery status
+// carrying such an error. Consent ends for every campaign of n not already
+// unsubscribed, with cause (the provider, the message and the error code
+// as Signal) on each event, and nothing is sent: the provider would refuse
+// it. It is pure, like Decide, and never modifies sub or n. Our state must
+// never say subscribed for someone the provider blocks.
+func ProviderBlocked(sub Subscriber, n *Number, cause Cause, now time.Time) Decision {
+	d := &decider{sub: sub, next: sub.clone(), n: n, now: now}
+	d.dec.Outcome = OutcomeProviderOptOut
+	for i := range n.Campaigns {
+		camp := &n.Campaigns[i]
+		e := d.next.Enrollments[camp.ID]
+		if e.State == StateUnsubscribed {
+			continue
+		}
+		if e.Code != nil {
+			e.Code, e.CodeEndsAt = nil, now
+		}
+		d.transition(camp, e, StateUnsubscribed, OutcomeProviderOptOut)
+		d.dec.Events[len(d.dec.Events)-1].Cause = cause
+	}
+	d.dec.Next = d.next
+	return d.dec
+}
