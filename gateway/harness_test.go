@@ -98,6 +98,13 @@ type harness struct {
 
 func newHarness(tb testing.TB) *harness {
 	tb.Helper()
+	return newHarnessWith(tb, nil)
+}
+
+// newHarnessWith is newHarness with the server's options changed by
+// change, when not nil.
+func newHarnessWith(tb testing.TB, change func(*gateway.Options)) *harness {
+	tb.Helper()
 	h := &harness{tb: tb, redis: redistest.Start(tb), clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	key := make([]byte, store.MasterKeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -111,7 +118,7 @@ func newHarness(tb testing.TB) *harness {
 	h.store = st
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
-	h.srv, err = gateway.New(gateway.Options{
+	opts := gateway.Options{
 		PublicURL:       publicURL,
 		TwilioAuthToken: twilioToken,
 		AdminToken:      adminToken,
@@ -120,7 +127,11 @@ func newHarness(tb testing.TB) *harness {
 		Logger:          zap.New(core),
 		Now:             h.clock.Now,
 		RequestTimeout:  3 * time.Second,
-	})
+	}
+	if change != nil {
+		change(&opts)
+	}
+	h.srv, err = gateway.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

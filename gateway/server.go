@@ -59,6 +59,12 @@ type Options struct {
 	Rand           io.Reader
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
+	// ReplyModes are the numbers' reply modes by E.164; a number not
+	// listed replies in TwiML.
+	ReplyModes map[string]ReplyMode
+	// Outbound queues replies of numbers in ReplyAPI mode and records
+	// delivery statuses; required when any number replies through the API.
+	Outbound OutboundStore
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -95,6 +101,11 @@ func New(opts Options) (*Server, error) {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	for num, m := range opts.ReplyModes {
+		if m == ReplyAPI && opts.Outbound == nil {
+			return nil, fmt.Errorf("gateway: number %s replies through the api but there is no outbound store", optin.Phone(num))
+		}
+	}
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
@@ -139,6 +150,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.handleReadyGet)
 
 	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
+	e.POST(twilioStatusPath, s.handleTwilioStatus)
 
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)

@@ -28,3 +28,20 @@ func ProviderBlocked(sub Subscriber, n *Number, cause Cause, now time.Time) Deci
 	d.dec.Next = d.next
 	return d.dec
 }
+
+// BlockedMessage returns the pseudo-message under which a provider block
+// for cause is recorded: the same cause always yields the same message
+// id, so a refusal seen by a sender and again in a status callback is
+// recorded once.
+func BlockedMessage(cause Cause) Inbound {
+	return Inbound{Provider: cause.Provider, MessageID: "blocked:" + cause.Signal + ":" + cause.MessageID}
+}
+
+// CampaignIDs returns the ids of n's campaigns, in order.
+func (n *Number) CampaignIDs() []string {
+	ids := make([]string, len(n.Campaigns))
+	for i, c := range n.Campaigns {
+		ids[i] = c.ID
+	}
+	return ids
+}

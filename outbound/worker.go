@@ -318,12 +318,7 @@ type Reconciler interface {
 // Reconcile records that the provider blocks subscriber id on number n,
 // for cause (optin.ProviderBlocked), once per cause.
 func Reconcile(ctx context.Context, st Reconciler, n *optin.Number, id string, cause optin.Cause, now time.Time) error {
-	campaigns := make([]string, len(n.Campaigns))
-	for i, c := range n.Campaigns {
-		campaigns[i] = c.ID
-	}
-	in := optin.Inbound{Provider: cause.Provider, MessageID: "blocked:" + cause.Signal + ":" + cause.MessageID}
-	return st.Reconcile(ctx, n.Tenant, id, campaigns, in, func(sub optin.Subscriber) optin.Decision {
+	return st.Reconcile(ctx, n.Tenant, id, n.CampaignIDs(), optin.BlockedMessage(cause), func(sub optin.Subscriber) optin.Decision {
 		return optin.ProviderBlocked(sub, n, cause, now)
 	})
 }
