@@ -180,7 +180,9 @@ func TestTwilioStatusCallback(t *testing.T) {
 		{"undelivered with a carrier error", statusForm("SMout1", "undelivered", "30003"), sign, http.StatusNoContent},
 		{"bad signature", statusForm("SMout1", "delivered", ""), func(url.Values) string { return "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" }, http.StatusForbidden},
 		{"no signature", statusForm("SMout1", "delivered", ""), func(url.Values) string { return "" }, http.StatusForbidden},
-		{"signed for another URL", statusForm("SMout1", "delivered", ""), func(f url.Values) string { return gateway.SignTwilio(twilioToken, publicURL+"/v1/webhooks/twilio/status", f) }, http.StatusForbidden},
+		{"signed for another URL", statusForm("SMout1", "delivered", ""), func(f url.Values) string {
+			return gateway.SignTwilio(twilioToken, publicURL+"/v1/webhooks/twilio/status", f)
+		}, http.StatusForbidden},
 		{"no status", statusForm("SMout1", "", ""), sign, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,7 +252,6 @@ func promptVia(t *testing.T, h *harness) string {
 	startSender(t, h, fake)
 	return waitAccepted(t, fake, 1)[0].Body
 }
-
 
 func TestTwilioOptOutTypeIsRecorded(t *testing.T) {
 	h := newHarness(t)
