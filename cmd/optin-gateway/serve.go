@@ -64,6 +64,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer st.Close()
 
+	modes, err := replyModes(cfg)
+	if err != nil {
+		return err
+	}
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
@@ -73,10 +77,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,
+		ReplyModes:      modes,
+		Outbound:        st,
 	})
 	if err != nil {
 		return err
 	}
+	sctx, stopSenders := context.WithCancel(ctx)
+	waitSenders, err := startSenders(sctx, cfg, st, log)
+	if err != nil {
+		stopSenders()
+		return err
+	}
+	defer func() { stopSenders(); waitSenders() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.Addr) }()
 	log.Info("serving",

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Outbound configures replies sent through providers' APIs: numbers with
+// reply_mode "api" and the senders that drain their queue.
+type Outbound struct {
+	// ReplyModes are "twiml" or "api" by business number (E.164); a
+	// number not listed replies in TwiML.
+	ReplyModes map[string]string
+	// Rates are sending rates in messages per second by business number;
+	// a number not listed gets the default for its kind.
+	Rates map[string]float64
+	// TwilioAccountSid, with TwilioAPIKey and TwilioAPISecret or else the
+	// auth token, authenticates REST calls to Twilio.
+	TwilioAccountSid string
+	TwilioAPIKey     string
+	TwilioAPISecret  string
+	// Sender runs the outbound senders in this process; default on when
+	// any number replies through the API.
+	Sender      bool
+	MaxAttempts int           // sends per reply before it is dead-lettered; 0: the default
+	BaseBackoff time.Duration // first retry's delay; 0: the default
+	MaxBackoff  time.Duration // longest retry delay; 0: the default
+}
+
+// fileOutbound is the outbound section of the YAML file.
+type fileOutbound struct {
+	Sender      *bool          `yaml:"sender"`
+	MaxAttempts int            `yaml:"max_attempts"`
+	BaseBackoff *time.Duration `yaml:"base_backoff"`
+	MaxBackoff  *time.Duration `yaml:"max_backoff"`
+}
+
+// APINumbers returns how many numbers reply through the API.
+func (o Outbound) APINumbers() int {
+	n := 0
+	for _, m := range o.ReplyModes {
+		if m == "api" {
+			n++
+		}
+	}
+	return n
+}
+
+// loadOutbound fills c.Outbound from the file's twilio and outbound
+// sections, the numbers' reply_mode and rate_limit, and the environment
+// (OPTIN_TWILIO_ACCOUNT_SID, OPTIN_TWILIO_API_KEY, OPTIN_TWILIO_API_SECRET
+// (or _FILE), OPTIN_OUTBOUND_SENDER).
+func (c *Config) loadOutbound(f file, getenv func(string) string) error {
+	o := Outbound{ReplyModes: map[string]string{}, Rates: map[string]float64{}, MaxAttempts: f.Outbound.MaxAttempts}
+	for ti, t := range c.Tenants {
+		for ni, n := range t.Numbers {
+			np := fmt.Sprintf("tenants[%d].numbers[%d]", ti, ni)
+			switch n.ReplyMode {
+			case "", "twiml":
+			case "api":
+				o.ReplyModes[n.Number] = "api"
+			default:
+				return fmt.Errorf("config: %s.reply_mode: %q must be twiml or api", np, n.ReplyMode)
+			}
+			switch {
+			case n.RateLimit < 0:
+				return fmt.Errorf("config: %s.rate_limit: must not be negative", np)
+			case n.RateLimit > 0:
+				o.Rates[n.Number] = n.RateLimit
+			}
+		}
+	}
+	sid := setting{"twilio.account_sid", f.Twilio.AccountSid}
+	key := setting{"twilio.api_key", f.Twilio.APIKey}
+	secret := setting{"twilio.api_secret", f.Twilio.APISecret}
+	sid.set(getenv, "OPTIN_TWILIO_ACCOUNT_SID")
+	key.set(getenv, "OPTIN_TWILIO_API_KEY")
+	if err := secret.setSecret(getenv, "OPTIN_TWILIO_API_SECRET"); err != nil {
+		return err
+	}
+	o.TwilioAccountSid, o.TwilioAPIKey, o.TwilioAPISecret = sid.value, key.value, secret.value
+	if (key.value == "") != (secret.value == "") {
+		return fmt.Errorf("config: %s and %s: set both or neither", key.name, secret.name)
+	}
+	if o.APINumbers() > 0 && o.TwilioAccountSid == "" {
+		return fmt.Errorf("config: %s: required when a number has reply_mode api; set it in the file or OPTIN_TWILIO_ACCOUNT_SID", sid.name)
+	}
+	o.Sender = o.APINumbers() > 0
+	if f.Outbound.Sender != nil {
+		o.Sender = *f.Outbound.Sender
+	}
+	if v := getenv("OPTIN_OUTBOUND_SENDER"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: OPTIN_OUTBOUND_SENDER: must be true or false")
+		}
+		o.Sender = b
+	}
+	if o.MaxAttempts < 0 {
+		return fmt.Errorf("config: outbound.max_attempts: must not be negative")
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		out  *time.Duration
+	}{
+		{"outbound.base_backoff", f.Outbound.BaseBackoff, &o.BaseBackoff},
+		{"outbound.max_backoff", f.Outbound.MaxBackoff, &o.MaxBackoff},
+	} {
+		if d.v == nil {
+			continue
+		}
+		if *d.v <= 0 {
+			return fmt.Errorf("config: %s: must be positive", d.name)
+		}
+		*d.out = *d.v
+	}
+	c.Outbound = o
+	return nil
+}
