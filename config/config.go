@@ -144,7 +144,7 @@ type file struct {
 		APIKey     string `yaml:"api_key"`
 		APISecret  string `yaml:"api_secret"`
 	} `yaml:"twilio"`
-	Outbound fileOutbound `yaml:"outbound"`
+	Outbound        fileOutbound   `yaml:"outbound"`
 	AdminToken      string         `yaml:"admin_token"`
 	MasterKey       string         `yaml:"master_key"`
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
