@@ -33,7 +33,7 @@ func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone,
 		}
 		dec := optin.Decide(sub, n, in, s.opts.Now(), code)
 		replies := dec.Replies
-		if s.replyMode(n) == ReplyAPI {
+		if s.queues(n, in) {
 			replies = nil // queued, not rendered
 		}
 		reply, err := render(replies)

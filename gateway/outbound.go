@@ -63,7 +63,7 @@ func (s *Server) replyMode(n *optin.Number) ReplyMode { return s.opts.ReplyModes
 
 // apply writes dec, queueing the replies when n replies through the API.
 func (s *Server) apply(ctx context.Context, n *optin.Number, from optin.Phone, sub optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) ([]byte, error) {
-	if s.replyMode(n) != ReplyAPI {
+	if !s.queues(n, in) {
 		_, stored, err := s.opts.Store.Apply(ctx, sub, dec, in, reply)
 		return stored, err
 	}

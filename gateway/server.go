@@ -63,8 +63,12 @@ type Options struct {
 	// listed replies in TwiML.
 	ReplyModes map[string]ReplyMode
 	// Outbound queues replies of numbers in ReplyAPI mode and records
-	// delivery statuses; required when any number replies through the API.
+	// delivery statuses; required when any number replies through the API
+	// or a provider takes no replies in its webhook's answer.
 	Outbound OutboundStore
+	// Providers are the inbound webhooks beside Twilio's, each at
+	// POST /v1/webhooks/{name}/sms.
+	Providers []Provider
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -75,6 +79,7 @@ type Server struct {
 	twilio    *twilioVerifier
 	tenants   map[string][]string // tenant → campaign ids, sorted by first appearance
 	adminAuth []byte
+	providers map[string]Provider // by name, beside Twilio
 }
 
 // New returns a server with every route registered.
@@ -112,6 +117,13 @@ func New(opts Options) (*Server, error) {
 		twilio:    newTwilioVerifier(opts.TwilioAuthToken, opts.PublicURL),
 		tenants:   map[string][]string{},
 		adminAuth: []byte("Bearer " + opts.AdminToken),
+		providers: map[string]Provider{},
+	}
+	for _, p := range opts.Providers {
+		if _, _, inline, _ := p.Render(nil); !inline && opts.Outbound == nil {
+			return nil, fmt.Errorf("gateway: provider %s replies through the api but there is no outbound store", p.Name())
+		}
+		s.providers[p.Name()] = p
 	}
 	for _, n := range opts.Numbers {
 		for _, c := range n.Campaigns {
@@ -151,6 +163,9 @@ func (s *Server) routes() *echo.Echo {
 
 	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
 	e.POST(twilioStatusPath, s.handleTwilioStatus)
+	for _, p := range s.opts.Providers {
+		e.POST("/v1/webhooks/"+p.Name()+"/sms", s.handleProviderInbound(p))
+	}
 
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)

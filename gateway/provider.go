@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/internal/phone"
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Provider is one SMS provider's inbound webhook, as one file and its
+// tests: it checks authenticity, normalises the request into the domain's
+// inbound message and renders the replies, or says it cannot, so that they
+// go on the outbound queue. Its webhook is POST /v1/webhooks/{Name}/sms.
+type Provider interface {
+	// Name is the provider's name in routes, idempotency keys and audit
+	// records, e.g. "telnyx".
+	Name() string
+	// Verify checks the request's signature over its raw body and, where
+	// the provider signs a timestamp, that it is within the tolerance of
+	// now (replay protection). The error is a signature error (403).
+	Verify(h http.Header, uri string, body []byte, now time.Time) error
+	// Parse normalises the request. Events that are not inbound messages
+	// come back with Skip set and are answered 200 without processing.
+	Parse(h http.Header, body []byte) (Inbound, error)
+	// Render returns the webhook's answer carrying replies; inline false
+	// means the provider takes no replies in the answer (body is then the
+	// answer to send with no replies) and replies are queued.
+	Render(replies []string) (contentType string, body []byte, inline bool, err error)
+}
+
+// Inbound is a provider's inbound message as Parse normalises it.
+type Inbound struct {
+	Message  optin.Inbound
+	From, To string // as the provider wrote them; normalised by the handler
+	Skip     bool   // not an inbound message: answer 200, do nothing
+}
+
+// DefaultTimestampTolerance is how far a provider's signed timestamp may
+// be from the gateway's clock: Telnyx's documented 5 minutes.
+const DefaultTimestampTolerance = 5 * time.Minute
+
+// signatureError is a failed authenticity check: 403, with its message.
+type signatureError struct{ msg string }
+
+func (e signatureError) Error() string        { return e.msg }
+func (e signatureError) Is(target error) bool { return target == errBadSignature }
+
+// handleProviderInbound is the inbound webhook of provider p: verify,
+// parse, run the message through the state machine, answer with the
+// replies or queue them. A message id seen before gets the first answer
+// again and changes nothing.
+func (s *Server) handleProviderInbound(p Provider) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			var he *echo.HTTPError
+			if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
+				return errTooLarge
+			}
+			return badRequest{"unreadable body"}
+		}
+		logFields(c, zap.String("provider", p.Name()))
+		if err := p.Verify(req.Header, req.URL.RequestURI(), body, s.opts.Now()); err != nil {
+			logFields(c, zap.String("security_event", "bad_signature"))
+			return err
+		}
+		msg, err := p.Parse(req.Header, body)
+		if err != nil {
+			return err
+		}
+		if msg.Skip {
+			logFields(c, zap.String("outcome", "skipped"))
+			return c.NoContent(http.StatusOK)
+		}
+		in := msg.Message
+		in.Provider = p.Name()
+		switch {
+		case in.MessageID == "":
+			return badRequest{"missing message id"}
+		case msg.From == "":
+			return badRequest{"missing sender"}
+		case msg.To == "":
+			return badRequest{"missing recipient"}
+		}
+		logFields(c, zap.String("message_id", in.MessageID))
+		from, err := phone.Parse(msg.From)
+		if err != nil {
+			return badRequest{"from: " + err.Error()}
+		}
+		to, err := phone.ParseBusiness(msg.To)
+		if err != nil {
+			return badRequest{"to: " + err.Error()}
+		}
+		logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
+		num, ok := s.opts.Numbers[to.E164()]
+		if !ok {
+			return &echo.HTTPError{Code: http.StatusNotFound, Message: "recipient is not a number of this gateway"}
+		}
+		var ctype string
+		render := func(replies []string) ([]byte, error) {
+			t, b, _, err := p.Render(replies)
+			ctype = t
+			return b, err
+		}
+		reply, outcome, err := s.process(req.Context(), num, from, in, render)
+		if err != nil {
+			return err
+		}
+		if ctype == "" { // a stored answer of a retry
+			ctype, _, _, _ = p.Render(nil)
+		}
+		logFields(c, zap.String("tenant", num.Tenant), zap.String("outcome", outcome))
+		return c.Blob(http.StatusOK, ctype, reply)
+	}
+}
+
+// queues reports whether replies to message in on number n go on the
+// outbound queue: the number replies through the API, or the provider
+// takes no replies in its webhook's answer.
+func (s *Server) queues(n *optin.Number, in optin.Inbound) bool {
+	if s.replyMode(n) == ReplyAPI {
+		return true
+	}
+	p, ok := s.providers[in.Provider]
+	if !ok {
+		return false
+	}
+	_, _, inline, _ := p.Render(nil)
+	return !inline
+}
