@@ -145,6 +145,8 @@ type file struct {
 		APISecret  string `yaml:"api_secret"`
 	} `yaml:"twilio"`
 	Outbound        fileOutbound   `yaml:"outbound"`
+	Telnyx          fileTelnyx     `yaml:"telnyx"`
+	Vonage          fileVonage     `yaml:"vonage"`
 	AdminToken      string         `yaml:"admin_token"`
 	MasterKey       string         `yaml:"master_key"`
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
@@ -26,6 +27,22 @@ type Outbound struct {
 	MaxAttempts int           // sends per reply before it is dead-lettered; 0: the default
 	BaseBackoff time.Duration // first retry's delay; 0: the default
 	MaxBackoff  time.Duration // longest retry delay; 0: the default
+
+	// TelnyxPublicKey (base64 Ed25519) enables POST /v1/webhooks/telnyx/sms.
+	TelnyxPublicKey string
+	// VonageSignatureSecret enables POST /v1/webhooks/vonage/sms, signed
+	// with VonageSignatureMethod (md5hash, md5, sha1, sha256, sha512).
+	VonageSignatureSecret string
+	VonageSignatureMethod string
+}
+
+type fileTelnyx struct {
+	PublicKey string `yaml:"public_key"`
+}
+
+type fileVonage struct {
+	SignatureSecret string `yaml:"signature_secret"`
+	SignatureMethod string `yaml:"signature_method"`
 }
 
 // fileOutbound is the outbound section of the YAML file.
@@ -80,6 +97,23 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 		return err
 	}
 	o.TwilioAccountSid, o.TwilioAPIKey, o.TwilioAPISecret = sid.value, key.value, secret.value
+	telnyxKey := setting{"telnyx.public_key", f.Telnyx.PublicKey}
+	telnyxKey.set(getenv, "OPTIN_TELNYX_PUBLIC_KEY")
+	vonageSecret := setting{"vonage.signature_secret", f.Vonage.SignatureSecret}
+	if err := vonageSecret.setSecret(getenv, "OPTIN_VONAGE_SIGNATURE_SECRET"); err != nil {
+		return err
+	}
+	vonageMethod := setting{"vonage.signature_method", f.Vonage.SignatureMethod}
+	vonageMethod.set(getenv, "OPTIN_VONAGE_SIGNATURE_METHOD")
+	o.TelnyxPublicKey, o.VonageSignatureSecret, o.VonageSignatureMethod = telnyxKey.value, vonageSecret.value, vonageMethod.value
+	if k, err := base64.StdEncoding.DecodeString(o.TelnyxPublicKey); o.TelnyxPublicKey != "" && (err != nil || len(k) != 32) {
+		return fmt.Errorf("config: %s: must be base64 of a 32-byte Ed25519 public key, as shown in Telnyx's portal", telnyxKey.name)
+	}
+	switch o.VonageSignatureMethod {
+	case "", "md5hash", "md5", "sha1", "sha256", "sha512":
+	default:
+		return fmt.Errorf("config: %s: must be md5hash, md5, sha1, sha256 or sha512", vonageMethod.name)
+	}
 	if (key.value == "") != (secret.value == "") {
 		return fmt.Errorf("config: %s and %s: set both or neither", key.name, secret.name)
 	}

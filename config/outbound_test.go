@@ -70,3 +70,31 @@ func TestLoadOutboundErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadProviders(t *testing.T) {
+	const pub = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" // RFC 8032 test 1 public key
+	c, err := Load(writeFile(t, "c.yaml", base+"telnyx: {public_key: \""+pub+"\"}\n"), env(map[string]string{
+		"OPTIN_VONAGE_SIGNATURE_SECRET": "vonagetestsecret", "OPTIN_VONAGE_SIGNATURE_METHOD": "sha256",
+	}))
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if o := c.Outbound; o.TelnyxPublicKey != pub || o.VonageSignatureSecret != "vonagetestsecret" || o.VonageSignatureMethod != "sha256" {
+		t.Errorf("Outbound = %+v; want the telnyx key and the vonage secret and method", o)
+	}
+	if strings.Contains(c.String(), "vonagetestsecret") {
+		t.Errorf("String() = %q shows the vonage secret", c.String())
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"short telnyx key", map[string]string{"OPTIN_TELNYX_PUBLIC_KEY": "AAAA"}, "OPTIN_TELNYX_PUBLIC_KEY: must be base64 of a 32-byte"},
+		{"unknown vonage method", map[string]string{"OPTIN_VONAGE_SIGNATURE_METHOD": "crc32"}, "OPTIN_VONAGE_SIGNATURE_METHOD: must be md5hash"},
+	} {
+		if _, err := Load(writeFile(t, "c.yaml", base), env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Load() = %v; want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -73,3 +73,24 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// providers returns the inbound webhooks beside Twilio's that the
+// configuration enables.
+func providers(cfg *config.Config) ([]gateway.Provider, error) {
+	var out []gateway.Provider
+	if k := cfg.Outbound.TelnyxPublicKey; k != "" {
+		p, err := gateway.NewTelnyx(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if s := cfg.Outbound.VonageSignatureSecret; s != "" {
+		p, err := gateway.NewVonage(s, cfg.Outbound.VonageSignatureMethod)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -68,6 +68,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	provs, err := providers(cfg)
+	if err != nil {
+		return err
+	}
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
@@ -79,6 +83,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		RequestTimeout:  cfg.RequestTimeout,
 		ReplyModes:      modes,
 		Outbound:        st,
+		Providers:       provs,
 	})
 	if err != nil {
 		return err
