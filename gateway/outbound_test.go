@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -275,5 +276,28 @@ func TestTwilioOptOutTypeIsRecorded(t *testing.T) {
 				t.Errorf("after %s deals = %q, latest cause %+v; want %s with signal %s", tc.text, c.State, c.History, tc.wantState, tc.optOutType)
 			}
 		}
+	}
+}
+
+// TestAPIModeRoundTrips: queueing the replies costs no extra round trip;
+// they go into the same script as the state change.
+func TestAPIModeRoundTrips(t *testing.T) {
+	h := apiHarness(t)
+	const people = 10
+	texts := []string{"JOIN", "HELP", "hello", "STOP"}
+	before := h.store.RoundTrips()
+	for i := range people {
+		for _, text := range texts {
+			h.sms(fmt.Sprintf("+1202555%04d", 150+i), bizNumber, text)
+		}
+	}
+	msgs := people * len(texts)
+	perMsg := float64(h.store.RoundTrips()-before) / float64(msgs)
+	t.Logf("api mode: round trips per message: %.2f over %d messages", perMsg, msgs)
+	if perMsg != 2 {
+		t.Errorf("round trips per message = %.2f; want 2 (one load, one script that also queues)", perMsg)
+	}
+	if n := h.queued(); n != people*3 {
+		t.Errorf("queued replies = %d; want %d (prompt, help, stop reply per person)", n, people*3)
 	}
 }
