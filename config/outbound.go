@@ -30,6 +30,8 @@ type Outbound struct {
 
 	// TelnyxPublicKey (base64 Ed25519) enables POST /v1/webhooks/telnyx/sms.
 	TelnyxPublicKey string
+	// TelnyxAPIKey lets the senders send Telnyx's queued replies.
+	TelnyxAPIKey string
 	// VonageSignatureSecret enables POST /v1/webhooks/vonage/sms, signed
 	// with VonageSignatureMethod (md5hash, md5, sha1, sha256, sha512).
 	VonageSignatureSecret string
@@ -38,6 +40,7 @@ type Outbound struct {
 
 type fileTelnyx struct {
 	PublicKey string `yaml:"public_key"`
+	APIKey    string `yaml:"api_key"`
 }
 
 type fileVonage struct {
@@ -99,6 +102,11 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 	o.TwilioAccountSid, o.TwilioAPIKey, o.TwilioAPISecret = sid.value, key.value, secret.value
 	telnyxKey := setting{"telnyx.public_key", f.Telnyx.PublicKey}
 	telnyxKey.set(getenv, "OPTIN_TELNYX_PUBLIC_KEY")
+	telnyxAPIKey := setting{"telnyx.api_key", f.Telnyx.APIKey}
+	if err := telnyxAPIKey.setSecret(getenv, "OPTIN_TELNYX_API_KEY"); err != nil {
+		return err
+	}
+	o.TelnyxAPIKey = telnyxAPIKey.value
 	vonageSecret := setting{"vonage.signature_secret", f.Vonage.SignatureSecret}
 	if err := vonageSecret.setSecret(getenv, "OPTIN_VONAGE_SIGNATURE_SECRET"); err != nil {
 		return err
@@ -120,7 +128,7 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 	if o.APINumbers() > 0 && o.TwilioAccountSid == "" {
 		return fmt.Errorf("config: %s: required when a number has reply_mode api; set it in the file or OPTIN_TWILIO_ACCOUNT_SID", sid.name)
 	}
-	o.Sender = o.APINumbers() > 0
+	o.Sender = o.APINumbers() > 0 || o.TelnyxPublicKey != "" || o.VonageSignatureSecret != ""
 	if f.Outbound.Sender != nil {
 		o.Sender = *f.Outbound.Sender
 	}

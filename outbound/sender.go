@@ -55,7 +55,7 @@ const (
 // OptOutCodes are the provider error codes that mean the person has opted
 // out at the provider; a send or status callback carrying one moves the
 // subscriber to unsubscribed (optin.ProviderBlocked).
-var OptOutCodes = map[int]bool{TwilioOptedOut: true}
+var OptOutCodes = map[int]bool{TwilioOptedOut: true, TelnyxOptedOut: true}
 
 // classify sorts a send error: retry says try again later, ambiguous says
 // the message may have been accepted despite the error.

@@ -34,16 +34,35 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, log 
 		return func() {}, nil
 	}
 	o := cfg.Outbound
-	tw, err := outbound.NewTwilio(outbound.TwilioOptions{
-		AccountSid: o.TwilioAccountSid, Username: o.TwilioAPIKey,
-		Password: cmpOr(o.TwilioAPISecret, cfg.TwilioAuthToken),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
+	senders := map[string]outbound.Sender{}
+	if o.TwilioAccountSid != "" {
+		tw, err := outbound.NewTwilio(outbound.TwilioOptions{
+			AccountSid: o.TwilioAccountSid, Username: o.TwilioAPIKey,
+			Password: cmpOr(o.TwilioAPISecret, cfg.TwilioAuthToken),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		senders[tw.Name()] = tw
+	}
+	if o.TelnyxAPIKey != "" {
+		tx, err := outbound.NewTelnyx(o.TelnyxAPIKey, "", nil)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		senders[tx.Name()] = tx
+	}
+	if len(senders) == 0 {
+		log.Warn("outbound senders not started: no provider credentials (twilio.account_sid, telnyx.api_key); queued replies wait")
+		return func() {}, nil
+	}
+	names := make([]string, 0, len(senders))
+	for n := range senders {
+		names = append(names, n)
 	}
 	w, err := outbound.New(outbound.Options{
 		Queue:          st,
-		Senders:        map[string]outbound.Sender{tw.Name(): tw},
+		Senders:        senders,
 		Numbers:        cfg.Numbers(),
 		Rates:          o.Rates,
 		StatusCallback: func(r optin.Reply) string { return gateway.StatusCallbackURL(cfg.PublicURL, r) },
@@ -62,7 +81,7 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, log 
 		}
 	})
 	log.Info("outbound senders running", zap.String("owner", w.Owner()),
-		zap.Int("api_numbers", o.APINumbers()),
+		zap.Int("api_numbers", o.APINumbers()), zap.Strings("providers", names),
 		zap.String("twilio_status_callback", cfg.PublicURL+"/v1/webhooks/twilio/status"))
 	return wg.Wait, nil
 }
