@@ -36,6 +36,9 @@ type Outbound struct {
 	// with VonageSignatureMethod (md5hash, md5, sha1, sha256, sha512).
 	VonageSignatureSecret string
 	VonageSignatureMethod string
+	// VonageAPIKey and VonageAPISecret let the senders send Vonage's
+	// queued replies.
+	VonageAPIKey, VonageAPISecret string
 }
 
 type fileTelnyx struct {
@@ -46,6 +49,8 @@ type fileTelnyx struct {
 type fileVonage struct {
 	SignatureSecret string `yaml:"signature_secret"`
 	SignatureMethod string `yaml:"signature_method"`
+	APIKey          string `yaml:"api_key"`
+	APISecret       string `yaml:"api_secret"`
 }
 
 // fileOutbound is the outbound section of the YAML file.
@@ -107,6 +112,16 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 		return err
 	}
 	o.TelnyxAPIKey = telnyxAPIKey.value
+	vonageKey := setting{"vonage.api_key", f.Vonage.APIKey}
+	vonageKey.set(getenv, "OPTIN_VONAGE_API_KEY")
+	vonageAPISecret := setting{"vonage.api_secret", f.Vonage.APISecret}
+	if err := vonageAPISecret.setSecret(getenv, "OPTIN_VONAGE_API_SECRET"); err != nil {
+		return err
+	}
+	if (vonageKey.value == "") != (vonageAPISecret.value == "") {
+		return fmt.Errorf("config: %s and %s: set both or neither", vonageKey.name, vonageAPISecret.name)
+	}
+	o.VonageAPIKey, o.VonageAPISecret = vonageKey.value, vonageAPISecret.value
 	vonageSecret := setting{"vonage.signature_secret", f.Vonage.SignatureSecret}
 	if err := vonageSecret.setSecret(getenv, "OPTIN_VONAGE_SIGNATURE_SECRET"); err != nil {
 		return err

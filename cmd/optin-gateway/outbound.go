@@ -52,8 +52,15 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, log 
 		}
 		senders[tx.Name()] = tx
 	}
+	if o.VonageAPIKey != "" {
+		vg, err := outbound.NewVonage(o.VonageAPIKey, o.VonageAPISecret, "", nil)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		senders[vg.Name()] = vg
+	}
 	if len(senders) == 0 {
-		log.Warn("outbound senders not started: no provider credentials (twilio.account_sid, telnyx.api_key); queued replies wait")
+		log.Warn("outbound senders not started: no provider credentials (twilio.account_sid, telnyx.api_key, vonage.api_key); queued replies wait")
 		return func() {}, nil
 	}
 	names := make([]string, 0, len(senders))
