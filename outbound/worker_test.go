@@ -313,3 +313,27 @@ func TestDefaultRate(t *testing.T) {
 		}
 	}
 }
+
+// TestUndecodableEntryIsDeadLettered: an entry no sender can read (here,
+// queued under another master key) goes to the dead letters instead of
+// blocking its shard; the replies behind it are sent.
+func TestUndecodableEntryIsDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	otherKey := make([]byte, store.MasterKeySize)
+	copy(otherKey, "a different master key, 32 bytes")
+	other := openStore(t, e.redis.URL(), otherKey)
+	p := subscriberPhone(7)
+	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, p)}
+	in := optin.Inbound{Provider: "twilio", MessageID: newSid()}
+	bad := optin.RepliesFor(testNumbers(t)[fastNumber], sub, p, in, []string{"sealed under another key"}, time.Now())
+	if _, _, err := other.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, bad); err != nil {
+		t.Fatal(err)
+	}
+	want := e.enqueue(t, fastNumber, p, "readable")
+	run(t, fastOptions(t, e.st, e.fake.URL(), "worker-a"))
+	e.waitDrained(t, 30*time.Second)
+	checkExactlyOnceInOrder(t, e.fake.Accepted(), want)
+	if n := e.deadLetters(t); n != 1 {
+		t.Errorf("dead letters = %d; want 1", n)
+	}
+}

@@ -166,11 +166,27 @@ func (s *Store) ClaimReplies(ctx context.Context, shard int, consumer string, co
 		raw, _ := m.Values["r"].(string)
 		r, err := s.openReply(raw)
 		if err != nil {
-			return nil, fmt.Errorf("store: claim %s %s: %w", key, m.ID, err)
+			// An entry no sender can read would block its shard for
+			// ever: it goes to the dead letters as it is.
+			if err := s.deadRaw(ctx, shard, m.ID, raw, "undecodable: "+err.Error()); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		out = append(out, QueuedReply{Shard: shard, StreamID: m.ID, Reply: r})
 	}
 	return out, nil
+}
+
+// deadRaw moves queue entry id of shard, as stored, to the dead letters.
+func (s *Store) deadRaw(ctx context.Context, shard int, id, raw, reason string) error {
+	key := OutQueueKey(shard)
+	pipe := s.rdb.TxPipeline()
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: OutDeadKey(shard), Values: []any{"r", raw, "reason", reason}})
+	pipe.XAck(ctx, key, SenderGroup, id)
+	pipe.XDel(ctx, key, id)
+	_, err := pipe.Exec(ctx)
+	return translate("dead letter "+key+" "+id, err)
 }
 
 // SendRecord returns the send record of q.
