@@ -147,6 +147,7 @@ type file struct {
 	Outbound        fileOutbound   `yaml:"outbound"`
 	Telnyx          fileTelnyx     `yaml:"telnyx"`
 	Vonage          fileVonage     `yaml:"vonage"`
+	Bandwidth       fileBandwidth  `yaml:"bandwidth"`
 	AdminToken      string         `yaml:"admin_token"`
 	MasterKey       string         `yaml:"master_key"`
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`

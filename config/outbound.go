@@ -39,6 +39,15 @@ type Outbound struct {
 	// VonageAPIKey and VonageAPISecret let the senders send Vonage's
 	// queued replies.
 	VonageAPIKey, VonageAPISecret string
+	// BandwidthCallbackUser and BandwidthCallbackPassword, the basic auth
+	// credentials of the messaging application's callback, enable
+	// POST /v1/webhooks/bandwidth/sms.
+	BandwidthCallbackUser, BandwidthCallbackPassword string
+}
+
+type fileBandwidth struct {
+	CallbackUser     string `yaml:"callback_user"`
+	CallbackPassword string `yaml:"callback_password"`
 }
 
 type fileTelnyx struct {
@@ -122,6 +131,16 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 		return fmt.Errorf("config: %s and %s: set both or neither", vonageKey.name, vonageAPISecret.name)
 	}
 	o.VonageAPIKey, o.VonageAPISecret = vonageKey.value, vonageAPISecret.value
+	bwUser := setting{"bandwidth.callback_user", f.Bandwidth.CallbackUser}
+	bwUser.set(getenv, "OPTIN_BANDWIDTH_CALLBACK_USER")
+	bwPass := setting{"bandwidth.callback_password", f.Bandwidth.CallbackPassword}
+	if err := bwPass.setSecret(getenv, "OPTIN_BANDWIDTH_CALLBACK_PASSWORD"); err != nil {
+		return err
+	}
+	if (bwUser.value == "") != (bwPass.value == "") {
+		return fmt.Errorf("config: %s and %s: set both or neither", bwUser.name, bwPass.name)
+	}
+	o.BandwidthCallbackUser, o.BandwidthCallbackPassword = bwUser.value, bwPass.value
 	vonageSecret := setting{"vonage.signature_secret", f.Vonage.SignatureSecret}
 	if err := vonageSecret.setSecret(getenv, "OPTIN_VONAGE_SIGNATURE_SECRET"); err != nil {
 		return err
@@ -143,7 +162,7 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 	if o.APINumbers() > 0 && o.TwilioAccountSid == "" {
 		return fmt.Errorf("config: %s: required when a number has reply_mode api; set it in the file or OPTIN_TWILIO_ACCOUNT_SID", sid.name)
 	}
-	o.Sender = o.APINumbers() > 0 || o.TelnyxPublicKey != "" || o.VonageSignatureSecret != ""
+	o.Sender = o.APINumbers() > 0 || o.TelnyxPublicKey != "" || o.VonageSignatureSecret != "" || o.BandwidthCallbackUser != ""
 	if f.Outbound.Sender != nil {
 		o.Sender = *f.Outbound.Sender
 	}

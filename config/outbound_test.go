@@ -93,6 +93,7 @@ func TestLoadProviders(t *testing.T) {
 		{"short telnyx key", map[string]string{"OPTIN_TELNYX_PUBLIC_KEY": "AAAA"}, "OPTIN_TELNYX_PUBLIC_KEY: must be base64 of a 32-byte"},
 		{"unknown vonage method", map[string]string{"OPTIN_VONAGE_SIGNATURE_METHOD": "crc32"}, "OPTIN_VONAGE_SIGNATURE_METHOD: must be md5hash"},
 		{"vonage key without secret", map[string]string{"OPTIN_VONAGE_API_KEY": "abcd1234"}, "set both or neither"},
+		{"bandwidth user without password", map[string]string{"OPTIN_BANDWIDTH_CALLBACK_USER": "bw"}, "bandwidth.callback_password: set both or neither"},
 	} {
 		if _, err := Load(writeFile(t, "c.yaml", base), env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Load() = %v; want an error containing %q", tc.name, err, tc.want)

@@ -25,9 +25,11 @@ type Provider interface {
 	// the provider signs a timestamp, that it is within the tolerance of
 	// now (replay protection). The error is a signature error (403).
 	Verify(h http.Header, uri string, body []byte, now time.Time) error
-	// Parse normalises the request. Events that are not inbound messages
-	// come back with Skip set and are answered 200 without processing.
-	Parse(h http.Header, body []byte) (Inbound, error)
+	// Parse normalises the request into its inbound messages (one, or
+	// several where the provider batches events). Events that are not
+	// inbound messages come back with Skip set and are answered 200
+	// without processing.
+	Parse(h http.Header, body []byte) ([]Inbound, error)
 	// Render returns the webhook's answer carrying replies; inline false
 	// means the provider takes no replies in the answer (body is then the
 	// answer to send with no replies) and replies are queued.
@@ -71,54 +73,68 @@ func (s *Server) handleProviderInbound(p Provider) echo.HandlerFunc {
 			logFields(c, zap.String("security_event", "bad_signature"))
 			return err
 		}
-		msg, err := p.Parse(req.Header, body)
+		msgs, err := p.Parse(req.Header, body)
 		if err != nil {
 			return err
 		}
-		if msg.Skip {
-			logFields(c, zap.String("outcome", "skipped"))
-			return c.NoContent(http.StatusOK)
+		var reply []byte
+		for _, msg := range msgs {
+			if msg.Skip {
+				logFields(c, zap.String("outcome", "skipped"))
+				continue
+			}
+			if reply, err = s.processProvider(c, p, msg); err != nil {
+				return err
+			}
 		}
-		in := msg.Message
-		in.Provider = p.Name()
-		switch {
-		case in.MessageID == "":
-			return badRequest{"missing message id"}
-		case msg.From == "":
-			return badRequest{"missing sender"}
-		case msg.To == "":
-			return badRequest{"missing recipient"}
-		}
-		logFields(c, zap.String("message_id", in.MessageID))
-		from, err := phone.Parse(msg.From)
-		if err != nil {
-			return badRequest{"from: " + err.Error()}
-		}
-		to, err := phone.ParseBusiness(msg.To)
-		if err != nil {
-			return badRequest{"to: " + err.Error()}
-		}
-		logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
-		num, ok := s.opts.Numbers[to.E164()]
-		if !ok {
-			return &echo.HTTPError{Code: http.StatusNotFound, Message: "recipient is not a number of this gateway"}
-		}
-		var ctype string
-		render := func(replies []string) ([]byte, error) {
-			t, b, _, err := p.Render(replies)
-			ctype = t
-			return b, err
-		}
-		reply, outcome, err := s.process(req.Context(), num, from, in, render)
+		ctype, empty, _, err := p.Render(nil)
 		if err != nil {
 			return err
 		}
-		if ctype == "" { // a stored answer of a retry
-			ctype, _, _, _ = p.Render(nil)
+		if reply == nil {
+			reply = empty
 		}
-		logFields(c, zap.String("tenant", num.Tenant), zap.String("outcome", outcome))
 		return c.Blob(http.StatusOK, ctype, reply)
 	}
+}
+
+// processProvider runs one inbound message of provider p and returns the
+// webhook's answer for it.
+func (s *Server) processProvider(c echo.Context, p Provider, msg Inbound) ([]byte, error) {
+	in := msg.Message
+	in.Provider = p.Name()
+	switch {
+	case in.MessageID == "":
+		return nil, badRequest{"missing message id"}
+	case msg.From == "":
+		return nil, badRequest{"missing sender"}
+	case msg.To == "":
+		return nil, badRequest{"missing recipient"}
+	}
+	logFields(c, zap.String("message_id", in.MessageID))
+	from, err := phone.Parse(msg.From)
+	if err != nil {
+		return nil, badRequest{"from: " + err.Error()}
+	}
+	to, err := phone.ParseBusiness(msg.To)
+	if err != nil {
+		return nil, badRequest{"to: " + err.Error()}
+	}
+	logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
+	num, ok := s.opts.Numbers[to.E164()]
+	if !ok {
+		return nil, &echo.HTTPError{Code: http.StatusNotFound, Message: "recipient is not a number of this gateway"}
+	}
+	render := func(replies []string) ([]byte, error) {
+		_, b, _, err := p.Render(replies)
+		return b, err
+	}
+	reply, outcome, err := s.process(c.Request().Context(), num, from, in, render)
+	if err != nil {
+		return nil, err
+	}
+	logFields(c, zap.String("tenant", num.Tenant), zap.String("outcome", outcome))
+	return reply, nil
 }
 
 // queues reports whether replies to message in on number n go on the

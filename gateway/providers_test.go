@@ -24,6 +24,7 @@ type providerHarness struct {
 	*harness
 	telnyxKey    ed25519.PrivateKey
 	vonageSecret string
+	bwPassword   string
 }
 
 func newProviderHarness(tb testing.TB, vonageMethod string) *providerHarness {
@@ -34,7 +35,11 @@ func newProviderHarness(tb testing.TB, vonageMethod string) *providerHarness {
 	}
 	secretBytes := make([]byte, 16)
 	_, _ = rand.Read(secretBytes)
-	ph := &providerHarness{telnyxKey: priv, vonageSecret: hex.EncodeToString(secretBytes)}
+	ph := &providerHarness{telnyxKey: priv, vonageSecret: hex.EncodeToString(secretBytes), bwPassword: "bw-" + hex.EncodeToString(secretBytes[:8])}
+	bw, err := gateway.NewBandwidth("bwcallback", ph.bwPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	tx, err := gateway.NewTelnyx(base64.StdEncoding.EncodeToString(pub))
 	if err != nil {
 		tb.Fatal(err)
@@ -45,7 +50,7 @@ func newProviderHarness(tb testing.TB, vonageMethod string) *providerHarness {
 	}
 	ph.harness = newHarnessWith(tb, func(o *gateway.Options) {
 		o.Outbound = o.Store.(*store.Store)
-		o.Providers = []gateway.Provider{tx, vg}
+		o.Providers = []gateway.Provider{tx, vg, bw}
 	})
 	return ph
 }

@@ -84,21 +84,21 @@ type telnyxEvent struct {
 }
 
 // Parse reads a message.received event; other events are skipped.
-func (t *Telnyx) Parse(_ http.Header, body []byte) (Inbound, error) {
+func (t *Telnyx) Parse(_ http.Header, body []byte) ([]Inbound, error) {
 	var ev telnyxEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return Inbound{}, badRequest{"malformed JSON body"}
+		return nil, badRequest{"malformed JSON body"}
 	}
 	p := ev.Data.Payload
 	if ev.Data.EventType != "message.received" {
-		return Inbound{Skip: true}, nil
+		return []Inbound{{Skip: true}}, nil
 	}
 	in := Inbound{From: p.From.PhoneNumber}
 	in.Message.MessageID, in.Message.Text = p.ID, p.Text
 	if len(p.To) > 0 {
 		in.To = p.To[0].PhoneNumber
 	}
-	return in, nil
+	return []Inbound{in}, nil
 }
 
 // Render answers an empty 200: replies go on the outbound queue.

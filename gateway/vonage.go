@@ -163,17 +163,17 @@ func (v *Vonage) Verify(h http.Header, _ string, body []byte, now time.Time) err
 
 // Parse reads msisdn (the sender, without "+"), to, messageId and text;
 // binary messages are skipped.
-func (v *Vonage) Parse(h http.Header, body []byte) (Inbound, error) {
+func (v *Vonage) Parse(h http.Header, body []byte) ([]Inbound, error) {
 	params, err := vonageParams(h, body)
 	if err != nil {
-		return Inbound{}, err
+		return nil, err
 	}
 	if params["type"] == "binary" {
-		return Inbound{Skip: true}, nil
+		return []Inbound{{Skip: true}}, nil
 	}
 	in := Inbound{From: vonageNumber(params["msisdn"]), To: vonageNumber(params["to"])}
 	in.Message.MessageID, in.Message.Text = params["messageId"], params["text"]
-	return in, nil
+	return []Inbound{in}, nil
 }
 
 // vonageNumber turns Vonage's international format without "+" into

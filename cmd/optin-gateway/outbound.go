@@ -111,6 +111,13 @@ func providers(cfg *config.Config) ([]gateway.Provider, error) {
 		}
 		out = append(out, p)
 	}
+	if u := cfg.Outbound.BandwidthCallbackUser; u != "" {
+		p, err := gateway.NewBandwidth(u, cfg.Outbound.BandwidthCallbackPassword)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
 	if s := cfg.Outbound.VonageSignatureSecret; s != "" {
 		p, err := gateway.NewVonage(s, cfg.Outbound.VonageSignatureMethod)
 		if err != nil {
