@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -56,6 +55,9 @@ type OutboundStore interface {
 	RecordDelivery(ctx context.Context, d optin.Delivery) error
 	// Reconcile applies a decision on subscriber id, once per message in.
 	Reconcile(ctx context.Context, tenant, id string, campaigns []string, in optin.Inbound, decide func(optin.Subscriber) optin.Decision) error
+	// SentReply returns the reply a provider's message id was sent for
+	// (optin.ErrNotFound if none).
+	SentReply(ctx context.Context, provider, sid string) (optin.Reply, error)
 }
 
 // replyMode returns the reply mode of number n.
@@ -120,25 +122,28 @@ func (s *Server) handleTwilioStatus(c echo.Context) error {
 		return badRequest{"missing or malformed MessageStatus"}
 	}
 	logFields(c, zap.String("reply_id", d.ReplyID), zap.String("status", string(d.Status)), zap.String("error_code", d.ErrorCode))
-	if err := s.opts.Outbound.RecordDelivery(req.Context(), d); err != nil {
+	if err := s.recordDelivery(req.Context(), d, form.Get("From")); err != nil {
 		return err
-	}
-	if code, err := strconv.Atoi(d.ErrorCode); err == nil && optOutCodes[code] {
-		n, ok := s.opts.Numbers[form.Get("From")]
-		if !ok || n.Tenant != d.Tenant {
-			return badRequest{"From is not a number of this tenant"}
-		}
-		if err := s.reconcile(req.Context(), n, d.Subscriber, optin.Cause{Provider: ProviderTwilio, MessageID: d.ReplyID, Signal: d.ErrorCode}); err != nil {
-			return err
-		}
-		logFields(c, zap.String("outcome", optin.OutcomeProviderOptOut.String()))
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-// optOutCodes are Twilio's error codes that mean the person opted out at
-// Twilio: 21610, "Attempt to send to unsubscribed recipient".
-var optOutCodes = map[int]bool{21610: true}
+// recordDelivery writes delivery record d on the audit trail and, when it
+// carries an opt-out code, moves the subscriber to unsubscribed on the
+// sending number from, with the provider as the cause.
+func (s *Server) recordDelivery(ctx context.Context, d optin.Delivery, from string) error {
+	if err := s.opts.Outbound.RecordDelivery(ctx, d); err != nil {
+		return err
+	}
+	if !optin.IsProviderOptOut(d.Provider, d.ErrorCode) {
+		return nil
+	}
+	n, ok := s.opts.Numbers[from]
+	if !ok || n.Tenant != d.Tenant {
+		return badRequest{"the sending number is not a number of this tenant"}
+	}
+	return s.reconcile(ctx, n, d.Subscriber, optin.Cause{Provider: d.Provider, MessageID: d.ReplyID, Signal: d.ErrorCode})
+}
 
 // reconcile records that the provider blocks subscriber id on number n.
 func (s *Server) reconcile(ctx context.Context, n *optin.Number, id string, cause optin.Cause) error {

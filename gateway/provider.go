@@ -36,11 +36,22 @@ type Provider interface {
 	Render(replies []string) (contentType string, body []byte, inline bool, err error)
 }
 
-// Inbound is a provider's inbound message as Parse normalises it.
+// Inbound is a provider's inbound message as Parse normalises it, or a
+// delivery status of a message the gateway sent.
 type Inbound struct {
 	Message  optin.Inbound
 	From, To string // as the provider wrote them; normalised by the handler
-	Skip     bool   // not an inbound message: answer 200, do nothing
+	Skip     bool   // neither a message nor a status: answer 200, do nothing
+	// Status, when set, makes this a delivery status event rather than
+	// an inbound message.
+	Status *Status
+}
+
+// Status is a provider's delivery status of a message it sent for us.
+type Status struct {
+	ProviderMessageID string
+	Status            optin.DeliveryStatus
+	ErrorCode         string // the provider's error code, if any
 }
 
 // DefaultTimestampTolerance is how far a provider's signed timestamp may
@@ -81,6 +92,12 @@ func (s *Server) handleProviderInbound(p Provider) echo.HandlerFunc {
 		for _, msg := range msgs {
 			if msg.Skip {
 				logFields(c, zap.String("outcome", "skipped"))
+				continue
+			}
+			if msg.Status != nil {
+				if err := s.providerStatus(c, p, *msg.Status); err != nil {
+					return err
+				}
 				continue
 			}
 			if reply, err = s.processProvider(c, p, msg); err != nil {
@@ -150,4 +167,31 @@ func (s *Server) queues(n *optin.Number, in optin.Inbound) bool {
 	}
 	_, _, inline, _ := p.Render(nil)
 	return !inline
+}
+
+// providerStatus records a provider's delivery status of a message sent
+// for a queued reply, found by the provider's message id. A status for a
+// message the gateway does not know (not sent by it, or too old) is
+// answered 200 and dropped, so that the provider stops retrying it.
+func (s *Server) providerStatus(c echo.Context, p Provider, st Status) error {
+	if s.opts.Outbound == nil {
+		return nil
+	}
+	if !statusWord.MatchString(string(st.Status)) || st.ProviderMessageID == "" {
+		return badRequest{"malformed status event"}
+	}
+	ctx := c.Request().Context()
+	r, err := s.opts.Outbound.SentReply(ctx, p.Name(), st.ProviderMessageID)
+	if errors.Is(err, optin.ErrNotFound) {
+		logFields(c, zap.String("outcome", "unknown_message_status"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logFields(c, zap.String("reply_id", r.ID), zap.String("status", string(st.Status)), zap.String("error_code", st.ErrorCode))
+	return s.recordDelivery(ctx, optin.Delivery{
+		Tenant: r.Tenant, Subscriber: r.Subscriber, ReplyID: r.ID, CausedBy: r.CausedBy, Provider: p.Name(),
+		ProviderMessageID: st.ProviderMessageID, Status: st.Status, ErrorCode: st.ErrorCode, At: s.opts.Now(),
+	}, r.From)
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/optin-gateway/optin-gateway/optin"
 )
 
 // Telnyx's webhook signature headers.
@@ -78,19 +80,37 @@ type telnyxEvent struct {
 			} `json:"from"`
 			To []struct {
 				PhoneNumber string `json:"phone_number"`
+				Status      string `json:"status"`
 			} `json:"to"`
+			Errors []struct {
+				Code string `json:"code"`
+			} `json:"errors"`
 		} `json:"payload"`
 	} `json:"data"`
 }
 
-// Parse reads a message.received event; other events are skipped.
+// Parse reads a message.received event, and the delivery status of
+// message.sent and message.finalized (the recipient's status, e.g.
+// delivered or delivery_failed, and the first error code); other events
+// are skipped.
 func (t *Telnyx) Parse(_ http.Header, body []byte) ([]Inbound, error) {
 	var ev telnyxEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return nil, badRequest{"malformed JSON body"}
 	}
 	p := ev.Data.Payload
-	if ev.Data.EventType != "message.received" {
+	switch ev.Data.EventType {
+	case "message.received":
+	case "message.sent", "message.finalized":
+		st := &Status{ProviderMessageID: p.ID}
+		if len(p.To) > 0 {
+			st.Status = optin.DeliveryStatus(p.To[0].Status)
+		}
+		if len(p.Errors) > 0 {
+			st.ErrorCode = p.Errors[0].Code
+		}
+		return []Inbound{{Status: st}}, nil
+	default:
 		return []Inbound{{Skip: true}}, nil
 	}
 	in := Inbound{From: p.From.PhoneNumber}

@@ -45,3 +45,18 @@ func (n *Number) CampaignIDs() []string {
 	}
 	return ids
 }
+
+// providerOptOutCodes are the error codes by which providers say the
+// person opted out at the provider: Twilio's 21610 ("Attempt to send to
+// unsubscribed recipient") and Telnyx's 40300 ("Blocked due to STOP
+// message").
+var providerOptOutCodes = map[string]map[string]bool{
+	"twilio": {"21610": true},
+	"telnyx": {"40300": true},
+}
+
+// IsProviderOptOut reports whether error code of provider means the
+// person opted out at the provider, which ProviderBlocked then records.
+func IsProviderOptOut(provider, code string) bool {
+	return providerOptOutCodes[provider][code]
+}

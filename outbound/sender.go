@@ -45,18 +45,6 @@ func (e *SendError) Error() string {
 // (429) or a server error (5xx).
 func (e *SendError) Temporary() bool { return e.Status == 429 || e.Status >= 500 }
 
-// Codes of Twilio's errors that the senders act on.
-const (
-	// TwilioOptedOut: "Attempt to send to unsubscribed recipient"; the
-	// person replied STOP to the sending number at the provider.
-	TwilioOptedOut = 21610
-)
-
-// OptOutCodes are the provider error codes that mean the person has opted
-// out at the provider; a send or status callback carrying one moves the
-// subscriber to unsubscribed (optin.ProviderBlocked).
-var OptOutCodes = map[int]bool{TwilioOptedOut: true, TelnyxOptedOut: true}
-
 // classify sorts a send error: retry says try again later, ambiguous says
 // the message may have been accepted despite the error.
 func classify(err error) (retry, ambiguous bool, se *SendError) {

@@ -18,10 +18,6 @@ import (
 // DefaultTelnyxBaseURL is Telnyx's API.
 const DefaultTelnyxBaseURL = "https://api.telnyx.com"
 
-// TelnyxOptedOut is Telnyx's "Blocked due to STOP message" (HTTP 409):
-// the recipient texted STOP to the sending number.
-const TelnyxOptedOut = 40300
-
 // Telnyx sends through Telnyx's Messages API (POST /v2/messages) with a
 // small client of ours: Telnyx's Go SDK is not on the Go module proxy this
 // project builds from.

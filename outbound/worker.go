@@ -262,7 +262,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 			lastCode = strconv.Itoa(se.Code)
 		}
 		if !retry {
-			if OptOutCodes[se.Code] {
+			if optin.IsProviderOptOut(r.Provider, lastCode) {
 				if err := w.reconcile(ctx, r, se.Code); err != nil {
 					return err
 				}

@@ -76,3 +76,9 @@ func outLeaseKey(shard int) string { return "og:" + shardTag(shard) + ":outlease
 // rateKey holds the rate limiter's state for one sending number. It has a
 // hash tag of its own: every sender of every instance shares it.
 func rateKey(from string) string { return "og:{rate:" + from + "}" }
+
+// sentIndexKey leads from a provider's message id to the reply it was sent
+// for, so that a provider's delivery event that names only its own id
+// (Telnyx, Bandwidth) finds the audit trail it belongs on. It has a hash
+// tag of its own: the event does not say which shard.
+func sentIndexKey(provider, sid string) string { return "og:{sent:" + provider + ":" + sid + "}" }

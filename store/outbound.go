@@ -229,7 +229,36 @@ func (s *Store) ClearSendIntent(ctx context.Context, q QueuedReply) error {
 // acknowledges and removes it from the queue and writes a delivery record
 // into the outbox: in one transaction.
 func (s *Store) MarkSent(ctx context.Context, q QueuedReply, sid string, at time.Time) error {
-	return s.finish(ctx, q, SendSent, sid, optin.DeliveryQueued, "", at)
+	if err := s.finish(ctx, q, SendSent, sid, optin.DeliveryQueued, "", at); err != nil {
+		return err
+	}
+	// The index lives in a slot of its own, so it is written after the
+	// transaction: a crash in between leaves only the provider's later
+	// delivery events for this message unmatched.
+	r := q.Reply
+	r.To, r.Body = "", ""
+	doc, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: sent index %s: %w", sid, err)
+	}
+	key := sentIndexKey(r.Provider, sid)
+	return translate("sent index "+key, s.rdb.Set(ctx, key, doc, DefaultSendRecordTTL).Err())
+}
+
+// SentReply returns the reply that provider's message sid was sent for,
+// without its number and text; optin.ErrNotFound when none is known (not
+// ours, or older than DefaultSendRecordTTL).
+func (s *Store) SentReply(ctx context.Context, provider, sid string) (optin.Reply, error) {
+	key := sentIndexKey(provider, sid)
+	var r optin.Reply
+	raw, err := s.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return r, translate("sent reply "+key, err)
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("store: sent reply %s: %w", key, err)
+	}
+	return r, nil
 }
 
 // DeadLetter gives up on q: it copies q with the reason into the shard's
