@@ -39,8 +39,15 @@ func startSender(tb testing.TB, h *harness, fake *twiliofake.Fake) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	runSenders(tb, h, map[string]outbound.Sender{"twilio": tw})
+}
+
+// runSenders runs an outbound worker with senders on the harness's store
+// until the test ends.
+func runSenders(tb testing.TB, h *harness, senders map[string]outbound.Sender) {
+	tb.Helper()
 	w, err := outbound.New(outbound.Options{
-		Queue: h.store, Senders: map[string]outbound.Sender{"twilio": tw}, Numbers: testNumbers(tb),
+		Queue: h.store, Senders: senders, Numbers: testNumbers(tb),
 		Rates:          map[string]float64{bizNumber: 1000},
 		StatusCallback: func(r optin.Reply) string { return gateway.StatusCallbackURL(publicURL, r) },
 		BaseBackoff:    time.Millisecond, MaxBackoff: 10 * time.Millisecond, LeaseTTL: time.Second, Poll: 5 * time.Millisecond,

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
 	"github.com/optin-gateway/optin-gateway/store"
@@ -59,17 +57,7 @@ func TestTelnyxDeliveryStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := outbound.New(outbound.Options{
-		Queue: h.store, Senders: map[string]outbound.Sender{"telnyx": tx}, Numbers: testNumbers(t),
-		Rates: map[string]float64{bizNumber: 1000}, LeaseTTL: time.Second, Poll: 5 * time.Millisecond, Logger: zaptest.NewLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = w.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	runSenders(t, h.harness, map[string]outbound.Sender{"telnyx": tx})
 
 	joinID := "7ee4241c-f127-47e5-9c34-3aac291f0101"
 	if r := h.postTelnyx(telnyxFixture(t, joinID, "JOIN"), h.clock.Now(), h.telnyxKey); r.status != http.StatusOK {
