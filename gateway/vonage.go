@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/optin-gateway/optin-gateway/optin"
 )
 
 // The signature methods of Vonage's signed SMS webhooks, as named in its
@@ -162,11 +164,20 @@ func (v *Vonage) Verify(h http.Header, _ string, body []byte, now time.Time) err
 }
 
 // Parse reads msisdn (the sender, without "+"), to, messageId and text;
-// binary messages are skipped.
+// binary messages are skipped. A delivery receipt (it carries err-code;
+// point the account's delivery receipt URL at the same route) becomes a
+// status of messageId with its status and err-code.
 func (v *Vonage) Parse(h http.Header, body []byte) ([]Inbound, error) {
 	params, err := vonageParams(h, body)
 	if err != nil {
 		return nil, err
+	}
+	if code, ok := params["err-code"]; ok {
+		st := &Status{ProviderMessageID: params["messageId"], Status: optin.DeliveryStatus(params["status"])}
+		if code != "0" {
+			st.ErrorCode = code
+		}
+		return []Inbound{{Status: st}}, nil
 	}
 	if params["type"] == "binary" {
 		return []Inbound{{Skip: true}}, nil
