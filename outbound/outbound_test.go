@@ -120,7 +120,7 @@ func fastOptions(tb testing.TB, q outbound.Queue, base string, owner string) out
 		Queue:       q,
 		Senders:     map[string]outbound.Sender{"twilio": sender(tb, base)},
 		Numbers:     testNumbers(tb),
-		Rates:       map[string]float64{fastNumber: 400, slowNumber: 4},
+		Rates:       map[string]float64{fastNumber: 400, slowNumber: 10},
 		Owner:       owner,
 		BaseBackoff: 2 * time.Millisecond,
 		MaxBackoff:  20 * time.Millisecond,
