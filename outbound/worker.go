@@ -22,7 +22,8 @@ type Queue interface {
 	Shards() int
 	EnsureSenderGroups(ctx context.Context) error
 	Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
-	ClaimReplies(ctx context.Context, shard int, consumer string, count int, pending bool) ([]store.QueuedReply, error)
+	ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]store.QueuedReply, string, error)
+	ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]store.QueuedReply, error)
 	SendRecord(ctx context.Context, q store.QueuedReply) (store.SendRecord, error)
 	MarkSendIntent(ctx context.Context, q store.QueuedReply, at time.Time) (int, error)
 	ClearSendIntent(ctx context.Context, q store.QueuedReply) error
@@ -41,6 +42,7 @@ const (
 	DefaultLeaseTTL    = 10 * time.Second
 	DefaultPoll        = 200 * time.Millisecond
 	DefaultBatch       = 100
+	DefaultMaxInFlight = 1000
 )
 
 // Options configure a Worker.
@@ -63,7 +65,8 @@ type Options struct {
 	MaxBackoff  time.Duration
 	LeaseTTL    time.Duration
 	Poll        time.Duration // idle wait between reads of an empty queue
-	Batch       int
+	Batch       int           // entries per read
+	MaxInFlight int           // entries read but not yet done, per shard
 	Logger      *zap.Logger
 	Now         func() time.Time
 	// Jitter returns a random duration in [0, d); default math/rand/v2.
@@ -99,6 +102,9 @@ func New(o Options) (*Worker, error) {
 	if o.Batch <= 0 {
 		o.Batch = DefaultBatch
 	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -129,85 +135,126 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// drain works on shard while it holds the shard's lease.
+// drain works on shard whenever it holds the shard's lease.
 func (w *Worker) drain(ctx context.Context, shard int) {
 	log := w.o.Logger.With(zap.Int("shard", shard), zap.String("owner", w.o.Owner))
 	for ctx.Err() == nil {
 		ok, err := w.o.Queue.Lease(ctx, shard, w.o.Owner, w.o.LeaseTTL)
-		if err != nil {
+		switch {
+		case err != nil:
 			log.Warn("lease", zap.Error(err))
 			sleep(ctx, w.o.Poll)
-			continue
-		}
-		if !ok {
+		case !ok:
 			sleep(ctx, w.o.LeaseTTL/3)
-			continue
-		}
-		batch, err := w.o.Queue.ClaimReplies(ctx, shard, w.o.Owner, w.o.Batch, true)
-		if err != nil {
-			log.Warn("claim", zap.Error(err))
-			sleep(ctx, w.o.Poll)
-			continue
-		}
-		if len(batch) == 0 {
-			sleep(ctx, w.o.Poll)
-			continue
-		}
-		if err := w.work(ctx, shard, batch); err != nil {
-			log.Warn("send", zap.Error(err))
-			sleep(ctx, w.o.Poll)
+		default:
+			w.own(ctx, shard, log)
 		}
 	}
 }
 
-// work delivers a batch while renewing the lease: one goroutine per
-// subscriber, each subscriber's replies in queue order. A reply that hits
-// a store error stops its subscriber's line; it stays pending and comes
-// first in the next batch.
-func (w *Worker) work(ctx context.Context, shard int, batch []store.QueuedReply) error {
-	bctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		t := time.NewTicker(w.o.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-bctx.Done():
+// shardWork is the replies of one shard in flight: one line per
+// subscriber, each delivered in queue order by its own goroutine, so that
+// a slow number or a retried reply holds up only its subscriber.
+type shardWork struct {
+	mu       sync.Mutex
+	lines    map[string][]store.QueuedReply // by subscriber; the head is being delivered
+	inFlight map[string]bool                // stream ids read and not done
+	wg       sync.WaitGroup
+}
+
+// own drains shard while it holds the lease: first the entries a crashed
+// sender left pending, then new ones, renewing the lease as it goes. It
+// returns once the lease is lost or ctx is done and every line stopped;
+// what was not done stays pending for the next owner.
+func (w *Worker) own(ctx context.Context, shard int, log *zap.Logger) {
+	octx, cancel := context.WithCancel(ctx)
+	sw := &shardWork{lines: map[string][]store.QueuedReply{}, inFlight: map[string]bool{}}
+	defer func() { cancel(); sw.wg.Wait() }()
+	cursor, renewAt := "0-0", time.Now().Add(w.o.LeaseTTL/3)
+	pending := true
+	for octx.Err() == nil {
+		if time.Now().After(renewAt) {
+			ok, err := w.o.Queue.Lease(octx, shard, w.o.Owner, w.o.LeaseTTL)
+			if err == nil && !ok {
+				log.Info("lease lost")
 				return
-			case <-t.C:
-				if ok, err := w.o.Queue.Lease(bctx, shard, w.o.Owner, w.o.LeaseTTL); err == nil && !ok {
-					cancel() // another worker owns the shard now
+			}
+			renewAt = time.Now().Add(w.o.LeaseTTL / 3)
+		}
+		sw.mu.Lock()
+		busy := len(sw.inFlight) >= w.o.MaxInFlight
+		sw.mu.Unlock()
+		if busy {
+			sleep(octx, w.o.Poll)
+			continue
+		}
+		var batch []store.QueuedReply
+		var err error
+		if pending {
+			batch, cursor, err = w.o.Queue.ClaimPending(octx, shard, w.o.Owner, cursor, w.o.Batch)
+			pending = err != nil || cursor != "0-0"
+		} else {
+			batch, err = w.o.Queue.ReadReplies(octx, shard, w.o.Owner, w.o.Batch)
+		}
+		if err != nil {
+			log.Warn("read", zap.Error(err))
+			sleep(octx, w.o.Poll)
+			continue
+		}
+		for _, q := range batch {
+			w.dispatch(octx, sw, q, log)
+		}
+		if len(batch) == 0 && !pending {
+			sleep(octx, w.o.Poll)
+		}
+	}
+}
+
+// dispatch appends q to its subscriber's line, starting the line when it
+// is idle.
+func (w *Worker) dispatch(ctx context.Context, sw *shardWork, q store.QueuedReply, log *zap.Logger) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.inFlight[q.StreamID] {
+		return
+	}
+	sw.inFlight[q.StreamID] = true
+	sub := q.Reply.Subscriber
+	sw.lines[sub] = append(sw.lines[sub], q)
+	if len(sw.lines[sub]) > 1 {
+		return // the line's goroutine gets to it
+	}
+	sw.wg.Go(func() {
+		for {
+			sw.mu.Lock()
+			line := sw.lines[sub]
+			sw.mu.Unlock()
+			// A store error leaves the reply where it is: tried again
+			// after a pause, never skipped, so the line keeps its order.
+			for tries := 1; ; tries++ {
+				err := w.deliver(ctx, line[0])
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				log.Warn("send", zap.String("reply_id", line[0].Reply.ID), zap.Error(err))
+				if !sleep(ctx, w.backoff(tries)) {
 					return
 				}
 			}
-		}
-	}()
-	var order []string
-	lines := map[string][]store.QueuedReply{}
-	for _, q := range batch {
-		if _, ok := lines[q.Reply.Subscriber]; !ok {
-			order = append(order, q.Reply.Subscriber)
-		}
-		lines[q.Reply.Subscriber] = append(lines[q.Reply.Subscriber], q)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(order))
-	for i, sub := range order {
-		wg.Go(func() {
-			for _, q := range lines[sub] {
-				if err := w.deliver(bctx, q); err != nil {
-					errs[i] = err
-					return
-				}
+			sw.mu.Lock()
+			delete(sw.inFlight, line[0].StreamID)
+			sw.lines[sub] = sw.lines[sub][1:]
+			if len(sw.lines[sub]) == 0 {
+				delete(sw.lines, sub)
+				sw.mu.Unlock()
+				return
 			}
-		})
-	}
-	wg.Wait()
-	cancel()
-	<-renewed
-	return errors.Join(errs...)
+			sw.mu.Unlock()
+		}
+	})
 }
 
 // deliver sends q exactly once, guarded by its send record: a reply

@@ -340,3 +340,45 @@ func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 		t.Errorf("dead letters = %d; want 1", n)
 	}
 }
+
+// TestSlowNumberHoldsUpOnlyItsSubscribers: replies behind a slow number's
+// in the same shard do not wait for them; each subscriber has a line of
+// its own.
+func TestSlowNumberHoldsUpOnlyItsSubscribers(t *testing.T) {
+	e := newEnv(t)
+	slow := e.enqueue(t, slowNumber, subscriberPhone(0), "slow 1", "slow 2", "slow 3", "slow 4")
+	var fast []optin.Reply
+	for i := 1; i < 100; i++ {
+		if shardOf(t, e, i) == shardOf(t, e, 0) {
+			fast = append(fast, e.enqueue(t, fastNumber, subscriberPhone(i), fmt.Sprintf("fast %02d", i))...)
+		}
+	}
+	o := fastOptions(t, e.st, e.fake.URL(), "worker-a")
+	o.Rates[slowNumber] = 2 // four replies take at least 1.5 s
+	o.Batch = 5             // the first read holds the slow replies and one fast one
+	run(t, o)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, slowSent := 0, 0
+		for _, m := range e.fake.Accepted() {
+			if m.From == fastNumber {
+				n++
+			} else {
+				slowSent++
+			}
+		}
+		if n == len(fast) {
+			if slowSent == len(slow) {
+				t.Errorf("the %d fast replies went out only after all %d slow ones; want them not held up", n, len(slow))
+			}
+			t.Logf("%d fast replies sent while %d of %d slow ones were", n, slowSent, len(slow))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d fast replies sent in 30s", n, len(fast))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.waitDrained(t, 30*time.Second)
+	checkExactlyOnceInOrder(t, e.fake.Accepted(), append(slow, fast...))
+}

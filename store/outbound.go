@@ -133,34 +133,43 @@ func (s *Store) Lease(ctx context.Context, shard int, owner string, ttl time.Dur
 	return n == 1, nil
 }
 
-// ClaimReplies returns up to count replies of shard's queue for consumer,
-// oldest first. With pending set it first takes over the replies that
-// were delivered to a sender but never acknowledged (a crashed sender's),
-// with XAUTOCLAIM; the caller holds the shard's lease, so no live sender
+// ClaimPending takes over, for consumer, up to count replies of shard's
+// queue that were delivered to a sender but never acknowledged (a crashed
+// sender's), oldest first, with XAUTOCLAIM from cursor start ("0-0" the
+// first time). It returns the cursor to continue from, "0-0" when the
+// scan is done. The caller holds the shard's lease, so no live sender
 // still works on them.
-func (s *Store) ClaimReplies(ctx context.Context, shard int, consumer string, count int, pending bool) ([]QueuedReply, error) {
+func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]QueuedReply, string, error) {
 	key := OutQueueKey(shard)
+	msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: key, Group: SenderGroup, Consumer: consumer, MinIdle: 0, Start: start, Count: int64(count),
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, start, translate("claim "+key, err)
+	}
+	out, err := s.decodeQueued(ctx, shard, msgs)
+	return out, next, err
+}
+
+// ReadReplies returns up to count replies of shard's queue that no sender
+// has had yet, oldest first, without waiting.
+func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]QueuedReply, error) {
+	key := OutQueueKey(shard)
+	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: SenderGroup, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(count), Block: -1,
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, translate("read "+key, err)
+	}
 	var msgs []redis.XMessage
-	if pending {
-		m, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: key, Group: SenderGroup, Consumer: consumer, MinIdle: 0, Start: "0-0", Count: int64(count),
-		}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, translate("claim "+key, err)
-		}
-		msgs = m
+	for _, st := range res {
+		msgs = append(msgs, st.Messages...)
 	}
-	if len(msgs) == 0 {
-		res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: SenderGroup, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(count), Block: -1,
-		}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, translate("read "+key, err)
-		}
-		for _, st := range res {
-			msgs = append(msgs, st.Messages...)
-		}
-	}
+	return s.decodeQueued(ctx, shard, msgs)
+}
+
+// decodeQueued opens queue entries.
+func (s *Store) decodeQueued(ctx context.Context, shard int, msgs []redis.XMessage) ([]QueuedReply, error) {
 	out := make([]QueuedReply, 0, len(msgs))
 	for _, m := range msgs {
 		raw, _ := m.Values["r"].(string)
