@@ -352,7 +352,10 @@ func (w *Worker) resolve(ctx context.Context, s Sender, q store.QueuedReply, sin
 func (w *Worker) reconcile(ctx context.Context, r optin.Reply, code int) error {
 	n, ok := w.o.Numbers[r.From]
 	if !ok {
-		return fmt.Errorf("outbound: reconcile %s: number %s not configured", r.ID, optin.Phone(r.From))
+		// The number left the configuration since the reply was queued:
+		// nothing to reconcile against; the refusal is still dead-lettered.
+		w.logFor(r).Error("provider opt-out for a number no longer configured", zap.Stringer("from", optin.Phone(r.From)))
+		return nil
 	}
 	return Reconcile(ctx, w.o.Queue, n, r.Subscriber, optin.Cause{Provider: r.Provider, MessageID: r.ID, Signal: strconv.Itoa(code)}, w.o.Now())
 }
