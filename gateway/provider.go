@@ -81,7 +81,9 @@ func (s *Server) handleProviderInbound(p Provider) echo.HandlerFunc {
 		}
 		logFields(c, zap.String("provider", p.Name()))
 		if err := p.Verify(req.Header, req.URL.RequestURI(), body, s.opts.Now()); err != nil {
-			logFields(c, zap.String("security_event", "bad_signature"))
+			if errors.Is(err, errBadSignature) {
+				logFields(c, zap.String("security_event", "bad_signature"))
+			}
 			return err
 		}
 		msgs, err := p.Parse(req.Header, body)

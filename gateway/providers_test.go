@@ -167,6 +167,9 @@ func TestTelnyxInbound(t *testing.T) {
 			return h.do(req)
 		}, http.StatusForbidden},
 		{"malformed JSON, signed", func() reply { return h.postTelnyx([]byte(`{"data":`), now, h.telnyxKey) }, http.StatusBadRequest},
+		{"oversized body", func() reply {
+			return h.postTelnyx([]byte(`{"pad":"`+strings.Repeat("x", gateway.DefaultMaxBodyBytes)+`"}`), now, h.telnyxKey)
+		}, http.StatusRequestEntityTooLarge},
 		{"not our number", func() reply {
 			return h.postTelnyx([]byte(strings.Replace(string(stop), "+12025550100", "+12025550199", 1)), now, h.telnyxKey)
 		}, http.StatusNotFound},
