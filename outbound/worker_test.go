@@ -354,7 +354,7 @@ func TestSlowNumberHoldsUpOnlyItsSubscribers(t *testing.T) {
 		}
 	}
 	o := fastOptions(t, e.st, e.fake.URL(), "worker-a")
-	o.Rates[slowNumber] = 2 // four replies take at least 1.5 s
+	o.Rates[slowNumber] = 1 // four replies take at least 3 s
 	o.Batch = 5             // the first read holds the slow replies and one fast one
 	run(t, o)
 	deadline := time.Now().Add(30 * time.Second)
