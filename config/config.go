@@ -72,6 +72,9 @@ type Config struct {
 	Tenants []Tenant
 
 	numbers map[string]*optin.Number
+
+	// Outbound configures replies sent through providers' APIs.
+	Outbound Outbound
 }
 
 // Log configures logging.
@@ -125,6 +128,13 @@ type Number struct {
 	// KeywordPacks enables keyword packs (optin.PackNames) beside "en",
 	// which every number has.
 	KeywordPacks []string `yaml:"keyword_packs"`
+	// ReplyMode is "twiml" (replies in the webhook's response, the
+	// default) or "api" (replies queued and sent through the API).
+	ReplyMode string `yaml:"reply_mode"`
+	// RateLimit is the number's sending rate through the API in messages
+	// per second; 0 means the default for its kind (long code 1,
+	// toll-free 3, short code 100).
+	RateLimit float64 `yaml:"rate_limit"`
 }
 
 // file is the shape of the YAML file.
@@ -139,8 +149,15 @@ type file struct {
 	} `yaml:"log"`
 	Shards *int `yaml:"shards"`
 	Twilio struct {
-		AuthToken string `yaml:"auth_token"`
+		AuthToken  string `yaml:"auth_token"`
+		AccountSid string `yaml:"account_sid"`
+		APIKey     string `yaml:"api_key"`
+		APISecret  string `yaml:"api_secret"`
 	} `yaml:"twilio"`
+	Outbound        fileOutbound   `yaml:"outbound"`
+	Telnyx          fileTelnyx     `yaml:"telnyx"`
+	Vonage          fileVonage     `yaml:"vonage"`
+	Bandwidth       fileBandwidth  `yaml:"bandwidth"`
 	AdminToken      string         `yaml:"admin_token"`
 	MasterKey       string         `yaml:"master_key"`
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
@@ -324,6 +341,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
+		return nil, err
+	}
+	if err := c.loadOutbound(f, getenv); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -29,11 +29,15 @@ func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone,
 			return nil, "", err
 		}
 		dec := optin.Decide(sub, n, in, s.opts.Now(), code)
-		reply, err := render(dec.Replies)
+		replies := dec.Replies
+		if s.queues(n, in) {
+			replies = nil // queued, not rendered
+		}
+		reply, err := render(replies)
 		if err != nil {
 			return nil, "", fmt.Errorf("gateway: render reply: %w", err)
 		}
-		_, stored, err = s.opts.Store.Apply(ctx, sub, dec, in, reply)
+		stored, err = s.apply(ctx, n, from, sub, dec, in, reply)
 		switch {
 		case err == nil:
 			return reply, dec.Outcome.String(), nil

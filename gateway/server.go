@@ -66,6 +66,16 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Audit serves the evidence route; nil answers it with 404.
 	Audit Auditor
+	// ReplyModes are the numbers' reply modes by E.164; a number not
+	// listed replies in TwiML.
+	ReplyModes map[string]ReplyMode
+	// Outbound queues replies of numbers in ReplyAPI mode and records
+	// delivery statuses; required when any number replies through the API
+	// or a provider takes no replies in its webhook's answer.
+	Outbound OutboundStore
+	// Providers are the inbound webhooks beside Twilio's, each at
+	// POST /v1/webhooks/{name}/sms.
+	Providers []Provider
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -76,6 +86,7 @@ type Server struct {
 	twilio    *twilioVerifier
 	tenants   map[string][]string // tenant → campaign ids, sorted by first appearance
 	adminAuth []byte
+	providers map[string]Provider // by name, beside Twilio
 }
 
 // New returns a server with every route registered.
@@ -102,12 +113,24 @@ func New(opts Options) (*Server, error) {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	for num, m := range opts.ReplyModes {
+		if m == ReplyAPI && opts.Outbound == nil {
+			return nil, fmt.Errorf("gateway: number %s replies through the api but there is no outbound store", optin.Phone(num))
+		}
+	}
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
 		twilio:    newTwilioVerifier(opts.TwilioAuthToken, opts.PublicURL),
 		tenants:   map[string][]string{},
 		adminAuth: []byte("Bearer " + opts.AdminToken),
+		providers: map[string]Provider{},
+	}
+	for _, p := range opts.Providers {
+		if _, _, inline, _ := p.Render(nil); !inline && opts.Outbound == nil {
+			return nil, fmt.Errorf("gateway: provider %s replies through the api but there is no outbound store", p.Name())
+		}
+		s.providers[p.Name()] = p
 	}
 	// Numbers in order, so that a tenant's campaigns are listed the same
 	// way on every start: by number, then as the number lists them.
@@ -140,6 +163,10 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.handleReadyGet)
 
 	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
+	e.POST(twilioStatusPath, s.handleTwilioStatus)
+	for _, p := range s.opts.Providers {
+		e.POST("/v1/webhooks/"+p.Name()+"/sms", s.handleProviderInbound(p))
+	}
 
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)

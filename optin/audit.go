@@ -11,7 +11,12 @@ type AuditRecord struct {
 	Hash       string    `json:"hash"`        // hex SHA-256 of the record's body
 	Prev       string    `json:"prev"`        // Hash of record Seq-1
 	ArchivedAt time.Time `json:"archived_at"` // when the archiver wrote it
-	Event      Event     `json:"event"`
+	// Event is the transition the record holds; or, when Delivery is set,
+	// only its tenant, subscriber and time.
+	Event Event `json:"event"`
+	// Delivery is set when the record holds what became of a reply sent
+	// through a provider's API (sent, a status callback, given up on).
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // Evidence is the consent record of one subscriber of one tenant: every

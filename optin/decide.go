@@ -35,6 +35,7 @@ const (
 	OutcomeWrongCode                        // wrong code: attempts left − 1
 	OutcomeVoided                           // wrong code, no attempts left: code voided
 	OutcomeExpired                          // expired or voided code
+	OutcomeProviderOptOut                   // the provider blocks the subscriber (ProviderBlocked)
 )
 
 var outcomeNames = [...]string{
@@ -49,6 +50,7 @@ var outcomeNames = [...]string{
 	OutcomeWrongCode:         "wrong_code",
 	OutcomeVoided:            "voided",
 	OutcomeExpired:           "expired",
+	OutcomeProviderOptOut:    "provider_opt_out",
 }
 
 // MarshalText encodes the outcome as its name.
@@ -79,6 +81,10 @@ type Cause struct {
 	MessageID string `json:"message_id,omitempty"` // the provider's message id
 	Words     string `json:"words,omitempty"`      // the normalised text that decided
 	Actor     string `json:"actor,omitempty"`      // an admin actor, for changes by hand
+	// Signal is the provider's own reading of the message or its refusal to
+	// deliver: OptOutType ("STOP", "START", "HELP") of an inbound message,
+	// or an error code such as "21610" of a refused send. Empty otherwise.
+	Signal string `json:"signal,omitempty"`
 }
 
 // Event is one audit record in the making: a transition of one subscriber
@@ -322,7 +328,7 @@ func (d *decider) transition(camp *Campaign, e Enrollment, to State, why Outcome
 		To:              to,
 		At:              d.now,
 		Reason:          why,
-		Cause:           Cause{Provider: d.in.Provider, MessageID: d.in.MessageID, Words: d.dec.Words},
+		Cause:           Cause{Provider: d.in.Provider, MessageID: d.in.MessageID, Words: d.dec.Words, Signal: strings.ToUpper(d.in.ProviderOptOut)},
 		Replies:         replies,
 		Match:           &m,
 	})

@@ -301,6 +301,7 @@ func TestOutcomeText(t *testing.T) {
 		optin.OutcomeWrongCode:         "wrong_code",
 		optin.OutcomeVoided:            "voided",
 		optin.OutcomeExpired:           "expired",
+		optin.OutcomeProviderOptOut:    "provider_opt_out",
 	}
 	for o, name := range names {
 		if got := o.String(); got != name {

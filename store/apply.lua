@@ -4,11 +4,13 @@
 --
 -- KEYS[1] subscriber hash   KEYS[2] idempotency record
 -- KEYS[3] outbox stream     KEYS[4] history list
--- KEYS[5..] code keys, one per code to write or delete
+-- KEYS[5] outbound queue stream
+-- KEYS[6..] code keys, one per code to write or delete
 -- ARGV[1] expected version  ARGV[2] new document ("" = state unchanged)
 -- ARGV[3] reply             ARGV[4] idempotency TTL in ms
 -- ARGV[5] history length    ARGV[6] number of events n
 -- ARGV[7..6+n] events (JSON)
+-- ARGV[7+n] number of queued replies m, ARGV[8+n..7+n+m] replies (JSON)
 -- then per code key: value ("" = delete), expiry as Unix ms
 -- Returns {"ok", version} | {"dup", stored reply} | {"conflict", version}.
 local stored = redis.call('GET', KEYS[2])
@@ -33,8 +35,12 @@ end
 if n > 0 then
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
 end
-local a = 7 + n
-for k = 5, #KEYS do
+local m = tonumber(ARGV[7 + n])
+for i = 1, m do
+  redis.call('XADD', KEYS[5], '*', 'r', ARGV[7 + n + i])
+end
+local a = 8 + n + m
+for k = 6, #KEYS do
   if ARGV[a] == '' then
     redis.call('DEL', KEYS[k])
   else

@@ -528,7 +528,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (int, error) {
 		for _, m := range c.Val() {
 			n++
 			done[s] = append(done[s], m.ID)
-			raw, _ := m.Values["e"].(string)
+			raw := outboxPayload(m.Values)
 			event := json.RawMessage(raw)
 			if !json.Valid(event) {
 				// Not an event: kept, as a string, rather than lost.

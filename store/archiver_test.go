@@ -384,3 +384,37 @@ func TestArchiverRefusesDamagedLog(t *testing.T) {
 		t.Errorf("outbox holds %d events after the refusal; want the 1 new one, kept", n)
 	}
 }
+
+// TestArchiverKeepsDeliveryRecords checks that what became of a reply sent
+// through a provider's API (outbox field "d") is archived whole beside the
+// transitions (field "e"), and reads back as a delivery.
+func TestArchiverKeepsDeliveryRecords(t *testing.T) {
+	st, _ := newTestStore(t, 4)
+	opts := testArchiverOptions(t)
+	addEvents(t, st, 0, 3)
+	ev := testEvent(0)
+	d := optin.Delivery{
+		Kind: "delivery", Tenant: ev.Tenant, Subscriber: ev.Subscriber, ReplyID: "twilio:SM1:r0", CausedBy: "SM1",
+		Provider: "twilio", ProviderMessageID: "SM2", Status: optin.DeliveryDelivered, At: ev.At,
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: OutboxKey(shardOf(ev.Subscriber, st.shards)), Values: []any{"d", string(b)}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	archive(t, st, opts, 4)
+	var got []optin.Delivery
+	if _, err := walkLog(opts.Dir, false, func(rec optin.AuditRecord, _ recordBody) error {
+		if rec.Delivery != nil {
+			got = append(got, *rec.Delivery)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != d {
+		t.Fatalf("archived deliveries = %+v; want exactly %+v", got, d)
+	}
+}

@@ -395,7 +395,7 @@ func verifySegment(dir, name string, dig *digest, c *chain, liveTail bool, visit
 		subjects[subject] = true
 		if visit != nil {
 			rec := optin.AuditRecord{Seq: body.Seq, Hash: h, Prev: body.Prev, ArchivedAt: body.ArchivedAt}
-			if err := json.Unmarshal(body.Event, &rec.Event); err != nil {
+			if err := decodeRecord(body.Event, &rec); err != nil {
 				return cerr(BreakEdited, "event is not valid: %v", err)
 			}
 			if err := visit(rec, body); err != nil {
@@ -439,6 +439,39 @@ func eventHead(event json.RawMessage) (id, subject string) {
 	}
 	_ = json.Unmarshal(event, &head)
 	return head.ID, subjectOf(head.Tenant, head.Subscriber)
+}
+
+// decodeRecord decodes what an outbox entry held into rec: a transition
+// (optin.Event) or a delivery record (optin.Delivery, "kind":"delivery").
+func decodeRecord(raw json.RawMessage, rec *optin.AuditRecord) error {
+	if len(raw) > 0 && raw[0] == '"' {
+		return nil // an entry that was no JSON, kept as a string
+	}
+	if err := json.Unmarshal(raw, &rec.Event); err != nil {
+		return err
+	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(raw, &kind) == nil && kind.Kind == "delivery" {
+		var d optin.Delivery
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		rec.Delivery = &d
+		rec.Event = optin.Event{Tenant: d.Tenant, Subscriber: d.Subscriber, At: d.At}
+	}
+	return nil
+}
+
+// outboxPayload returns what an outbox entry holds: an event (field "e")
+// or a delivery record (field "d").
+func outboxPayload(values map[string]any) string {
+	if raw, ok := values["e"].(string); ok {
+		return raw
+	}
+	raw, _ := values["d"].(string)
+	return raw
 }
 
 // subjectOf names a subscriber of a tenant in a digest's Subjects.

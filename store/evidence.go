@@ -62,7 +62,10 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 		return ev, translate("evidence "+key, err)
 	}
 	for _, m := range msgs {
-		raw, _ := m.Values["e"].(string)
+		raw, ok := m.Values["e"].(string) // deliveries wait for the archive
+		if !ok {
+			continue
+		}
 		var e optin.Event
 		if json.Unmarshal([]byte(raw), &e) != nil || e.Tenant != tenant || e.Subscriber != id || archived[entryKey(shard, m.ID, e.ID)] {
 			continue

@@ -72,3 +72,33 @@ func outboxFenceKey(shard int) string { return "og:" + shardTag(shard) + ":outbo
 
 // subscriberPattern matches every subscriber key, for SCAN.
 func subscriberPattern() string { return "og:{s*}:sub:*" }
+
+// Outbound queue keys. A reply is queued in its subscriber's shard, so the
+// apply script queues it in the same round trip as the state change.
+
+// OutQueueKey is the outbound reply queue stream of shard n, read by the
+// senders' consumer group SenderGroup.
+func OutQueueKey(shard int) string { return "og:" + shardTag(shard) + ":outq" }
+
+// OutDeadKey is the dead-letter stream of shard n: replies given up on.
+func OutDeadKey(shard int) string { return "og:" + shardTag(shard) + ":outdead" }
+
+// outRecordKey is the send record of one reply: a hash with "state"
+// (intent, sent, dead), "at" (Unix ms of the last intent), "tries" and
+// "sid" (the provider's message id once sent).
+func outRecordKey(shard int, replyID string) string {
+	return "og:" + shardTag(shard) + ":outrec:" + replyID
+}
+
+// outLeaseKey names the sender that owns shard n's queue for now.
+func outLeaseKey(shard int) string { return "og:" + shardTag(shard) + ":outlease" }
+
+// rateKey holds the rate limiter's state for one sending number. It has a
+// hash tag of its own: every sender of every instance shares it.
+func rateKey(from string) string { return "og:{rate:" + from + "}" }
+
+// sentIndexKey leads from a provider's message id to the reply it was sent
+// for, so that a provider's delivery event that names only its own id
+// (Telnyx, Bandwidth) finds the audit trail it belongs on. It has a hash
+// tag of its own: the event does not say which shard.
+func sentIndexKey(provider, sid string) string { return "og:{sent:" + provider + ":" + sid + "}" }

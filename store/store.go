@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"net"
@@ -50,6 +51,7 @@ type Store struct {
 	idemTTL    time.Duration
 	historyLen int
 	roundTrips atomic.Uint64
+	queueAEAD  cipher.AEAD // seals phone numbers in queued replies
 }
 
 // Open connects to Redis at opts.URL and checks that it answers.
@@ -69,6 +71,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		shards:     cmp(opts.Shards, DefaultShards),
 		idemTTL:    cmp(opts.IdempotencyTTL, DefaultIdempotencyTTL),
 		historyLen: cmp(opts.HistoryLen, DefaultHistoryLen),
+	}
+	if s.queueAEAD, err = newQueueSealer(opts.MasterKey); err != nil {
+		return nil, err
 	}
 	s.rdb.AddHook(roundTripCounter{&s.roundTrips})
 	if err := s.Ping(ctx); err != nil {

@@ -23,7 +23,12 @@ var applyScript = redis.NewScript(applySource)
 // processed before, the reply stored for it (nil otherwise). A subscriber
 // never seen comes back with Version 0 and no enrollments.
 func (s *Store) Load(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
-	sub := optin.Subscriber{Tenant: tenant, ID: s.pseudonyms.Pseudonym(tenant, phone)}
+	return s.loadID(ctx, tenant, s.pseudonyms.Pseudonym(tenant, phone), campaigns, in)
+}
+
+// loadID is Load by pseudonym.
+func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
+	sub := optin.Subscriber{Tenant: tenant, ID: id}
 	shard := shardOf(sub.ID, s.shards)
 	pipe := s.rdb.Pipeline()
 	idem := pipe.Get(ctx, idempotencyKey(shard, in.Provider, in.MessageID))
@@ -85,12 +90,21 @@ func decodeSubscriber(sub *optin.Subscriber, fields []any) error {
 // subscriber changed since prev was loaded, an error wrapping
 // optin.ErrConflict.
 func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) (int64, []byte, error) {
+	return s.ApplyQueued(ctx, prev, dec, in, reply, nil)
+}
+
+// ApplyQueued is Apply that also queues replies on the shard's outbound
+// queue (OutQueueKey), in order, in the same script: the state change and
+// its replies are written together or not at all, and a retried message
+// queues nothing again.
+func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte, queued []optin.Reply) (int64, []byte, error) {
 	shard := shardOf(prev.ID, s.shards)
 	keys := []string{
 		subscriberKey(shard, prev.Tenant, prev.ID),
 		idempotencyKey(shard, in.Provider, in.MessageID),
 		OutboxKey(shard),
 		historyKey(shard, prev.Tenant, prev.ID),
+		OutQueueKey(shard),
 	}
 	doc := ""
 	if dec.Changed {
@@ -107,6 +121,14 @@ func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Deci
 		b, err := json.Marshal(ev)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: event: %w", prev.ID, prev.Version, err)
+		}
+		args = append(args, b)
+	}
+	args = append(args, len(queued))
+	for _, r := range queued {
+		b, err := s.sealReply(r)
+		if err != nil {
+			return 0, nil, fmt.Errorf("store: apply %s v%d: reply: %w", prev.ID, prev.Version, err)
 		}
 		args = append(args, b)
 	}

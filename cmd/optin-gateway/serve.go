@@ -84,6 +84,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer func() { cancel(); <-done }()
 	}
 
+	modes, err := replyModes(cfg)
+	if err != nil {
+		return err
+	}
+	provs, err := providers(cfg)
+	if err != nil {
+		return err
+	}
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
@@ -95,10 +103,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,
+		ReplyModes:      modes,
+		Outbound:        st,
+		Providers:       provs,
 	})
 	if err != nil {
 		return err
 	}
+	sctx, stopSenders := context.WithCancel(ctx)
+	waitSenders, err := startSenders(sctx, cfg, st, log)
+	if err != nil {
+		stopSenders()
+		return err
+	}
+	defer func() { stopSenders(); waitSenders() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.Addr) }()
 	replayCtx, stopReplay := context.WithCancel(ctx)

@@ -1,0 +1,334 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/store"
+)
+
+// providerHarness is a harness with the Telnyx and Vonage webhooks.
+type providerHarness struct {
+	*harness
+	telnyxKey    ed25519.PrivateKey
+	vonageSecret string
+	bwPassword   string
+}
+
+func newProviderHarness(tb testing.TB, vonageMethod string) *providerHarness {
+	tb.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	secretBytes := make([]byte, 16)
+	_, _ = rand.Read(secretBytes)
+	ph := &providerHarness{telnyxKey: priv, vonageSecret: hex.EncodeToString(secretBytes), bwPassword: "bw-" + hex.EncodeToString(secretBytes[:8])}
+	bw, err := gateway.NewBandwidth("bwcallback", ph.bwPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tx, err := gateway.NewTelnyx(base64.StdEncoding.EncodeToString(pub))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vg, err := gateway.NewVonage(ph.vonageSecret, vonageMethod)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ph.harness = newHarnessWith(tb, func(o *gateway.Options) {
+		o.Outbound = o.Store.(*store.Store)
+		o.Providers = []gateway.Provider{tx, vg, bw}
+	})
+	return ph
+}
+
+// queued returns how many replies wait in the outbound queues.
+func (h *harness) queued() int64 {
+	h.tb.Helper()
+	var n int64
+	for shard := range h.store.Shards() {
+		n += h.redis.Client(h.tb).XLen(context.Background(), store.OutQueueKey(shard)).Val()
+	}
+	return n
+}
+
+// telnyxFixture returns Telnyx's documented message.received sample with
+// its id and text replaced.
+func telnyxFixture(tb testing.TB, id, text string) []byte {
+	tb.Helper()
+	raw, err := os.ReadFile("testdata/telnyx_message_received.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		tb.Fatal(err)
+	}
+	p := ev["data"].(map[string]any)["payload"].(map[string]any)
+	p["id"], p["text"] = id, text
+	b, err := json.Marshal(ev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// postTelnyx posts body signed as Telnyx signs it: Ed25519 over
+// timestamp|body with key.
+func (h *providerHarness) postTelnyx(body []byte, at time.Time, key ed25519.PrivateKey) reply {
+	h.tb.Helper()
+	ts := strconv.FormatInt(at.Unix(), 10)
+	sig := ed25519.Sign(key, append([]byte(ts+"|"), body...))
+	req, err := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/telnyx/sms", strings.NewReader(string(body)))
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(gateway.TelnyxTimestampHeader, ts)
+	req.Header.Set(gateway.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+	return h.do(req)
+}
+
+func TestTelnyxInbound(t *testing.T) {
+	h := newProviderHarness(t, "")
+	now := h.clock.Now()
+
+	// The documented sample as it is: an ordinary text, nothing to do.
+	raw, err := os.ReadFile("testdata/telnyx_message_received.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.postTelnyx(raw, now, h.telnyxKey); r.status != http.StatusOK || r.body != "" {
+		t.Fatalf("sample payload: %d %q; want 200 and an empty body", r.status, r.body)
+	}
+
+	join := telnyxFixture(t, "7ee4241c-f127-47e5-9c34-3aac291f0001", "JOIN")
+	if r := h.postTelnyx(join, now, h.telnyxKey); r.status != http.StatusOK {
+		t.Fatalf("JOIN: %d %s; want 200", r.status, r.body)
+	}
+	if s := h.states(person); s["deals"] != "pending" {
+		t.Errorf("after JOIN via Telnyx deals = %q; want pending", s["deals"])
+	}
+	if n := h.queued(); n != 1 {
+		t.Errorf("queued replies = %d; want the prompt", n)
+	}
+	// Telnyx retries: the same message id changes nothing and queues nothing.
+	if r := h.postTelnyx(join, now.Add(time.Second), h.telnyxKey); r.status != http.StatusOK {
+		t.Fatalf("retried JOIN: %d %s; want 200", r.status, r.body)
+	}
+	if n := h.queued(); n != 1 {
+		t.Errorf("queued replies after a retry = %d; want 1", n)
+	}
+	v := h.subscriber("demo", person)
+	if ev := v.Campaigns[0].History; len(ev) != 1 || ev[0].Cause.Provider != "telnyx" || ev[0].Cause.MessageID != "7ee4241c-f127-47e5-9c34-3aac291f0001" {
+		t.Errorf("history = %+v; want one event caused by the Telnyx message", ev)
+	}
+
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	stop := telnyxFixture(t, "7ee4241c-f127-47e5-9c34-3aac291f0002", "STOP")
+	for _, tc := range []struct {
+		name   string
+		post   func() reply
+		status int
+	}{
+		{"signed by another key", func() reply { return h.postTelnyx(stop, now, otherKey) }, http.StatusForbidden},
+		{"stale timestamp", func() reply { return h.postTelnyx(stop, now.Add(-6*time.Minute), h.telnyxKey) }, http.StatusForbidden},
+		{"timestamp from the future", func() reply { return h.postTelnyx(stop, now.Add(6*time.Minute), h.telnyxKey) }, http.StatusForbidden},
+		{"body changed after signing", func() reply {
+			ts := strconv.FormatInt(now.Unix(), 10)
+			sig := ed25519.Sign(h.telnyxKey, append([]byte(ts+"|"), stop...))
+			req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/telnyx/sms", strings.NewReader(strings.Replace(string(stop), "STOP", "STAY", 1)))
+			req.Header.Set(gateway.TelnyxTimestampHeader, ts)
+			req.Header.Set(gateway.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			return h.do(req)
+		}, http.StatusForbidden},
+		{"timestamp changed after signing", func() reply {
+			sig := ed25519.Sign(h.telnyxKey, append([]byte(strconv.FormatInt(now.Unix(), 10)+"|"), stop...))
+			req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/telnyx/sms", strings.NewReader(string(stop)))
+			req.Header.Set(gateway.TelnyxTimestampHeader, strconv.FormatInt(now.Unix()+1, 10))
+			req.Header.Set(gateway.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			return h.do(req)
+		}, http.StatusForbidden},
+		{"no signature", func() reply {
+			req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/telnyx/sms", strings.NewReader(string(stop)))
+			return h.do(req)
+		}, http.StatusForbidden},
+		{"malformed JSON, signed", func() reply { return h.postTelnyx([]byte(`{"data":`), now, h.telnyxKey) }, http.StatusBadRequest},
+		{"oversized body", func() reply {
+			return h.postTelnyx([]byte(`{"pad":"`+strings.Repeat("x", gateway.DefaultMaxBodyBytes)+`"}`), now, h.telnyxKey)
+		}, http.StatusRequestEntityTooLarge},
+		{"not our number", func() reply {
+			return h.postTelnyx([]byte(strings.Replace(string(stop), "+12025550100", "+12025550199", 1)), now, h.telnyxKey)
+		}, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := tc.post(); r.status != tc.status {
+				t.Errorf("%s: %d %s; want %d", tc.name, r.status, r.body, tc.status)
+			}
+		})
+	}
+	if s := h.states(person); s["deals"] != "pending" {
+		t.Errorf("after refused requests deals = %q; want still pending", s["deals"])
+	}
+	// A status event (message.sent) is answered and skipped.
+	sent := []byte(strings.Replace(string(stop), `"message.received"`, `"message.sent"`, 1))
+	if r := h.postTelnyx(sent, now, h.telnyxKey); r.status != http.StatusOK {
+		t.Errorf("message.sent event: %d %s; want 200", r.status, r.body)
+	}
+	if r := h.postTelnyx(stop, now, h.telnyxKey); r.status != http.StatusOK {
+		t.Fatalf("STOP: %d %s", r.status, r.body)
+	}
+	if s := h.states(person); s["deals"] != "unsubscribed" {
+		t.Errorf("after STOP via Telnyx deals = %q; want unsubscribed", s["deals"])
+	}
+}
+
+// vonageFixture returns Vonage's documented inbound SMS sample with its id
+// and text replaced and a fresh timestamp.
+func vonageFixture(tb testing.TB, id, text string, at time.Time) map[string]string {
+	tb.Helper()
+	raw, err := os.ReadFile("testdata/vonage_inbound.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var p map[string]string
+	if err := json.Unmarshal(raw, &p); err != nil {
+		tb.Fatal(err)
+	}
+	p["messageId"], p["text"], p["timestamp"] = id, text, strconv.FormatInt(at.Unix(), 10)
+	return p
+}
+
+// postVonage posts params as a form (or JSON) after signing them.
+func (h *providerHarness) postVonage(params map[string]string, sign bool, asJSON bool, method string) reply {
+	h.tb.Helper()
+	p := map[string]string{}
+	for k, v := range params {
+		p[k] = v
+	}
+	if sign {
+		p["sig"] = gateway.SignVonage(h.vonageSecret, method, p)
+	}
+	var body, ctype string
+	if asJSON {
+		b, _ := json.Marshal(p)
+		body, ctype = string(b), "application/json"
+	} else {
+		f := url.Values{}
+		for k, v := range p {
+			f.Set(k, v)
+		}
+		body, ctype = f.Encode(), "application/x-www-form-urlencoded"
+	}
+	req, err := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/vonage/sms", strings.NewReader(body))
+	if err != nil {
+		h.tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	return h.do(req)
+}
+
+// TestSignVonage checks the algorithm against the vector in Vonage's own
+// Python SDK tests (md5hash) and HMACs computed with openssl.
+func TestSignVonage(t *testing.T) {
+	params := map[string]string{"a": "1", "b": "2", "timestamp": "1461605396", "sig": "ignored"}
+	for _, tc := range []struct{ method, want string }{
+		{gateway.VonageMD5Hash, "6af838ef94998832dbfc29020b564830"},
+		{gateway.VonageMD5, "C15C21CED558C93A226C305F58F902F2"},
+		{gateway.VonageSHA1, "3E19A4E6880FDC2C1426BFD0587C98B9532F0210"},
+		{gateway.VonageSHA256, "A321E824B9B816BE7C3F28859A31749A098713D39F613C80D455BBAFFAE1CD24"},
+		{gateway.VonageSHA512, "812A18F76680FA0FE1B8BD9EE1625466CEB1BD96242E4D050D2CFD9A7B40166C63ED26EC9702168781B6EDCF1633DB8FF95AF9341701004EEC3FCF9550572EE8"},
+	} {
+		if got := gateway.SignVonage("secret", tc.method, params); got != tc.want {
+			t.Errorf("SignVonage(%s) = %s; want %s", tc.method, got, tc.want)
+		}
+	}
+	// "&" and "=" in values are signed as "_".
+	a := gateway.SignVonage("secret", gateway.VonageMD5Hash, map[string]string{"text": "a&b=c"})
+	b := gateway.SignVonage("secret", gateway.VonageMD5Hash, map[string]string{"text": "a_b_c"})
+	if a != b {
+		t.Errorf("SignVonage with & and = = %s; want it equal to the one with _ (%s)", a, b)
+	}
+}
+
+func TestVonageInbound(t *testing.T) {
+	for _, method := range []string{gateway.VonageMD5Hash, gateway.VonageSHA256} {
+		t.Run(method, func(t *testing.T) {
+			h := newProviderHarness(t, method)
+			now := h.clock.Now()
+			join := vonageFixture(t, "0A0000000123ABCD1", "JOIN", now)
+			if r := h.postVonage(join, true, false, method); r.status != http.StatusOK {
+				t.Fatalf("JOIN as a form: %d %s; want 200", r.status, r.body)
+			}
+			if s := h.states(person); s["deals"] != "pending" {
+				t.Errorf("after JOIN via Vonage deals = %q; want pending", s["deals"])
+			}
+			// The same messageId again, even as JSON: nothing new.
+			if r := h.postVonage(join, true, true, method); r.status != http.StatusOK {
+				t.Fatalf("retried JOIN as JSON: %d %s; want 200", r.status, r.body)
+			}
+			if n := h.queued(); n != 1 {
+				t.Errorf("queued replies = %d; want 1", n)
+			}
+			stop := vonageFixture(t, "0A0000000123ABCD2", "STOP", now)
+			for _, tc := range []struct {
+				name   string
+				post   func() reply
+				status int
+			}{
+				{"unsigned", func() reply { return h.postVonage(stop, false, false, method) }, http.StatusForbidden},
+				{"wrong secret", func() reply {
+					p := map[string]string{}
+					for k, v := range stop {
+						p[k] = v
+					}
+					p["sig"] = gateway.SignVonage("not-the-secret", method, p)
+					return h.postVonage(p, false, false, method)
+				}, http.StatusForbidden},
+				{"text changed after signing", func() reply {
+					p := map[string]string{}
+					for k, v := range stop {
+						p[k] = v
+					}
+					p["sig"] = gateway.SignVonage(h.vonageSecret, method, p)
+					p["text"] = "STAY"
+					return h.postVonage(p, false, false, method)
+				}, http.StatusForbidden},
+				{"stale timestamp", func() reply {
+					return h.postVonage(vonageFixture(t, "0A0000000123ABCD3", "STOP", now.Add(-6*time.Minute)), true, false, method)
+				}, http.StatusForbidden},
+				{"malformed JSON", func() reply {
+					req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/vonage/sms", strings.NewReader(`{"msisdn":`))
+					req.Header.Set("Content-Type", "application/json")
+					return h.do(req)
+				}, http.StatusBadRequest},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					if r := tc.post(); r.status != tc.status {
+						t.Errorf("%s: %d %s; want %d", tc.name, r.status, r.body, tc.status)
+					}
+				})
+			}
+			if r := h.postVonage(stop, true, true, method); r.status != http.StatusOK {
+				t.Fatalf("STOP as JSON: %d %s; want 200", r.status, r.body)
+			}
+			v := h.subscriber("demo", person)
+			if c := v.Campaigns[0]; c.State != "unsubscribed" || c.History[0].Cause.Provider != "vonage" || c.History[0].Cause.MessageID != "0A0000000123ABCD2" {
+				t.Errorf("after STOP via Vonage: %q, latest cause %+v; want unsubscribed by vonage 0A0000000123ABCD2", c.State, c.History[0].Cause)
+			}
+		})
+	}
+}

@@ -1,0 +1,57 @@
+// Package outbound sends queued replies through a provider's API: senders
+// on any gateway instance share each shard's queue through a lease and a
+// consumer group, throttle per sending number through Redis, retry with
+// exponential backoff and jitter, give up into a dead-letter stream, and
+// keep a send record per reply so that no reply goes out twice.
+package outbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Sender is one provider's API for outbound messages.
+type Sender interface {
+	// Name is the provider's name as in optin.Reply.Provider.
+	Name() string
+	// Send sends r and returns the provider's message id. statusCallback,
+	// when not empty, is where the provider posts delivery statuses. A
+	// refusal by the provider is a *SendError; any other error means the
+	// outcome is unknown (the message may have been accepted).
+	Send(ctx context.Context, r optin.Reply, statusCallback string) (string, error)
+	// Find looks for r among the messages the provider accepted since
+	// since, and returns its message id, or "" when there is none. It
+	// resolves a send whose outcome is unknown.
+	Find(ctx context.Context, r optin.Reply, since time.Time) (string, error)
+}
+
+// SendError is a provider's refusal of a message: an HTTP error status
+// with the provider's error code.
+type SendError struct {
+	Status  int // HTTP status
+	Code    int // provider error code, e.g. Twilio's 21610
+	Message string
+}
+
+func (e *SendError) Error() string {
+	return fmt.Sprintf("provider refused: status %d, code %d: %s", e.Status, e.Code, e.Message)
+}
+
+// Temporary reports whether the send may succeed later: rate limited
+// (429) or a server error (5xx).
+func (e *SendError) Temporary() bool { return e.Status == 429 || e.Status >= 500 }
+
+// classify sorts a send error: retry says try again later, ambiguous says
+// the message may have been accepted despite the error.
+func classify(err error) (retry, ambiguous bool, se *SendError) {
+	if errors.As(err, &se) {
+		// A 5xx may come after the message was accepted: resolve it
+		// before trying again. A 429 or a 4xx was certainly refused.
+		return se.Temporary(), se.Status >= 500, se
+	}
+	return true, true, nil
+}

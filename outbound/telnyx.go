@@ -1,0 +1,100 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// DefaultTelnyxBaseURL is Telnyx's API.
+const DefaultTelnyxBaseURL = "https://api.telnyx.com"
+
+// Telnyx sends through Telnyx's Messages API (POST /v2/messages) with a
+// small client of ours: Telnyx's Go SDK is not on the Go module proxy this
+// project builds from.
+type Telnyx struct {
+	apiKey  string
+	baseURL string
+	hc      *http.Client
+}
+
+// NewTelnyx returns a Telnyx sender; baseURL "" is DefaultTelnyxBaseURL
+// and hc nil a client with DefaultSendTimeout.
+func NewTelnyx(apiKey, baseURL string, hc *http.Client) (*Telnyx, error) {
+	if apiKey == "" {
+		return nil, errors.New("outbound: telnyx api key is required")
+	}
+	if baseURL == "" {
+		baseURL = DefaultTelnyxBaseURL
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultSendTimeout}
+	}
+	return &Telnyx{apiKey: apiKey, baseURL: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+}
+
+// Name returns "telnyx".
+func (t *Telnyx) Name() string { return "telnyx" }
+
+// Send posts {"from","to","text"} to /v2/messages and returns data.id.
+// Delivery statuses go to the messaging profile's webhook.
+func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
+	body, err := json.Marshal(map[string]string{"from": r.From, "to": r.To.E164(), "text": r.Body})
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+"/v2/messages", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := t.hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("outbound: telnyx: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("outbound: telnyx: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Errors []struct {
+				Code   string `json:"code"`
+				Title  string `json:"title"`
+				Detail string `json:"detail"`
+			} `json:"errors"`
+		}
+		se := &SendError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
+			se.Code, _ = strconv.Atoi(e.Errors[0].Code)
+			se.Message = e.Errors[0].Title
+		}
+		return "", se
+	}
+	var ok struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &ok); err != nil || ok.Data.ID == "" {
+		return "", fmt.Errorf("outbound: telnyx: answer %d without a message id", resp.StatusCode)
+	}
+	return ok.Data.ID, nil
+}
+
+// Find cannot tell: Telnyx's API has no lookup of messages by recipient.
+// A send whose outcome is unknown is therefore sent again (at least once
+// for Telnyx, where Twilio gets exactly once).
+func (t *Telnyx) Find(context.Context, optin.Reply, time.Time) (string, error) { return "", nil }
