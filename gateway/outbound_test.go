@@ -308,3 +308,29 @@ func TestAPIModeRoundTrips(t *testing.T) {
 		t.Errorf("queued replies = %d; want %d (prompt, help, stop reply per person)", n, people*3)
 	}
 }
+
+// TestQueuedRepliesAreSealed: a queued reply holds the person's number and
+// a prompt holds its live code; neither is in clear in Redis.
+func TestQueuedRepliesAreSealed(t *testing.T) {
+	h := apiHarness(t)
+	h.sms(person, bizNumber, "JOIN")
+	entries := 0
+	for shard := range h.store.Shards() {
+		msgs, err := h.redis.Client(t).XRange(context.Background(), store.OutQueueKey(shard), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			entries++
+			raw := fmt.Sprint(m.Values)
+			for _, clear := range []string{person[2:], "Reply ", "ACME Deals"} {
+				if strings.Contains(raw, clear) {
+					t.Errorf("queue entry holds %q in clear: %s", clear, raw)
+				}
+			}
+		}
+	}
+	if entries != 1 {
+		t.Fatalf("queued entries = %d; want 1", entries)
+	}
+}

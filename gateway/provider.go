@@ -148,7 +148,7 @@ func (s *Server) processProvider(c echo.Context, p Provider, msg Inbound) ([]byt
 		_, b, _, err := p.Render(replies)
 		return b, err
 	}
-	reply, outcome, err := s.process(c.Request().Context(), num, from, in, render)
+	reply, outcome, err := s.processOrSpool(c.Request().Context(), num, from, in, render)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,13 @@ func (s *Server) processOrSpool(ctx context.Context, n *optin.Number, from optin
 	if dec.Outcome != optin.OutcomeOptOut {
 		return nil, "", err
 	}
-	rendered, rerr := render(dec.Replies)
+	// Where replies are queued, the replay queues the confirmation, decided
+	// on the real state: answering it here too would confirm twice.
+	replies := dec.Replies
+	if s.queues(n, in) {
+		replies = nil
+	}
+	rendered, rerr := render(replies)
 	if rerr != nil {
 		return nil, "", fmt.Errorf("gateway: render reply: %w", rerr)
 	}
@@ -88,8 +94,13 @@ func (s *Server) ReplaySpooled(ctx context.Context, record []byte) error {
 	srv := *s
 	srv.opts.Now = func() time.Time { return at }
 	_, outcome, err := srv.process(ctx, n, r.From, r.In, func([]string) ([]byte, error) {
-		// The person got the confirmation when the webhook answered;
-		// a retry of the same message gets this stored reply.
+		// The person got the confirmation when the webhook answered (or
+		// gets it now from the outbound queue, where replies are queued);
+		// a retry of the same message gets this empty answer.
+		if p, ok := s.providers[r.In.Provider]; ok {
+			_, b, _, err := p.Render(nil)
+			return b, err
+		}
 		return renderTwiML(nil)
 	})
 	if err != nil {

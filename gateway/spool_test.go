@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/internal/twiliofake"
 	"github.com/optin-gateway/optin-gateway/spool"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
@@ -172,5 +173,51 @@ func TestStopWhileRedisDownWithoutSpool(t *testing.T) {
 	h.redis.Stop(t)
 	if r := h.post(inboundForm(newSid(), "+12025550144", bizNumber, "STOP")); r.status != http.StatusServiceUnavailable {
 		t.Errorf("STOP with Redis down and no spool: %d; want 503", r.status)
+	}
+}
+
+// TestSpooledStopInAPIMode: on a number that replies through the API, a
+// STOP spooled while Redis is down is answered with an empty TwiML and
+// confirmed exactly once, through the API, after the replay.
+func TestSpooledStopInAPIMode(t *testing.T) {
+	sp := newSpool(t)
+	h := newHarnessWith(t, func(o *gateway.Options) {
+		o.ReplyModes = map[string]gateway.ReplyMode{bizNumber: gateway.ReplyAPI}
+		o.Outbound = o.Store.(*store.Store)
+		o.Spool = sp
+	})
+	fake := twiliofake.Start(t)
+	startSender(t, h, fake)
+	h.sms(person, bizNumber, "JOIN")
+	prompt := waitAccepted(t, fake, 1)[0].Body
+	h.sms(person, bizNumber, codeIn(t, prompt))
+	waitAccepted(t, fake, 2)
+
+	h.redis.Stop(t)
+	r := h.post(inboundForm(newSid(), person, bizNumber, "STOP"))
+	if r.status != http.StatusOK || len(r.messages(t)) != 0 {
+		t.Fatalf("STOP with Redis down in api mode: %d %q; want 200 and an empty <Response/>", r.status, r.body)
+	}
+	h.redis.Restart(t)
+	h.waitReady()
+	if st := h.replay(sp); st.Applied != 1 {
+		t.Fatalf("replay = %+v; want 1 applied", st)
+	}
+	got := waitAccepted(t, fake, 3)
+	if got[2].Body != stopReply {
+		t.Errorf("third send = %q; want the stop confirmation", got[2].Body)
+	}
+	time.Sleep(300 * time.Millisecond) // a second confirmation would be sent by now
+	confirmations := 0
+	for _, m := range fake.Accepted() {
+		if m.Body == stopReply {
+			confirmations++
+		}
+	}
+	if confirmations != 1 {
+		t.Errorf("stop confirmations sent = %d; want exactly 1", confirmations)
+	}
+	if s := h.states(person)["deals"]; s != "unsubscribed" {
+		t.Errorf("after replay deals = %q; want unsubscribed", s)
 	}
 }

@@ -328,10 +328,19 @@ func (d *decider) transition(camp *Campaign, e Enrollment, to State, why Outcome
 		To:              to,
 		At:              d.now,
 		Reason:          why,
-		Cause:           Cause{Provider: d.in.Provider, MessageID: d.in.MessageID, Words: d.dec.Words, Signal: strings.ToUpper(d.in.ProviderOptOut)},
+		Cause:           Cause{Provider: d.in.Provider, MessageID: d.in.MessageID, Words: d.causeWords(), Signal: strings.ToUpper(d.in.ProviderOptOut)},
 		Replies:         replies,
 		Match:           &m,
 	})
+}
+
+// causeWords are the words an event records as its cause: the normalised
+// message, except for a confirmation code, which is never recorded.
+func (d *decider) causeWords() string {
+	if d.dec.Match.Rule == RuleCode {
+		return ""
+	}
+	return d.dec.Words
 }
 
 // helpCampaign is the campaign a HELP is about: the one the subscriber

@@ -536,7 +536,7 @@ func TestDecidePendingCode(t *testing.T) {
 			wantDeals: confirmed,
 			outcome:   optin.OutcomeConfirmed, replies: []string{dealsConfirm}, changed: true,
 			events: []optin.Event{
-				event("deals", optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed, liveCode, dealsConfirm),
+				event("deals", optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed, "", dealsConfirm),
 			},
 		},
 		{
@@ -558,7 +558,7 @@ func TestDecidePendingCode(t *testing.T) {
 			wantDeals: pendingE(), wantNews: confirmed,
 			outcome: optin.OutcomeConfirmed, replies: []string{newsConfirm}, changed: true,
 			events: []optin.Event{
-				event("news", optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed, "314 159", newsConfirm),
+				event("news", optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed, "", newsConfirm),
 			},
 		},
 		{
@@ -568,7 +568,7 @@ func TestDecidePendingCode(t *testing.T) {
 			wantDeals: optin.Enrollment{State: optin.StateSubscribed, Since: t0.Add(50*time.Minute - time.Nanosecond)},
 			outcome:   optin.OutcomeConfirmed, replies: []string{dealsConfirm}, changed: true,
 			events: []optin.Event{
-				with2(event("deals", optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed, liveCode, dealsConfirm),
+				with2(event("deals", optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed, "", dealsConfirm),
 					func(ev *optin.Event) { ev.At = t0.Add(50*time.Minute - time.Nanosecond) }),
 			},
 		},
@@ -600,7 +600,7 @@ func TestDecideWrongCode(t *testing.T) {
 			},
 			outcome: optin.OutcomeVoided, changed: true,
 			events: []optin.Event{
-				event("deals", optin.StatePending, optin.StateNone, optin.OutcomeVoided, text),
+				event("deals", optin.StatePending, optin.StateNone, optin.OutcomeVoided, ""), // codes are never recorded
 			},
 		},
 		{
@@ -613,7 +613,7 @@ func TestDecideWrongCode(t *testing.T) {
 			},
 			outcome: optin.OutcomeVoided, changed: true,
 			events: []optin.Event{
-				event("news", optin.StatePending, optin.StateNone, optin.OutcomeVoided, text),
+				event("news", optin.StatePending, optin.StateNone, optin.OutcomeVoided, ""),
 			},
 		},
 		{

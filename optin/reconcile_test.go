@@ -55,3 +55,25 @@ func TestProviderBlocked(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderBlockedCoversTheScope: a provider's block means the person
+// texted STOP at the provider, so it covers the tenant's revocation scope.
+func TestProviderBlockedCoversTheScope(t *testing.T) {
+	n := testNumber(t)
+	vip := n.Campaigns[0]
+	vip.ID, vip.Keywords = "vip", []string{"VIP"}
+	n.Scope = append(append([]optin.Campaign(nil), n.Campaigns...), vip)
+	es := enrollments(subscribedE(), subscribedE())
+	es["vip"] = subscribedE()
+	dec := optin.ProviderBlocked(newSub(es), n, optin.Cause{Provider: "twilio", MessageID: "r1", Signal: "21610"}, t0)
+	for _, id := range []string{"deals", "news", "vip"} {
+		if got := dec.Next.Enrollment(id).State; got != optin.StateUnsubscribed {
+			t.Errorf("ProviderBlocked with tenant scope: %s = %v; want unsubscribed", id, got)
+		}
+	}
+	for _, ev := range dec.Events {
+		if ev.Match == nil || ev.Match.Rule != optin.RuleProvider || ev.Match.Matched != "21610" {
+			t.Errorf("event %s match = %+v; want rule provider, matched 21610", ev.Campaign, ev.Match)
+		}
+	}
+}

@@ -32,13 +32,16 @@ type Sender interface {
 // SendError is a provider's refusal of a message: an HTTP error status
 // with the provider's error code.
 type SendError struct {
-	Status  int // HTTP status
-	Code    int // provider error code, e.g. Twilio's 21610
+	Status int // HTTP status
+	Code   int // provider error code, e.g. Twilio's 21610
+	// Message is the provider's own words. It may quote the recipient's
+	// number (Twilio's 21211 does), so Error leaves it out and it is
+	// never logged or stored.
 	Message string
 }
 
 func (e *SendError) Error() string {
-	return fmt.Sprintf("provider refused: status %d, code %d: %s", e.Status, e.Code, e.Message)
+	return fmt.Sprintf("provider refused: status %d, code %d", e.Status, e.Code)
 }
 
 // Temporary reports whether the send may succeed later: rate limited

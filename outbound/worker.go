@@ -315,7 +315,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 				}
 			}
 			w.logFor(r).Info("reply refused", zap.Int("status", se.Status), zap.Int("code", se.Code))
-			return w.o.Queue.DeadLetter(ctx, q, lastCode, se.Message, w.o.Now())
+			return w.o.Queue.DeadLetter(ctx, q, lastCode, fmt.Sprintf("refused: status %d, code %d", se.Status, se.Code), w.o.Now())
 		}
 		if !ambiguous {
 			if err := w.o.Queue.ClearSendIntent(ctx, q); err != nil {

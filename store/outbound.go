@@ -78,36 +78,67 @@ func newQueueSealer(master []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
+// sealReply encodes r for the queue with the person's number and the text
+// (a prompt holds its live code) sealed under the queue key, bound to the
+// reply's id: a Redis dump shows neither.
 func (s *Store) sealReply(r optin.Reply) ([]byte, error) {
-	nonce := make([]byte, s.queueAEAD.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	to, err := s.seal(r.To.E164(), r.ID+"/to")
+	if err != nil {
 		return nil, err
 	}
-	ct := s.queueAEAD.Seal(nonce, nonce, []byte(r.To.E164()), []byte(r.ID))
-	r.To = optin.Phone("enc:" + base64.RawStdEncoding.EncodeToString(ct))
+	body, err := s.seal(r.Body, r.ID+"/body")
+	if err != nil {
+		return nil, err
+	}
+	r.To, r.Body = optin.Phone(to), body
 	return json.Marshal(r)
 }
 
+// openReply decodes what sealReply made.
 func (s *Store) openReply(raw string) (optin.Reply, error) {
 	var r optin.Reply
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return r, err
 	}
-	enc, ok := strings.CutPrefix(r.To.E164(), "enc:")
+	to, err := s.open(r.To.E164(), r.ID+"/to")
+	if err != nil {
+		return r, fmt.Errorf("number: %w", err)
+	}
+	body, err := s.open(r.Body, r.ID+"/body")
+	if err != nil {
+		return r, fmt.Errorf("body: %w", err)
+	}
+	r.To, r.Body = optin.Phone(to), body
+	return r, nil
+}
+
+// seal encrypts plain for a queue entry, bound to ad: "enc:" and the
+// base64 of nonce and ciphertext.
+func (s *Store) seal(plain, ad string) (string, error) {
+	nonce := make([]byte, s.queueAEAD.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	ct := s.queueAEAD.Seal(nonce, nonce, []byte(plain), []byte(ad))
+	return "enc:" + base64.RawStdEncoding.EncodeToString(ct), nil
+}
+
+// open decrypts what seal made of a field bound to ad.
+func (s *Store) open(sealed, ad string) (string, error) {
+	enc, ok := strings.CutPrefix(sealed, "enc:")
 	if !ok {
-		return r, errors.New("number not sealed")
+		return "", errors.New("not sealed")
 	}
 	ct, err := base64.RawStdEncoding.DecodeString(enc)
-	if err != nil || len(ct) < s.queueAEAD.NonceSize() {
-		return r, errors.New("sealed number malformed")
-	}
 	n := s.queueAEAD.NonceSize()
-	pt, err := s.queueAEAD.Open(nil, ct[:n], ct[n:], []byte(r.ID))
-	if err != nil {
-		return r, fmt.Errorf("open sealed number: %w", err)
+	if err != nil || len(ct) < n {
+		return "", errors.New("sealed field malformed")
 	}
-	r.To = optin.Phone(pt)
-	return r, nil
+	pt, err := s.queueAEAD.Open(nil, ct[:n], ct[n:], []byte(ad))
+	if err != nil {
+		return "", fmt.Errorf("open sealed field: %w", err)
+	}
+	return string(pt), nil
 }
 
 // EnsureSenderGroups creates the senders' consumer group on every shard's

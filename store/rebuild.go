@@ -70,6 +70,9 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		}
 	}
 	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, body recordBody) error {
+		if rec.Delivery != nil {
+			return ctx.Err() // what became of a reply changes no state
+		}
 		apply(entryKey(body.Shard, body.Entry, rec.Event.ID), body.Event, rec.Event)
 		return ctx.Err()
 	})

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -183,6 +185,40 @@ func TestRebuildAddsTheOutboxTail(t *testing.T) {
 			if g := after[key][c]; g.State != w.State || !g.Since.Equal(w.Since) {
 				t.Errorf("%s %s after rebuild = %v since %v; want %v since %v", key, c, g.State, g.Since, w.State, w.Since)
 			}
+		}
+	}
+}
+
+// TestRebuildSkipsDeliveryRecords: what became of a reply (a delivery
+// record in the archive) changes no consent state, so rebuild restores
+// exactly the transitions.
+func TestRebuildSkipsDeliveryRecords(t *testing.T) {
+	st, _ := newTestStore(t, 4)
+	n := rebuildNumber(t)
+	const p = optin.Phone("+12025550153")
+	text(t, st, n, p, "JOIN", time.Now().UTC(), 40)
+	before := snapshot(t, st)
+	sub := st.pseudonyms.Pseudonym(n.Tenant, p)
+	b, _ := json.Marshal(optin.Delivery{Kind: "delivery", Tenant: n.Tenant, Subscriber: sub, ReplyID: "twilio:SM40:r0", Status: optin.DeliveryDelivered, At: time.Now().UTC()})
+	ctx := context.Background()
+	if err := st.rdb.XAdd(ctx, &redis.XAddArgs{Stream: OutboxKey(shardOf(sub, st.shards)), Values: []any{"d", string(b)}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	opts := testArchiverOptions(t)
+	archive(t, st, opts, 2)
+	if err := st.rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AuditLog(opts.Dir).Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot(t, st)
+	if len(after) != 1 {
+		t.Fatalf("subscribers after rebuild = %d; want 1", len(after))
+	}
+	for key, cs := range after {
+		if _, ok := cs[""]; ok || len(cs) != len(before[key]) {
+			t.Errorf("%s after rebuild = %v; want the transitions only, %v", key, cs, before[key])
 		}
 	}
 }

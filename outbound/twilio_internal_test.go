@@ -1,0 +1,22 @@
+package outbound
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestTwilioErrorHidesTheURL: a network error of a lookup names the URL,
+// whose query holds the recipient's number; the error that gets logged
+// must not.
+func TestTwilioErrorHidesTheURL(t *testing.T) {
+	err := twilioError(&url.Error{Op: "Get", URL: "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages.json?To=%2B12025550177", Err: errors.New("i/o timeout")})
+	if strings.Contains(err.Error(), "2025550177") || !strings.Contains(err.Error(), "i/o timeout") {
+		t.Errorf("twilioError = %q; want the cause without the URL", err)
+	}
+	se := &SendError{Status: 400, Code: 21211, Message: "The 'To' number +12025550177 is not a valid phone number."}
+	if strings.Contains(se.Error(), "2025550177") {
+		t.Errorf("SendError.Error() = %q; want the provider's message left out", se.Error())
+	}
+}
