@@ -64,6 +64,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	RequestTimeout  time.Duration
 	MaxBodyBytes    int64
+	// BenchRoutes serves the benchmark-only routes /bench/hello and
+	// /bench/baseline: OPTIN_BENCH_ROUTES=true (or serve --bench-routes).
+	// Never in production.
+	BenchRoutes bool
 	// Tenants are as written in the file, except that business numbers are
 	// normalised to E.164 (short codes stay as they are).
 	Tenants []Tenant
@@ -305,6 +309,14 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("config: max_body_bytes: must be positive")
 		}
 		c.MaxBodyBytes = *f.MaxBodyBytes
+	}
+
+	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("config: OPTIN_BENCH_ROUTES: must be true or false")
+		}
+		c.BenchRoutes = b
 	}
 
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {

@@ -34,11 +34,13 @@ func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone,
 		dec := optin.Decide(sub, n, in, s.opts.Now(), code)
 		reply, err := render(dec.Replies)
 		if err != nil {
+			s.metrics.replyFailures.WithLabelValues(in.Provider).Inc()
 			return nil, "", fmt.Errorf("gateway: render reply: %w", err)
 		}
 		_, stored, err = s.opts.Store.Apply(ctx, sub, dec, in, reply)
 		switch {
 		case err == nil:
+			s.metrics.observeTransitions(sub, dec)
 			return reply, dec.Outcome.String(), nil
 		case errors.Is(err, optin.ErrDuplicate):
 			return stored, "duplicate", nil

@@ -59,6 +59,11 @@ type Options struct {
 	Rand           io.Reader
 	MaxBodyBytes   int64
 	RequestTimeout time.Duration
+	// Metrics are served at /metrics; nil means a fresh NewMetrics().
+	Metrics *Metrics
+	// BenchRoutes adds the benchmark-only routes /bench/hello and
+	// /bench/baseline (bench.go). Never on in production.
+	BenchRoutes bool
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -69,6 +74,9 @@ type Server struct {
 	twilio    *twilioVerifier
 	tenants   map[string][]string // tenant → campaign ids, sorted by first appearance
 	adminAuth []byte
+
+	metrics        *Metrics
+	metricsHandler http.Handler
 }
 
 // New returns a server with every route registered.
@@ -94,6 +102,9 @@ func New(opts Options) (*Server, error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	s := &Server{
 		opts:      opts,
@@ -101,6 +112,9 @@ func New(opts Options) (*Server, error) {
 		twilio:    newTwilioVerifier(opts.TwilioAuthToken, opts.PublicURL),
 		tenants:   map[string][]string{},
 		adminAuth: []byte("Bearer " + opts.AdminToken),
+
+		metrics:        opts.Metrics,
+		metricsHandler: opts.Metrics.Handler(),
 	}
 	for _, n := range opts.Numbers {
 		for _, c := range n.Campaigns {
@@ -137,11 +151,17 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.handleHealthGet)
 	e.GET("/readyz", s.handleReadyGet)
+	e.GET("/metrics", s.handleMetricsGet)
 
 	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
 
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
+
+	if s.opts.BenchRoutes {
+		e.Any(benchHelloPath, s.handleBenchHello)
+		e.POST(benchBaselinePath, s.handleBenchBaseline)
+	}
 	return e
 }
 

@@ -26,6 +26,7 @@ import (
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	cfgPath := fs.String("config", "", "configuration file (YAML); the environment overrides it")
+	benchRoutes := fs.Bool("bench-routes", false, "serve the benchmark-only routes /bench/hello and /bench/baseline (never in production; also OPTIN_BENCH_ROUTES=true)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +34,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	cfg.BenchRoutes = cfg.BenchRoutes || *benchRoutes
 	log, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		return err
@@ -58,7 +60,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			"set OPTIN_REDIS_URL and OPTIN_MASTER_KEY in production.")
 	}
 
-	st, err := store.Open(ctx, store.Options{URL: redisURL, MasterKey: masterKey, Shards: cfg.Shards})
+	metrics := gateway.NewMetrics()
+	st, err := store.Open(ctx, store.Options{URL: redisURL, MasterKey: masterKey, Shards: cfg.Shards, Observe: metrics.ObserveRedis})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -73,6 +76,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,
+		Metrics:         metrics,
+		BenchRoutes:     cfg.BenchRoutes,
 	})
 	if err != nil {
 		return err
@@ -83,7 +88,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		zap.String("addr", cfg.Addr),
 		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),
 		zap.Int("numbers", len(cfg.Numbers())),
-		zap.Bool("embedded_redis", cfg.Embedded()))
+		zap.Bool("embedded_redis", cfg.Embedded()),
+		zap.Bool("bench_routes", cfg.BenchRoutes))
+	if cfg.BenchRoutes {
+		log.Warn("BENCHMARK ROUTES ON: /bench/hello and /bench/baseline are served; never in production")
+	}
 
 	select {
 	case err := <-errc:
