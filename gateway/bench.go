@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -21,6 +22,20 @@ var (
 	benchHelloBody    = []byte("hello\n")
 	benchBaselineBody = []byte(`<?xml version="1.0" encoding="UTF-8"?><Response/>`)
 )
+
+// benchRoutes registers the benchmark-only routes, and Go's profiler under
+// /debug/pprof/ to profile the server under load (through the request
+// timeout: ask for CPU profiles shorter than it, e.g. ?seconds=4).
+func (s *Server) benchRoutes(e *echo.Echo) {
+	e.Any(benchHelloPath, s.handleBenchHello)
+	e.POST(benchBaselinePath, s.handleBenchBaseline)
+	e.GET("/debug/pprof/", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
+	e.GET("/debug/pprof/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
+	e.GET("/debug/pprof/:name", func(c echo.Context) error {
+		pprof.Handler(c.Param("name")).ServeHTTP(c.Response(), c.Request())
+		return nil
+	})
+}
 
 // handleBenchHello answers a fixed body and does nothing else: the floor
 // of a request through this server.

@@ -61,8 +61,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Metrics are served at /metrics; nil means a fresh NewMetrics().
 	Metrics *Metrics
-	// BenchRoutes adds the benchmark-only routes /bench/hello and
-	// /bench/baseline (bench.go). Never on in production.
+	// BenchRoutes adds the benchmark-only routes /bench/hello,
+	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
 }
 
@@ -77,6 +77,7 @@ type Server struct {
 
 	metrics        *Metrics
 	metricsHandler http.Handler
+	phones         *phoneCache
 }
 
 // New returns a server with every route registered.
@@ -115,6 +116,7 @@ func New(opts Options) (*Server, error) {
 
 		metrics:        opts.Metrics,
 		metricsHandler: opts.Metrics.Handler(),
+		phones:         newPhoneCache(defaultPhoneCacheSize),
 	}
 	for _, n := range opts.Numbers {
 		for _, c := range n.Campaigns {
@@ -159,8 +161,7 @@ func (s *Server) routes() *echo.Echo {
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
 
 	if s.opts.BenchRoutes {
-		e.Any(benchHelloPath, s.handleBenchHello)
-		e.POST(benchBaselinePath, s.handleBenchBaseline)
+		s.benchRoutes(e)
 	}
 	return e
 }

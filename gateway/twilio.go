@@ -14,7 +14,6 @@ import (
 	"github.com/twilio/twilio-go/twiml"
 	"go.uber.org/zap"
 
-	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -108,11 +107,11 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 		return badRequest{"missing To"}
 	}
 	logFields(c, zap.String("message_id", in.MessageID))
-	from, err := phone.Parse(rawFrom)
+	from, err := s.phones.parse(rawFrom)
 	if err != nil {
 		return badRequest{"From: " + err.Error()}
 	}
-	to, err := phone.ParseBusiness(rawTo)
+	to, err := s.phones.parseBusiness(rawTo)
 	if err != nil {
 		return badRequest{"To: " + err.Error()}
 	}
