@@ -18,8 +18,9 @@ import (
 // processed (total_reads_processed: one per request or pipeline that
 // arrives, that is one per round trip).
 type RedisStats struct {
-	Calls map[string]int64
-	Reads int64
+	Calls       map[string]int64
+	Reads       int64
+	Connections int64 // total_connections_received
 }
 
 // RedisInfo is a connection to Redis for INFO, spoken in RESP by hand so
@@ -88,6 +89,8 @@ func ParseInfo(info string) RedisStats {
 		switch {
 		case strings.HasPrefix(line, "total_reads_processed:"):
 			st.Reads, _ = strconv.ParseInt(strings.TrimPrefix(line, "total_reads_processed:"), 10, 64)
+		case strings.HasPrefix(line, "total_connections_received:"):
+			st.Connections, _ = strconv.ParseInt(strings.TrimPrefix(line, "total_connections_received:"), 10, 64)
 		case strings.HasPrefix(line, "cmdstat_"):
 			name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":")
 			if !ok {
@@ -106,7 +109,7 @@ func ParseInfo(info string) RedisStats {
 // Sub returns the change from before to st: calls that did not change are
 // left out.
 func (st RedisStats) Sub(before RedisStats) RedisStats {
-	d := RedisStats{Calls: map[string]int64{}, Reads: st.Reads - before.Reads}
+	d := RedisStats{Calls: map[string]int64{}, Reads: st.Reads - before.Reads, Connections: st.Connections - before.Connections}
 	for k, v := range st.Calls {
 		if dv := v - before.Calls[k]; dv != 0 {
 			d.Calls[k] = dv
