@@ -48,7 +48,7 @@ func (s *Server) handleBenchHello(c echo.Context) error {
 // Redis: the webhook's cost without the state machine and the store.
 func (s *Server) handleBenchBaseline(c echo.Context) error {
 	req := c.Request()
-	if err := req.ParseForm(); err != nil {
+	if err := parseForm(req); err != nil {
 		var he *echo.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
 			return errTooLarge

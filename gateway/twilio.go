@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/twilio/twilio-go/twiml"
 	"go.uber.org/zap"
 
 	"github.com/optin-gateway/optin-gateway/optin"
@@ -78,7 +77,7 @@ func SignTwilio(authToken, fullURL string, form url.Values) string {
 // the replies as TwiML. A retried MessageSid gets the first answer again.
 func (s *Server) handleTwilioInbound(c echo.Context) error {
 	req := c.Request()
-	if err := req.ParseForm(); err != nil {
+	if err := parseForm(req); err != nil {
 		var he *echo.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
 			return errTooLarge
@@ -130,10 +129,5 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 
 // renderTwiML renders replies as a TwiML messaging response.
 func renderTwiML(replies []string) ([]byte, error) {
-	verbs := make([]twiml.Element, len(replies))
-	for i, r := range replies {
-		verbs[i] = &twiml.MessagingMessage{Body: r}
-	}
-	doc, err := twiml.Messages(verbs)
-	return []byte(doc), err
+	return messagesTwiML(replies), nil
 }
