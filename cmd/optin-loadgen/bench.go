@@ -89,7 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	redisURL := fmt.Sprintf("redis://127.0.0.1:%d", redisPort)
-	stopRedis, err := start(ctx, filepath.Join(dir, "redis.log"), *redisBin,
+	stopRedis, redisPID, err := start(ctx, filepath.Join(dir, "redis.log"), *redisBin,
 		"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "")
 	if err != nil {
@@ -113,7 +113,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"OPTIN_TWILIO_AUTH_TOKEN="+token, "OPTIN_ADMIN_TOKEN="+admin,
 		"OPTIN_MASTER_KEY="+base64.StdEncoding.EncodeToString(master),
 		"OPTIN_LOG_FORMAT=json", "OPTIN_LOG_LEVEL=info", "OPTIN_BENCH_ROUTES=true", "OPTIN_DATA_DIR="+dir)
-	stopGateway, err := startEnv(ctx, filepath.Join(dir, "gateway.log"), env, *gatewayBin, "serve", "--config", *cfgFile)
+	stopGateway, gwPID, err := startEnv(ctx, filepath.Join(dir, "gateway.log"), env, *gatewayBin, "serve", "--config", *cfgFile)
 	if err != nil {
 		return fmt.Errorf("bench: gateway: %w", err)
 	}
@@ -134,11 +134,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if redis {
 			r = redisURL
 		}
+		g0, r0, l0 := cpuTime(gwPID), cpuTime(redisPID), selfCPUTime()
 		m, err := measure(ctx, cfg, r)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", name, err)
 		}
+		if m.Total > 0 {
+			per := func(d time.Duration) float64 { return round1(float64(d.Microseconds()) / float64(m.Total)) }
+			m.CPU = &cpuFigures{
+				Gateway: per(cpuTime(gwPID) - g0), Redis: per(cpuTime(redisPID) - r0), Loadgen: per(selfCPUTime() - l0),
+			}
+		}
 		logf("%-10s %s", name, m.Result)
+		if m.CPU != nil {
+			logf("%-10s cpu µs/request: gateway %.1f, redis %.1f, loadgen %.1f", "", m.CPU.Gateway, m.CPU.Redis, m.CPU.Loadgen)
+		}
 		rep.Runs = append(rep.Runs, m)
 		return m, nil
 	}
@@ -280,22 +290,23 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(ctx context.Context, logPath, bin string, args ...string) (func(), error) {
+func start(ctx context.Context, logPath, bin string, args ...string) (func(), int, error) {
 	return startEnv(ctx, logPath, nil, bin, args...)
 }
 
 // startEnv starts bin with its output in logPath and returns a function
-// that stops it (SIGTERM, then SIGKILL after five seconds) and waits.
-func startEnv(ctx context.Context, logPath string, env []string, bin string, args ...string) (func(), error) {
+// that stops it (SIGTERM, then SIGKILL after five seconds) and waits, and
+// its process id.
+func startEnv(ctx context.Context, logPath string, env []string, bin string, args ...string) (func(), int, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -311,7 +322,34 @@ func startEnv(ctx context.Context, logPath string, env []string, bin string, arg
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	}, nil
+	}, cmd.Process.Pid, nil
+}
+
+// cpuTime returns the CPU time (user and system) process pid has used, or
+// 0 where /proc is not there.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// selfCPUTime is cpuTime of this process.
+func selfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // waitRedis waits until Redis answers INFO and records its appendfsync.

@@ -66,6 +66,16 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 type measurement struct {
 	*loadgen.Result
 	Redis *redisFigures `json:"redis,omitempty"`
+	CPU   *cpuFigures   `json:"cpu_us_per_request,omitempty"`
+}
+
+// cpuFigures are the CPU microseconds each process spent per request of a
+// run (warm-up included): a figure the other tenants of a shared machine
+// disturb far less than throughput and latency.
+type cpuFigures struct {
+	Gateway float64 `json:"gateway"`
+	Redis   float64 `json:"redis"`
+	Loadgen float64 `json:"loadgen"`
 }
 
 // redisFigures are the Redis work per message answered, from INFO before

@@ -5,14 +5,10 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -44,7 +40,6 @@ type Config struct {
 	Duration    time.Duration
 	Senders     int // distinct sender numbers; default 20000
 	Seed        uint64
-	Client      *http.Client // default: a keep-alive client sized for the load
 	// Bucket is the width of the latency-over-time series; default 250ms.
 	Bucket time.Duration
 }
@@ -85,23 +80,11 @@ type sample struct {
 	kind   string
 }
 
-// NewClient returns a keep-alive HTTP client for up to conns connections.
-func NewClient(conns int) *http.Client {
-	return &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-			MaxIdleConns:        conns,
-			MaxIdleConnsPerHost: conns,
-			DisableCompression:  true,
-		},
-	}
-}
-
 // runner is the state of one run.
 type runner struct {
 	cfg     Config
-	url     string
+	post    *poster
+	signer  *gateway.TwilioSigner
 	signURL string
 	persons chan *Person
 	start   time.Time
@@ -127,18 +110,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Bucket <= 0 {
 		cfg.Bucket = 250 * time.Millisecond
 	}
-	if cfg.Client == nil {
-		conns := cfg.Concurrency
-		if cfg.Rate > 0 {
-			conns = cfg.MaxInFlight
-		}
-		cfg.Client = NewClient(conns)
-		defer cfg.Client.CloseIdleConnections()
+	conns := cfg.Concurrency
+	if cfg.Rate > 0 {
+		conns = cfg.MaxInFlight
 	}
+	post, err := newPoster(cfg.Target+cfg.Path, conns, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer post.close()
 	numbers := Numbers(cfg.Senders)
 	r := &runner{
 		cfg:     cfg,
-		url:     cfg.Target + cfg.Path,
+		post:    post,
+		signer:  gateway.NewTwilioSigner(cfg.AuthToken),
 		signURL: cfg.PublicURL + cfg.Path,
 		persons: make(chan *Person, len(numbers)),
 	}
@@ -180,10 +165,7 @@ func (r *runner) openLoop(ctx context.Context) {
 	for i := 0; ctx.Err() == nil; i++ {
 		due := r.start.Add(time.Duration(i) * interval)
 		if d := time.Until(due); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-			}
+			time.Sleep(d) // at most one interval: ctx is checked each turn
 			if ctx.Err() != nil {
 				break
 			}
@@ -220,27 +202,16 @@ func (r *runner) send(p *Person, due time.Time) {
 		sid := p.sid()
 		m = &Message{Sid: sid, Text: "JOIN", Kind: "fixed", Form: InboundForm(sid, p.From, r.cfg.To, "JOIN")}
 	}
-	body := m.Form.Encode()
-	req, err := http.NewRequest(http.MethodPost, r.url, bytes.NewBufferString(body))
-	if err != nil {
-		r.record(sample{at: due.Sub(r.start), status: "transport", kind: m.Kind})
-		return
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sig := ""
 	if r.cfg.AuthToken != "" {
-		req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(r.cfg.AuthToken, r.signURL, m.Form))
+		sig = r.signer.Sign(r.signURL, m.Form)
 	}
-	resp, err := r.cfg.Client.Do(req)
+	code, reply, err := r.post.post([]byte(m.Form.Encode()), sig)
 	status := "transport"
-	var reply []byte
 	if err == nil {
-		reply, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err == nil {
-			status = strconv.Itoa(resp.StatusCode)
-			if r.cfg.Flows {
-				p.Observe(m, resp.StatusCode, reply)
-			}
+		status = strconv.Itoa(code)
+		if r.cfg.Flows {
+			p.Observe(m, code, reply)
 		}
 	}
 	r.record(sample{at: due.Sub(r.start), lat: time.Since(due), status: status, kind: m.Kind})
