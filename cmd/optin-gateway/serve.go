@@ -35,11 +35,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.BenchRoutes = cfg.BenchRoutes || *benchRoutes
-	log, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
+	log, stopLog, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
+	defer stopLog()
 
 	redisURL, masterKey := cfg.RedisURL, cfg.MasterKey
 	if cfg.Embedded() {
@@ -137,11 +137,12 @@ func embeddedMasterKey(dataDir string) ([]byte, error) {
 }
 
 // newLogger returns a zap logger: JSON for production, coloured console
-// lines for development.
-func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
+// lines for development, buffered (logsink.go); stop flushes the buffer and
+// stops its flushing goroutine.
+func newLogger(format, level string, w io.Writer) (log *zap.Logger, stop func(), err error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+		return nil, nil, fmt.Errorf("log level: %w", err)
 	}
 	var enc zapcore.Encoder
 	switch format {
@@ -154,6 +155,8 @@ func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, zapcore.AddSync(w), lvl)
-	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), nil
+	ws := newLogSink(w)
+	core := flushOnError{zapcore.NewCore(enc, ws, lvl), ws}
+	stop = func() { _ = ws.Stop() }
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), stop, nil
 }

@@ -66,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conc := fs.Int("concurrency", 32, "closed-loop requests in flight for the peak runs")
 	out := fs.String("out", "bench", "where report.json and latency.svg go")
 	scratch := fs.String("scratch", "bench/out", "scratch directory: Redis data, logs, profiles")
-	cpuprofile := fs.Bool("cpuprofile", false, "save a 4 s CPU profile of the gateway during the full route's peak run to the scratch directory")
+	cpuprofile := fs.Bool("cpuprofile", false, "save 4 s CPU profiles of the gateway during the full route's runs (peak and half peak) to the scratch directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -173,32 +173,40 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	profDone := make(chan error, 1)
-	if *cpuprofile {
+	profile := func(name string) func() {
+		if !*cpuprofile {
+			return func() {}
+		}
+		done := make(chan error, 1)
+		path := filepath.Join(dir, "cpu-"+name+".pprof")
 		go func() {
 			time.Sleep(*warmup + *dur/4)
-			profDone <- fetch(gwURL+"/debug/pprof/profile?seconds=4", filepath.Join(dir, "cpu.pprof"))
+			done <- fetch(gwURL+"/debug/pprof/profile?seconds=4", path)
 		}()
-	} else {
-		profDone <- nil
+		return func() {
+			if err := <-done; err != nil {
+				logf("cpu profile: %v", err)
+				return
+			}
+			logf("cpu profile: go tool pprof -top %s %s", *gatewayBin, path)
+		}
 	}
+	profiled := profile("full")
 	full, err := phase("full", webhookPath, 0, 2<<20, true)
 	if err != nil {
 		return err
 	}
-	if err := <-profDone; err != nil {
-		logf("cpu profile: %v", err)
-	} else if *cpuprofile {
-		logf("cpu profile: go tool pprof -top %s %s", *gatewayBin, filepath.Join(dir, "cpu.pprof"))
-	}
+	profiled()
 	rtAfter, err := gatewayRoundTrips(gwURL)
 	if err != nil {
 		return err
 	}
+	profiled = profile("half")
 	half, err := phase("full@half", webhookPath, full.RPS/2, 3<<20, true)
 	if err != nil {
 		return err
 	}
+	profiled()
 
 	// The same rate on the route that does nothing shows what the machine
 	// itself (load generator, scheduler, other tenants) adds to latency.
