@@ -35,6 +35,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.BenchRoutes = cfg.BenchRoutes || *benchRoutes
+	tuneGC(getenv)
 	log, stopLog, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		return err
