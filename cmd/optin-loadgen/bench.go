@@ -33,9 +33,10 @@ type report struct {
 		LoadAfter  string `json:"loadavg_after"`
 		GoVersion  string `json:"go_version"`
 	} `json:"machine"`
-	RedisAppendfsync string  `json:"redis_appendfsync"`
-	DurationS        float64 `json:"duration_s_per_route"`
-	Concurrency      int     `json:"concurrency"`
+	RedisAppendfsync string   `json:"redis_appendfsync"`
+	RedisArgs        []string `json:"redis_args"`
+	DurationS        float64  `json:"duration_s_per_route"`
+	Concurrency      int      `json:"concurrency"`
 
 	HelloRPS             float64            `json:"hello_rps"`
 	BaselineRPS          float64            `json:"baseline_rps"`
@@ -66,6 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	conc := fs.Int("concurrency", 32, "closed-loop requests in flight for the peak runs")
 	out := fs.String("out", "bench", "where report.json and latency.svg go")
 	scratch := fs.String("scratch", "bench/out", "scratch directory: Redis data, logs, profiles")
+	redisArgs := fs.String("redis-args", "", `extra redis-server arguments, space separated, e.g. "--auto-aof-rewrite-percentage 0" (the report records them)`)
 	cpuprofile := fs.Bool("cpuprofile", false, "save 4 s CPU profiles of the gateway during the full route's runs (peak and half peak) to the scratch directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,9 +91,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	redisURL := fmt.Sprintf("redis://127.0.0.1:%d", redisPort)
-	stopRedis, redisPID, err := start(ctx, filepath.Join(dir, "redis.log"), *redisBin,
-		"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "")
+	rargs := append([]string{"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", ""}, strings.Fields(*redisArgs)...)
+	rep.RedisArgs = rargs[6:]
+	stopRedis, redisPID, err := start(ctx, filepath.Join(dir, "redis.log"), *redisBin, rargs...)
 	if err != nil {
 		return fmt.Errorf("bench: redis-server: %w", err)
 	}
