@@ -138,6 +138,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			r = redisURL
 		}
 		g0, r0, l0 := cpuTime(gwPID), cpuTime(redisPID), selfCPUTime()
+		rw0 := aofRewrites(filepath.Join(dir, "redis.log"))
 		m, err := measure(ctx, cfg, r)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", name, err)
@@ -148,7 +149,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				Gateway: per(cpuTime(gwPID) - g0), Redis: per(cpuTime(redisPID) - r0), Loadgen: per(selfCPUTime() - l0),
 			}
 		}
+		m.AOFRewrites = aofRewrites(filepath.Join(dir, "redis.log")) - rw0
 		logf("%-10s %s", name, m.Result)
+		if m.AOFRewrites > 0 {
+			logf("%-10s Redis rewrote its AOF %d times during this run (fork and a full write of the data set)", "", m.AOFRewrites)
+		}
 		if m.CPU != nil {
 			logf("%-10s cpu µs/request: gateway %.1f, redis %.1f, loadgen %.1f", "", m.CPU.Gateway, m.CPU.Redis, m.CPU.Loadgen)
 		}
@@ -435,4 +440,13 @@ func gatewayRoundTrips(base string) (float64, error) {
 	}
 	defer resp.Body.Close()
 	return loadgen.SumMetric(bufio.NewReader(resp.Body), "optin_redis_duration_seconds_count")
+}
+
+// aofRewrites counts the AOF rewrites Redis has started, from its log.
+func aofRewrites(logPath string) int {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "Starting automatic rewriting of AOF")
 }

@@ -67,6 +67,9 @@ type measurement struct {
 	*loadgen.Result
 	Redis *redisFigures `json:"redis,omitempty"`
 	CPU   *cpuFigures   `json:"cpu_us_per_request,omitempty"`
+	// AOFRewrites counts Redis's automatic AOF rewrites during the run
+	// (bench only): each forks Redis and writes the whole data set.
+	AOFRewrites int `json:"redis_aof_rewrites"`
 }
 
 // cpuFigures are the CPU microseconds each process spent per request of a
