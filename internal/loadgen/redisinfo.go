@@ -140,7 +140,6 @@ func (ri *RedisInfo) read(cmd string) (string, error) {
 		return "", fmt.Errorf("loadgen: redis %s: %w", cmd, err)
 	}
 	line = strings.TrimRight(line, "\r\n")
-	args := []string{cmd}
 	switch {
 	case strings.HasPrefix(line, "*"):
 		n, err := strconv.Atoi(line[1:])
@@ -159,17 +158,17 @@ func (ri *RedisInfo) read(cmd string) (string, error) {
 	case strings.HasPrefix(line, "+"):
 		return line[1:], nil
 	case strings.HasPrefix(line, "-"):
-		return "", fmt.Errorf("loadgen: redis %s: %s", args[0], line[1:])
+		return "", fmt.Errorf("loadgen: redis %s: %s", cmd, line[1:])
 	case strings.HasPrefix(line, "$"):
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {
-			return "", fmt.Errorf("loadgen: redis %s: bad reply %q", args[0], line)
+			return "", fmt.Errorf("loadgen: redis %s: bad reply %q", cmd, line)
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(ri.r, buf); err != nil {
-			return "", fmt.Errorf("loadgen: redis %s: %w", args[0], err)
+			return "", fmt.Errorf("loadgen: redis %s: %w", cmd, err)
 		}
 		return string(buf[:n]), nil
 	}
-	return "", fmt.Errorf("loadgen: redis %s: unexpected reply %q", args[0], line)
+	return "", fmt.Errorf("loadgen: redis %s: unexpected reply %q", cmd, line)
 }
