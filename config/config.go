@@ -67,6 +67,10 @@ type Config struct {
 	MaxBodyBytes    int64
 	// Audit configures the durable audit log.
 	Audit Audit
+	// BenchRoutes serves the benchmark-only routes /bench/hello and
+	// /bench/baseline: OPTIN_BENCH_ROUTES=true (or serve --bench-routes).
+	// Never in production.
+	BenchRoutes bool
 	// Tenants are as written in the file, except that business numbers are
 	// normalised to E.164 (short codes stay as they are).
 	Tenants []Tenant
@@ -340,6 +344,14 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if c.Audit, err = loadAudit(f.Audit, getenv, c.DataDir); err != nil {
 		return nil, err
 	}
+	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("config: OPTIN_BENCH_ROUTES: must be true or false")
+		}
+		c.BenchRoutes = b
+	}
+
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
 		return nil, err
 	}

@@ -35,11 +35,13 @@ func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone,
 		}
 		reply, err := render(replies)
 		if err != nil {
+			s.metrics.replyFailures.WithLabelValues(in.Provider).Inc()
 			return nil, "", fmt.Errorf("gateway: render reply: %w", err)
 		}
 		stored, err = s.apply(ctx, n, from, sub, dec, in, reply)
 		switch {
 		case err == nil:
+			s.metrics.observeTransitions(sub, dec)
 			return reply, dec.Outcome.String(), nil
 		case errors.Is(err, optin.ErrDuplicate):
 			return stored, "duplicate", nil

@@ -28,13 +28,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		status := c.Response().Status
+		latency := time.Since(start)
 		fields, _ := c.Get(logFieldsKey).([]zap.Field)
+		s.metrics.observeRequest(c.Path(), status, latency, fields)
 		fields = append(fields,
 			zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			zap.String("method", c.Request().Method),
 			zap.String("route", c.Path()),
 			zap.Int("status", status),
-			zap.Duration("latency", time.Since(start)),
+			zap.Duration("latency", latency),
 		)
 		level := zapcore.InfoLevel
 		switch {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -96,7 +95,7 @@ var statusWord = regexp.MustCompile(`^[a-z_]{1,32}$`)
 // subscriber to unsubscribed with Twilio as the cause.
 func (s *Server) handleTwilioStatus(c echo.Context) error {
 	req := c.Request()
-	if err := parseForm(req); err != nil {
+	if err := readForm(req); err != nil {
 		return err
 	}
 	logFields(c, zap.String("provider", ProviderTwilio), zap.String("webhook", "status"))
@@ -153,15 +152,3 @@ func (s *Server) reconcile(ctx context.Context, n *optin.Number, id string, caus
 	})
 }
 
-// parseForm parses a form body, mapping an oversized body to 413 and a
-// malformed one to 400.
-func parseForm(req *http.Request) error {
-	if err := req.ParseForm(); err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
-			return errTooLarge
-		}
-		return badRequest{"malformed form body"}
-	}
-	return nil
-}

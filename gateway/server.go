@@ -76,6 +76,11 @@ type Options struct {
 	// Providers are the inbound webhooks beside Twilio's, each at
 	// POST /v1/webhooks/{name}/sms.
 	Providers []Provider
+	// Metrics are served at /metrics; nil means a fresh NewMetrics().
+	Metrics *Metrics
+	// BenchRoutes adds the benchmark-only routes /bench/hello,
+	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
+	BenchRoutes bool
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -87,6 +92,10 @@ type Server struct {
 	tenants   map[string][]string // tenant → campaign ids, sorted by first appearance
 	adminAuth []byte
 	providers map[string]Provider // by name, beside Twilio
+
+	metrics        *Metrics
+	metricsHandler http.Handler
+	phones         *phoneCache
 }
 
 // New returns a server with every route registered.
@@ -112,6 +121,9 @@ func New(opts Options) (*Server, error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	for num, m := range opts.ReplyModes {
 		if m == ReplyAPI && opts.Outbound == nil {
@@ -125,6 +137,10 @@ func New(opts Options) (*Server, error) {
 		tenants:   map[string][]string{},
 		adminAuth: []byte("Bearer " + opts.AdminToken),
 		providers: map[string]Provider{},
+
+		metrics:        opts.Metrics,
+		metricsHandler: opts.Metrics.Handler(),
+		phones:         newPhoneCache(defaultPhoneCacheSize),
 	}
 	for _, p := range opts.Providers {
 		if _, _, inline, _ := p.Render(nil); !inline && opts.Outbound == nil {
@@ -161,6 +177,7 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.handleHealthGet)
 	e.GET("/readyz", s.handleReadyGet)
+	e.GET("/metrics", s.handleMetricsGet)
 
 	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
 	e.POST(twilioStatusPath, s.handleTwilioStatus)
@@ -171,6 +188,10 @@ func (s *Server) routes() *echo.Echo {
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
 	admin.GET("/:tenant/subscribers/:phone/evidence", s.handleEvidenceGet)
+
+	if s.opts.BenchRoutes {
+		s.benchRoutes(e)
+	}
 	return e
 }
 

@@ -41,6 +41,11 @@ type Options struct {
 	// HistoryLen is how many events per subscriber stay in Redis for the
 	// support view.
 	HistoryLen int
+	// Observe, when set, is told of every round trip to Redis (handshakes
+	// left out): op is the command name or "pipeline", failed whether it
+	// returned an error other than a miss. It must be fast and safe for
+	// concurrent use; gateway.Metrics.ObserveRedis is one.
+	Observe func(op string, d time.Duration, failed bool)
 }
 
 // Store is the Redis store. It is safe for concurrent use.
@@ -76,6 +81,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.rdb.AddHook(roundTripCounter{&s.roundTrips})
+	if opts.Observe != nil {
+		s.rdb.AddHook(observer(opts.Observe))
+	}
 	if err := s.Ping(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err

@@ -19,9 +19,10 @@ import (
 // operator is what the operator subcommands share: the configuration of
 // serve (--config and the environment), a logger and the store.
 type operator struct {
-	cfg *config.Config
-	log *zap.Logger
-	st  *store.Store
+	cfg     *config.Config
+	log     *zap.Logger
+	stopLog func() // flushes the log
+	st      *store.Store
 }
 
 // openOperator parses args into fs (which already has the command's own
@@ -43,18 +44,20 @@ func openOperator(ctx context.Context, fs *flag.FlagSet, args []string, getenv f
 	if cfg.Embedded() {
 		return nil, fmt.Errorf("%s: needs Redis: set OPTIN_REDIS_URL (the embedded Redis lives inside serve)", fs.Name())
 	}
-	log, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
+	log, stopLog, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		return nil, err
 	}
 	st, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, MasterKey: cfg.MasterKey, Shards: cfg.Shards})
 	if err != nil {
+		stopLog()
 		return nil, fmt.Errorf("%s: %w", fs.Name(), err)
 	}
-	return &operator{cfg: cfg, log: log, st: st}, nil
+	return &operator{cfg: cfg, log: log, stopLog: stopLog, st: st}, nil
 }
 
 func (o *operator) close() {
+	defer o.stopLog()
 	o.st.Close()
 	_ = o.log.Sync()
 }

@@ -27,6 +27,7 @@ import (
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
 	cfgPath := fs.String("config", "", "configuration file (YAML); the environment overrides it")
+	benchRoutes := fs.Bool("bench-routes", false, "serve the benchmark-only routes /bench/hello and /bench/baseline (never in production; also OPTIN_BENCH_ROUTES=true)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,11 +35,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
+	cfg.BenchRoutes = cfg.BenchRoutes || *benchRoutes
+	tuneGC(getenv)
+	log, stopLog, err := newLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
+	defer stopLog()
 	redisLog := log.Named("redis")
 	store.SetLogger(func(msg string) { redisLog.Warn(msg) })
 
@@ -61,7 +64,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			"set OPTIN_REDIS_URL and OPTIN_MASTER_KEY in production.")
 	}
 
-	st, err := store.Open(ctx, store.Options{URL: redisURL, MasterKey: masterKey, Shards: cfg.Shards})
+	metrics := gateway.NewMetrics()
+	st, err := store.Open(ctx, store.Options{URL: redisURL, MasterKey: masterKey, Shards: cfg.Shards, Observe: metrics.ObserveRedis})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -106,6 +110,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ReplyModes:      modes,
 		Outbound:        st,
 		Providers:       provs,
+		Metrics:         metrics,
+		BenchRoutes:     cfg.BenchRoutes,
 	})
 	if err != nil {
 		return err
@@ -132,7 +138,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		zap.String("addr", cfg.Addr),
 		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),
 		zap.Int("numbers", len(cfg.Numbers())),
-		zap.Bool("embedded_redis", cfg.Embedded()))
+		zap.Bool("embedded_redis", cfg.Embedded()),
+		zap.Bool("bench_routes", cfg.BenchRoutes))
+	if cfg.BenchRoutes {
+		log.Warn("BENCHMARK ROUTES ON: /bench/hello and /bench/baseline are served; never in production")
+	}
 
 	select {
 	case err := <-errc:
@@ -177,11 +187,12 @@ func embeddedMasterKey(dataDir string) ([]byte, error) {
 }
 
 // newLogger returns a zap logger: JSON for production, coloured console
-// lines for development.
-func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
+// lines for development, buffered (logsink.go); stop flushes the buffer and
+// stops its flushing goroutine.
+func newLogger(format, level string, w io.Writer) (log *zap.Logger, stop func(), err error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
+		return nil, nil, fmt.Errorf("log level: %w", err)
 	}
 	var enc zapcore.Encoder
 	switch format {
@@ -194,6 +205,8 @@ func newLogger(format, level string, w io.Writer) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, zapcore.AddSync(w), lvl)
-	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), nil
+	ws := newLogSink(w)
+	core := flushOnError{zapcore.NewCore(enc, ws, lvl), ws}
+	stop = func() { _ = ws.Stop() }
+	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), stop, nil
 }

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// Metrics are the gateway's Prometheus metrics, served at /metrics. Each
+// Metrics has a registry of its own (with the Go runtime and process
+// collectors), so tests and several servers in one process do not collide.
+// Its methods are safe for concurrent use.
+type Metrics struct {
+	reg           *prometheus.Registry
+	webhooks      *prometheus.CounterVec
+	transitions   *prometheus.CounterVec
+	replyFailures *prometheus.CounterVec
+	sigFailures   *prometheus.CounterVec
+	requests      *prometheus.HistogramVec
+	redisSeconds  *prometheus.HistogramVec
+	redisErrors   *prometheus.CounterVec
+	archiverLag   prometheus.Gauge
+	outboundDepth prometheus.Gauge
+}
+
+// NewMetrics returns the gateway's metrics on a registry of their own.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_webhooks_total",
+			Help: "Inbound provider webhooks answered, by provider and outcome (a decision such as prompted or opt_out, duplicate for a retried message id, or the failure: bad_signature, bad_request, not_found, too_large, unavailable, error).",
+		}, []string{"provider", "outcome"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_transitions_total",
+			Help: "Consent state changes written, by campaign state before and after (none, pending, subscribed, unsubscribed).",
+		}, []string{"from", "to"}),
+		replyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_reply_failures_total",
+			Help: "Replies that could not be rendered or sent, by provider.",
+		}, []string{"provider"}),
+		sigFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_signature_failures_total",
+			Help: "Webhooks refused for a missing or invalid provider signature, by provider.",
+		}, []string{"provider"}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "optin_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "code"}),
+		redisSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "optin_redis_duration_seconds",
+			Help:    "Redis round trip latency by operation (a command name, or pipeline); the count is the number of round trips.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op"}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_redis_errors_total",
+			Help: "Redis round trips that failed, by operation.",
+		}, []string{"op"}),
+		archiverLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "optin_archiver_lag_seconds",
+			Help: "Age of the oldest outbox event not yet in the audit log; 0 until the archiver sets it.",
+		}),
+		outboundDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "optin_outbound_queue_depth",
+			Help: "Replies waiting in the outbound queue; 0 until an outbound queue sets it.",
+		}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.webhooks, m.transitions, m.replyFailures, m.sigFailures, m.requests,
+		m.redisSeconds, m.redisErrors, m.archiverLag, m.outboundDepth,
+	)
+	// Failure counters read 0 from the start rather than appearing with
+	// the first failure, so alerts on their rate work from the first scrape.
+	m.replyFailures.WithLabelValues(ProviderTwilio)
+	m.sigFailures.WithLabelValues(ProviderTwilio)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registerer lets other packages register metrics of their own beside the
+// gateway's.
+func (m *Metrics) Registerer() prometheus.Registerer { return m.reg }
+
+// ObserveRedis records one Redis round trip: op is the command name or
+// "pipeline", failed whether it returned an error other than a miss. Give
+// it to store.Options.Observe.
+func (m *Metrics) ObserveRedis(op string, d time.Duration, failed bool) {
+	m.redisSeconds.WithLabelValues(op).Observe(d.Seconds())
+	if failed {
+		m.redisErrors.WithLabelValues(op).Inc()
+	}
+}
+
+// SetArchiverLag sets optin_archiver_lag_seconds; the archiver calls it.
+func (m *Metrics) SetArchiverLag(d time.Duration) { m.archiverLag.Set(d.Seconds()) }
+
+// SetOutboundQueueDepth sets optin_outbound_queue_depth; the outbound
+// queue calls it.
+func (m *Metrics) SetOutboundQueueDepth(n int) { m.outboundDepth.Set(float64(n)) }
+
+// observeTransitions counts the state changes of dec, applied on sub.
+func (m *Metrics) observeTransitions(sub optin.Subscriber, dec optin.Decision) {
+	if !dec.Changed {
+		return
+	}
+	for id, next := range dec.Next.Enrollments {
+		if prev := sub.Enrollments[id].State; prev != next.State {
+			m.transitions.WithLabelValues(prev.String(), next.State.String()).Inc()
+		}
+	}
+}
+
+// observeRequest records a finished request from the access log's fields:
+// its latency, and for a provider webhook its outcome (the "outcome" field
+// the handler logged, or the failure its status stands for).
+func (m *Metrics) observeRequest(route string, status int, d time.Duration, fields []zap.Field) {
+	m.requests.WithLabelValues(route, statusCode(status)).Observe(d.Seconds())
+	var provider, outcome string
+	for _, f := range fields {
+		switch f.Key {
+		case "provider":
+			provider = f.String
+		case "outcome":
+			outcome = f.String
+		}
+	}
+	if provider == "" {
+		return
+	}
+	if outcome == "" || status != http.StatusOK {
+		outcome = failureOutcome(status)
+	}
+	if status == http.StatusForbidden {
+		m.sigFailures.WithLabelValues(provider).Inc()
+	}
+	m.webhooks.WithLabelValues(provider, outcome).Inc()
+}
+
+// statusCode is strconv.Itoa without an allocation for the usual codes.
+func statusCode(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "200"
+	case http.StatusForbidden:
+		return "403"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return strconv.Itoa(status)
+}
+
+// failureOutcome names the failure a webhook's status stands for.
+func failureOutcome(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusForbidden:
+		return "bad_signature"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	case http.StatusOK:
+		return "ok"
+	}
+	return "error"
+}
+
+// handleMetricsGet serves the Prometheus metrics.
+func (s *Server) handleMetricsGet(c echo.Context) error {
+	s.metricsHandler.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
