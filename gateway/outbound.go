@@ -151,4 +151,3 @@ func (s *Server) reconcile(ctx context.Context, n *optin.Number, id string, caus
 		return optin.ProviderBlocked(sub, n, cause, now)
 	})
 }
-
