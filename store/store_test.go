@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
@@ -287,5 +289,28 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("Open(%s) = %v; want an error saying %q", tt.url, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestBacklog(t *testing.T) {
+	st, srv := openStore(t)
+	ctx := context.Background()
+	if b, err := st.Backlog(ctx, time.Now()); err != nil || b != (store.Backlog{}) {
+		t.Fatalf("Backlog of an empty Redis = %+v, %v; want zero", b, err)
+	}
+	n := testNumber(t)
+	sub, dec, in := decide(t, st, n, "SM0001", "JOIN")
+	if _, _, err := st.Apply(ctx, sub, dec, in, []byte("r")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Client(t).XAdd(ctx, &redis.XAddArgs{Stream: store.OutQueueKey(2), Values: []any{"r", "x"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.Backlog(ctx, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Queued != 1 || b.ArchiveLag < 59*time.Second || b.ArchiveLag > 2*time.Minute {
+		t.Errorf("Backlog a minute after one JOIN and one queued reply = %+v; want 1 queued, lag about 1m", b)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"go.uber.org/zap"
@@ -134,6 +135,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 	defer func() { stopReplay(); <-replayed }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); watchBacklog(watchCtx, st, metrics) }()
+	defer func() { stopWatch(); <-watched }()
 	log.Info("serving",
 		zap.String("addr", cfg.Addr),
 		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),
@@ -209,4 +214,29 @@ func newLogger(format, level string, w io.Writer) (log *zap.Logger, stop func(),
 	core := flushOnError{zapcore.NewCore(enc, ws, lvl), ws}
 	stop = func() { _ = ws.Stop() }
 	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w))), stop, nil
+}
+
+// backlogEvery is how often serve reads the workers' backlog for /metrics.
+const backlogEvery = 5 * time.Second
+
+// watchBacklog sets the archiver lag and outbound queue depth gauges from
+// Redis every backlogEvery, until ctx ends. A failed read leaves them as
+// they were: Redis being away shows in the Redis metrics already.
+func watchBacklog(ctx context.Context, st *store.Store, m *gateway.Metrics) {
+	t := time.NewTicker(backlogEvery)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		b, err := st.Backlog(rctx, time.Now())
+		cancel()
+		if err == nil {
+			m.SetArchiverLag(b.ArchiveLag)
+			m.SetOutboundQueueDepth(int(b.Queued))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
