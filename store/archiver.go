@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -438,11 +439,12 @@ func (a *Archiver) create() error {
 // seal writes the active segment's digest and starts the next segment.
 func (a *Archiver) seal() error {
 	name := segName(a.seg)
-	b, err := os.ReadFile(filepath.Join(a.opts.Dir, name))
+	// Streamed: a segment is up to SegmentBytes, and reading it whole
+	// would allocate that much on the webhooks' heap.
+	sum, err := fileSHA256(filepath.Join(a.opts.Dir, name))
 	if err != nil {
 		return writeError{fmt.Errorf("store: seal %s: %w", name, err)}
 	}
-	sum := sha256.Sum256(b)
 	dig := digest{
 		Segment: a.seg, FirstSeq: a.segFirst, LastSeq: a.seq, Count: a.segCount,
 		Prev: a.segPrev, Head: a.prev, SHA256: hex.EncodeToString(sum[:]),
@@ -667,4 +669,20 @@ func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
 		n += c.Val()
 	}
 	return n, nil
+}
+
+// fileSHA256 returns the SHA-256 of the file at path, read in chunks.
+func fileSHA256(path string) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	f, err := os.Open(path)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	return sum, nil
 }
