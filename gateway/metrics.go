@@ -106,6 +106,12 @@ func (m *Metrics) ObserveRedis(op string, d time.Duration, failed bool) {
 	}
 }
 
+// ObserveReplyFailure counts a reply that could not be sent through
+// provider's API and was given up on (dead-lettered).
+func (m *Metrics) ObserveReplyFailure(provider string) {
+	m.replyFailures.WithLabelValues(provider).Inc()
+}
+
 // SetArchiverLag sets optin_archiver_lag_seconds; the archiver calls it.
 func (m *Metrics) SetArchiverLag(d time.Duration) { m.archiverLag.Set(d.Seconds()) }
 

@@ -71,6 +71,9 @@ type Options struct {
 	Now         func() time.Time
 	// Jitter returns a random duration in [0, d); default math/rand/v2.
 	Jitter func(d time.Duration) time.Duration
+	// OnDeadLetter, if set, hears of every reply given up on (refused,
+	// out of tries, no sender), by provider: for metrics.
+	OnDeadLetter func(provider string)
 }
 
 // Worker drains the outbound queues. Run it on any number of instances:
@@ -272,7 +275,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 	}
 	sender, ok := w.o.Senders[r.Provider]
 	if !ok {
-		return w.o.Queue.DeadLetter(ctx, q, "", "no sender for provider "+r.Provider, w.o.Now())
+		return w.deadLetter(ctx, q, "", "no sender for provider "+r.Provider, w.o.Now())
 	}
 	if rec.State == store.SendIntent {
 		if done, err := w.resolve(ctx, sender, q, rec.At); done || err != nil {
@@ -283,7 +286,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 	for {
 		if tries >= w.o.MaxAttempts {
 			w.logFor(r).Warn("reply dead-lettered", zap.Int("tries", tries), zap.String("code", lastCode))
-			return w.o.Queue.DeadLetter(ctx, q, lastCode, fmt.Sprintf("gave up after %d tries", tries), w.o.Now())
+			return w.deadLetter(ctx, q, lastCode, fmt.Sprintf("gave up after %d tries", tries), w.o.Now())
 		}
 		if err := w.throttle(ctx, r.From); err != nil {
 			return err
@@ -315,7 +318,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 				}
 			}
 			w.logFor(r).Info("reply refused", zap.Int("status", se.Status), zap.Int("code", se.Code))
-			return w.o.Queue.DeadLetter(ctx, q, lastCode, fmt.Sprintf("refused: status %d, code %d", se.Status, se.Code), w.o.Now())
+			return w.deadLetter(ctx, q, lastCode, fmt.Sprintf("refused: status %d, code %d", se.Status, se.Code), w.o.Now())
 		}
 		if !ambiguous {
 			if err := w.o.Queue.ClearSendIntent(ctx, q); err != nil {
@@ -416,4 +419,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// deadLetter gives up on reply q: it moves it to the dead-letter stream
+// and tells OnDeadLetter.
+func (w *Worker) deadLetter(ctx context.Context, q store.QueuedReply, code, reason string, at time.Time) error {
+	if err := w.o.Queue.DeadLetter(ctx, q, code, reason, at); err != nil {
+		return err
+	}
+	if w.o.OnDeadLetter != nil {
+		w.o.OnDeadLetter(q.Reply.Provider)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -162,6 +163,12 @@ func TestRetriesEndInDeadLetter(t *testing.T) {
 	e.enqueue(t, fastNumber, subscriberPhone(2), "never accepted")
 	o := fastOptions(t, e.st, e.fake.URL(), "worker-a")
 	o.MaxAttempts = 4
+	var heard atomic.Int32
+	o.OnDeadLetter = func(provider string) {
+		if provider == "twilio" {
+			heard.Add(1)
+		}
+	}
 	run(t, o)
 	e.waitDrained(t, 30*time.Second)
 	if got := e.fake.Attempts(); got != 4 {
@@ -169,6 +176,9 @@ func TestRetriesEndInDeadLetter(t *testing.T) {
 	}
 	if got := e.deadLetters(t); got != 1 {
 		t.Errorf("dead letters = %d; want 1", got)
+	}
+	if got := heard.Load(); got != 1 {
+		t.Errorf("OnDeadLetter heard %d twilio replies; want 1 (for optin_reply_failures_total)", got)
 	}
 }
 

@@ -29,7 +29,7 @@ func replyModes(cfg *config.Config) (map[string]gateway.ReplyMode, error) {
 
 // startSenders runs the outbound senders when the configuration asks for
 // them, until ctx is done; the returned function waits for them to stop.
-func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, log *zap.Logger) (func(), error) {
+func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metrics *gateway.Metrics, log *zap.Logger) (func(), error) {
 	if !cfg.Outbound.Sender {
 		return func() {}, nil
 	}
@@ -77,6 +77,7 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, log 
 		BaseBackoff:    o.BaseBackoff,
 		MaxBackoff:     o.MaxBackoff,
 		Logger:         log.Named("outbound"),
+		OnDeadLetter:   metrics.ObserveReplyFailure,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)

@@ -118,7 +118,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	sctx, stopSenders := context.WithCancel(ctx)
-	waitSenders, err := startSenders(sctx, cfg, st, log)
+	waitSenders, err := startSenders(sctx, cfg, st, metrics, log)
 	if err != nil {
 		stopSenders()
 		return err
