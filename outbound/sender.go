@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
@@ -57,4 +60,34 @@ func classify(err error) (retry, ambiguous bool, se *SendError) {
 		return se.Temporary(), se.Status >= 500, se
 	}
 	return true, true, nil
+}
+
+// maxAnswerBytes bounds how much of a provider's answer is read.
+const maxAnswerBytes = 1 << 20
+
+// post sends req with hc and returns the answer's status and body (at most
+// maxAnswerBytes). Transport errors come back through transportError.
+func post(hc *http.Client, req *http.Request, provider string) (int, []byte, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, transportError(provider, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return 0, nil, transportError(provider, err)
+	}
+	return resp.StatusCode, raw, nil
+}
+
+// transportError wraps a failed exchange with provider's API. A
+// *url.Error names the URL, whose query may hold the recipient's number
+// (Twilio's lookup does): only its operation and cause are kept, since
+// the error is logged.
+func transportError(provider string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("outbound: %s: %s: %w", provider, ue.Op, ue.Err)
+	}
+	return fmt.Errorf("outbound: %s: %w", provider, err)
 }

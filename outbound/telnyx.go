@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,16 +58,11 @@ func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 	req.Header.Set("Authorization", "Bearer "+t.apiKey)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := t.hc.Do(req)
+	status, raw, err := post(t.hc, req, "telnyx")
 	if err != nil {
-		return "", fmt.Errorf("outbound: telnyx: %w", err)
+		return "", err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("outbound: telnyx: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
+	if status/100 != 2 {
 		var e struct {
 			Errors []struct {
 				Code   string `json:"code"`
@@ -76,7 +70,7 @@ func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 				Detail string `json:"detail"`
 			} `json:"errors"`
 		}
-		se := &SendError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+		se := &SendError{Status: status, Message: http.StatusText(status)}
 		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
 			se.Code, _ = strconv.Atoi(e.Errors[0].Code)
 			se.Message = e.Errors[0].Title
@@ -89,7 +83,7 @@ func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &ok); err != nil || ok.Data.ID == "" {
-		return "", fmt.Errorf("outbound: telnyx: answer %d without a message id", resp.StatusCode)
+		return "", fmt.Errorf("outbound: telnyx: answer %d without a message id", status)
 	}
 	return ok.Data.ID, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/twilio/twilio-go"
@@ -108,11 +107,5 @@ func twilioError(err error) error {
 	if errors.As(err, &v1) {
 		return &SendError{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		// Its URL holds the query of a lookup, with the recipient's
-		// number: keep the operation and the cause only.
-		return fmt.Errorf("outbound: twilio: %s: %w", ue.Op, ue.Err)
-	}
-	return fmt.Errorf("outbound: twilio: %w", err)
+	return transportError("twilio", err)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,17 +58,12 @@ func (v *Vonage) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := v.hc.Do(req)
+	answered, raw, err := post(v.hc, req, "vonage")
 	if err != nil {
-		return "", fmt.Errorf("outbound: vonage: %w", err)
+		return "", err
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("outbound: vonage: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return "", &SendError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+	if answered/100 != 2 {
+		return "", &SendError{Status: answered, Message: http.StatusText(answered)}
 	}
 	var ans struct {
 		Messages []struct {

@@ -33,6 +33,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/optin-gateway/optin-gateway/internal/durable"
 )
 
 const (
@@ -107,7 +109,7 @@ func (s *Spool) Append(record []byte) error {
 		}
 		// The file's name must survive a crash too, and a line torn by
 		// one (never acknowledged) must not swallow the next record.
-		if err := syncDir(s.dir); err == nil {
+		if err := durable.SyncDir(s.dir); err == nil {
 			err = endTornLine(f)
 		}
 		if err != nil {
@@ -209,7 +211,7 @@ func (s *Spool) rotate() error {
 	if err := os.Rename(path, filepath.Join(s.dir, name)); err != nil {
 		return fmt.Errorf("spool: rotate: %w", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("spool: rotate: %w", err)
 	}
 	return nil
@@ -258,7 +260,7 @@ func (s *Spool) replayBatch(name string, apply func([]byte) error, st *Stats) er
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("spool: replay %s: %w", name, err)
 	}
-	return syncDir(s.dir)
+	return durable.SyncDir(s.dir)
 }
 
 // open decrypts one line.
@@ -291,15 +293,4 @@ func endTornLine(f *os.File) error {
 	}
 	_, err = f.Write([]byte{'\n'})
 	return err
-}
-
-// syncDir fsyncs a directory, so that a file created or renamed in it
-// survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

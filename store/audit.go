@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optin-gateway/optin-gateway/internal/durable"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -176,41 +177,15 @@ func readJSON(path string, v any) (bool, error) {
 	return true, nil
 }
 
-// writeFileSync writes b to path atomically and durably: a temporary file,
-// fsync, rename, fsync of the directory.
+// writeFileSync replaces the file at path atomically and durably.
 func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("store: write %s: %w", path, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
+	if err := durable.WriteFile(path, b); err != nil {
 		return fmt.Errorf("store: write %s: %w", path, err)
 	}
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // Kinds of ChainError: how the chain is broken.
 const (

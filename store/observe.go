@@ -3,40 +3,50 @@ package store
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// observer is a go-redis hook that times every round trip but the
-// connection handshake (see roundTripCounter) for Options.Observe.
-type observer func(op string, d time.Duration, failed bool)
+// instrument is the store's one go-redis hook: it counts a round trip per
+// command and per pipeline and, when observe is set (Options.Observe),
+// times it. The handshake go-redis runs once on each new connection
+// (HELLO, AUTH, SELECT, CLIENT SETINFO) is left out: no message pays for it.
+type instrument struct {
+	n       *atomic.Uint64
+	observe func(op string, d time.Duration, failed bool)
+}
 
 // failed reports an error other than a miss.
 func failed(err error) bool { return err != nil && !errors.Is(err, redis.Nil) }
 
-func (o observer) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h instrument) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (o observer) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h instrument) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if handshake(cmd) {
-			return next(ctx, cmd)
-		}
-		start := time.Now()
-		err := next(ctx, cmd)
-		o(cmd.Name(), time.Since(start), failed(err))
-		return err
+		return h.around(ctx, cmd.Name(), []redis.Cmder{cmd}, func() error { return next(ctx, cmd) })
 	}
 }
 
-func (o observer) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h instrument) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if handshake(cmds...) {
-			return next(ctx, cmds)
-		}
-		start := time.Now()
-		err := next(ctx, cmds)
-		o("pipeline", time.Since(start), failed(err))
-		return err
+		return h.around(ctx, "pipeline", cmds, func() error { return next(ctx, cmds) })
 	}
+}
+
+// around runs one round trip, counting and timing it unless it is part of
+// a handshake.
+func (h instrument) around(_ context.Context, op string, cmds []redis.Cmder, do func() error) error {
+	if handshake(cmds...) {
+		return do()
+	}
+	h.n.Add(1)
+	if h.observe == nil {
+		return do()
+	}
+	start := time.Now()
+	err := do()
+	h.observe(op, time.Since(start), failed(err))
+	return err
 }

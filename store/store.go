@@ -80,10 +80,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.queueAEAD, err = newQueueSealer(opts.MasterKey); err != nil {
 		return nil, err
 	}
-	s.rdb.AddHook(roundTripCounter{&s.roundTrips})
-	if opts.Observe != nil {
-		s.rdb.AddHook(observer(opts.Observe))
-	}
+	s.rdb.AddHook(instrument{n: &s.roundTrips, observe: opts.Observe})
 	if err := s.Ping(ctx); err != nil {
 		s.rdb.Close()
 		return nil, err
@@ -152,11 +149,6 @@ func isLoading(err error) bool {
 	return false
 }
 
-// roundTripCounter counts one round trip per command and per pipeline,
-// leaving out the handshake go-redis runs once on each new connection
-// (HELLO, AUTH, SELECT, CLIENT SETINFO), which no message pays for.
-type roundTripCounter struct{ n *atomic.Uint64 }
-
 // handshake reports whether every command of cmds is part of a
 // connection's opening handshake.
 func handshake(cmds ...redis.Cmder) bool {
@@ -168,24 +160,4 @@ func handshake(cmds ...redis.Cmder) bool {
 		}
 	}
 	return len(cmds) > 0
-}
-
-func (h roundTripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h roundTripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !handshake(cmd) {
-			h.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h roundTripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if !handshake(cmds...) {
-			h.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
 }
