@@ -44,8 +44,12 @@ func readCampaignsFile(name string, r io.Reader) ([]Tenant, error) {
 	if err != nil {
 		return nil, usagef("%s: %v", name, err)
 	}
+	// Other top-level keys (those of the gateway's own config file) are
+	// left alone, so that config/example.yaml applies as it is; inside
+	// tenants an unknown key is an error.
 	var f struct {
-		Tenants []Tenant `yaml:"tenants"`
+		Tenants []Tenant             `yaml:"tenants"`
+		Rest    map[string]yaml.Node `yaml:",inline"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -55,6 +59,9 @@ func readCampaignsFile(name string, r io.Reader) ([]Tenant, error) {
 			return nil, &fileError{name: name, msg: strings.Join(te.Errors, "; ")}
 		}
 		return nil, &fileError{name: name, msg: err.Error()}
+	}
+	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
+		return nil, &fileError{name: name, msg: "more than one YAML document"}
 	}
 	if len(f.Tenants) == 0 {
 		return nil, &fileError{name: name, path: "tenants", msg: "required: list at least one tenant"}
@@ -196,16 +203,18 @@ func find[T any](s []T, f func(T) bool) *T {
 // server applies to a field left out.
 func diff[T any](kind, tenant, id string, have *T, want T, norm func(T, *T) T) change {
 	ch := change{Kind: kind, Tenant: tenant, ID: id, body: want}
-	w := reflect.ValueOf(norm(want, have))
-	if have == nil {
+	if have == nil { // the fields the file gives
 		ch.Action = actCreate
+		w := reflect.ValueOf(want)
 		for i := range w.NumField() {
-			if name := jsonName(w.Type().Field(i)); name != "" && !w.Field(i).IsZero() {
-				ch.Changes = append(ch.Changes, fieldChange{Field: name, To: w.Field(i).Interface()})
+			f := w.Field(i)
+			if name := jsonName(w.Type().Field(i)); name != "" && !f.IsZero() && (f.Kind() != reflect.Slice || f.Len() > 0) {
+				ch.Changes = append(ch.Changes, fieldChange{Field: name, To: f.Interface()})
 			}
 		}
 		return ch
 	}
+	w := reflect.ValueOf(norm(want, have))
 	ch.Version = reflect.ValueOf(*have).FieldByName("Version").Interface().(int)
 	h := reflect.ValueOf(norm(*have, nil))
 	for i := range w.NumField() {
@@ -375,13 +384,13 @@ func (c *cli) apply(ctx context.Context, a []string) error {
 	}
 	for _, ch := range changes {
 		if err = c.make(ctx, ch); err != nil {
-			err = fmt.Errorf("apply: %s %s %s/%s: %w", ch.Action, ch.Kind, ch.Tenant, ch.ID, err)
+			err = fmt.Errorf("apply: %s %s: %w", ch.Action, ch.object(), err)
 			break
 		}
 		if ch.Action == actCreate || ch.Action == actUpdate || ch.Action == actDelete {
 			rep.Applied++
 			if c.output == "table" {
-				fmt.Fprintf(c.stdout, "%sd %s %s/%s\n", strings.TrimSuffix(ch.Action, "e"), ch.Kind, ch.Tenant, ch.ID)
+				fmt.Fprintf(c.stdout, "%sd %s\n", ch.Action, ch.object())
 			}
 		}
 	}
@@ -438,14 +447,19 @@ func withVersion(v any, version int) any {
 	return v
 }
 
+// object names the change's object: "tenant demo", "campaign demo/deals".
+func (ch change) object() string {
+	if ch.Kind == "tenant" {
+		return "tenant " + ch.ID
+	}
+	return fmt.Sprintf("%s %s/%s", ch.Kind, ch.Tenant, ch.ID)
+}
+
 // printPlan writes the diff: one line per object to change, then one per
 // field ("field: old → new"); unchanged objects are left out.
 func printPlan(w io.Writer, changes []change) {
 	for _, ch := range changes {
-		obj := fmt.Sprintf("%s %s/%s", ch.Kind, ch.Tenant, ch.ID)
-		if ch.Kind == "tenant" {
-			obj = "tenant " + ch.ID
-		}
+		obj := ch.object()
 		switch ch.Action {
 		case actUnchanged:
 			continue
