@@ -182,10 +182,7 @@ func TestExitCodes(t *testing.T) {
 // TestUsageErrors: a wrong command line is exit 2, with a message, before
 // any request.
 func TestUsageErrors(t *testing.T) {
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(fakeToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := writeTokenFile(t)
 	tests := []struct {
 		name   string
 		env    map[string]string
@@ -236,10 +233,7 @@ func TestUsageErrors(t *testing.T) {
 func TestTokenSources(t *testing.T) {
 	f := newFake(t)
 	seed(t, f)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(fakeToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := writeTokenFile(t)
 	mustCode(t, ctl(t, f, map[string]string{"OPTIN_TOKEN": ""}, "", "get", "tenants", "--token", fakeToken), exitOK)
 	mustCode(t, ctl(t, f, map[string]string{"OPTIN_TOKEN": "", "OPTIN_TOKEN_FILE": tokenFile}, "", "get", "tenants"), exitOK)
 	mustCode(t, ctl(t, f, map[string]string{"OPTIN_TENANT": "demo"}, "", "get", "campaigns"), exitOK)
@@ -334,4 +328,14 @@ func TestPlan(t *testing.T) {
 	if chs[1].Version != 4 {
 		t.Errorf("update of deals carries version %d; want 4 (the one read)", chs[1].Version)
 	}
+}
+
+// writeTokenFile writes the fake's token, with a newline, into a file.
+func writeTokenFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte(fakeToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
