@@ -129,7 +129,7 @@ func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *
 	if v, ok := prev["version"].(float64); ok {
 		prevVersion = int(v)
 	}
-	if version != nil && *version != prevVersion {
+	if version != nil && *version != 0 && *version != prevVersion { // 0: not given
 		return conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, prevVersion)}
 	}
 	nextMap, err := docMap(next)

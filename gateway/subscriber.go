@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"net/http"
-	"strings"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
