@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -31,4 +33,18 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// Routes returns every route registered, as "METHOD /path" with echo's
+// ":name" parameters; the catch-all routes echo adds to groups are left out.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		if strings.HasSuffix(r.Path, "/*") || r.Method == echo.RouteNotFound || strings.HasSuffix(r.Name, "NotFoundHandler") {
+			continue
+		}
+		out = append(out, r.Method+" "+r.Path)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
