@@ -424,21 +424,20 @@ func decodeRecord(raw json.RawMessage, rec *optin.AuditRecord) error {
 	if len(raw) > 0 && raw[0] == '"' {
 		return nil // an entry that was no JSON, kept as a string
 	}
-	if err := json.Unmarshal(raw, &rec.Event); err != nil {
-		return err
-	}
 	var kind struct {
 		Kind string `json:"kind"`
 	}
-	if json.Unmarshal(raw, &kind) == nil && kind.Kind == "delivery" {
+	if err := json.Unmarshal(raw, &kind); err != nil {
+		return err
+	}
+	switch kind.Kind {
+	case "delivery":
 		var d optin.Delivery
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return err
 		}
 		rec.Delivery = &d
 		rec.Event = optin.Event{Tenant: d.Tenant, Subscriber: d.Subscriber, At: d.At}
-	}
-	switch kind.Kind {
 	case "config":
 		var c optin.ConfigChange
 		if err := json.Unmarshal(raw, &c); err != nil {
@@ -453,6 +452,8 @@ func decodeRecord(raw json.RawMessage, rec *optin.AuditRecord) error {
 		}
 		rec.Access = &a
 		rec.Event = optin.Event{ID: a.ID, Tenant: a.Tenant, At: a.At}
+	default:
+		return json.Unmarshal(raw, &rec.Event)
 	}
 	return nil
 }
