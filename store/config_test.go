@@ -13,7 +13,7 @@ func testConfigSet() optin.ConfigSet {
 	return optin.ConfigSet{
 		Tenants: map[string]optin.TenantDoc{"demo": {ID: "demo", Name: "ACME", RevocationScope: "number"}},
 		Campaigns: map[string]map[string]optin.CampaignDoc{"demo": {"deals": optin.CampaignDoc{ID: "deals", Name: "ACME Deals", Keywords: []string{"JOIN"},
-			Prompt: "Reply {code} to confirm ACME Deals. Up to 4 msg/mo. Msg&data rates may apply. Reply HELP for help, STOP to cancel.",
+			Prompt:       "Reply {code} to confirm ACME Deals. Up to 4 msg/mo. Msg&data rates may apply. Reply HELP for help, STOP to cancel.",
 			Confirmation: "You're in.", Help: "ACME help."}.WithDefaults()}},
 		Numbers: map[string]map[string]optin.NumberDoc{"demo": {"+12025550100": optin.NumberDoc{Number: "+12025550100", Campaigns: []string{"deals"}, StopReply: "Bye."}.WithDefaults()}},
 	}
