@@ -690,6 +690,7 @@ func (c *Config) ConfigSet() optin.ConfigSet {
 				Help: cp.Help, StopReply: cp.StopReply, AlreadySubscribed: cp.AlreadySubscribed, Expired: cp.Expired,
 				CodeLength: cp.CodeLength, CodeTTL: optin.Duration(cp.CodeTTL), MaxAttempts: cp.MaxAttempts,
 				MaxPrompts: cp.MaxPrompts, PromptWindow: optin.Duration(cp.PromptWindow),
+				Meta: optin.Meta{Version: cp.Version},
 			}.WithDefaults()
 		}
 		set.Numbers[t.ID] = map[string]optin.NumberDoc{}

@@ -108,6 +108,15 @@ func diff(from, to map[string]any) []change {
 	return out
 }
 
+// samePathID refuses a body whose id (given, when not empty) is not the
+// id of the path.
+func samePathID(noun, given, id string) error {
+	if given != "" && given != id {
+		return &optin.FieldError{Field: "id", Msg: fmt.Sprintf("id %q is not the %s of the path, %q", given, noun, id)}
+	}
+	return nil
+}
+
 func isDryRun(c echo.Context) bool { return c.QueryParam("dry_run") == "true" }
 
 // putDoc writes next as the document ref names: create (201), update
@@ -249,6 +258,15 @@ type itemsView[T any] struct {
 	Items []T `json:"items"`
 }
 
+// sortedItems lists the values of m by key.
+func sortedItems[T any](m map[string]T) itemsView[T] {
+	items := make([]T, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		items = append(items, m[k])
+	}
+	return itemsView[T]{items}
+}
+
 // handleTenantList lists every tenant to the operator, its own to a token.
 func (s *Server) handleTenantList(c echo.Context) error {
 	p := who(c)
@@ -275,13 +293,12 @@ func (s *Server) handleTenantPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if doc.ID != "" && doc.ID != id {
-		return &optin.FieldError{Field: "id", Msg: fmt.Sprintf("id %q is not the tenant of the path, %q", doc.ID, id)}
+	if err := samePathID("tenant", doc.ID, id); err != nil {
+		return err
 	}
 	doc.ID, doc.Meta = id, optin.Meta{}
-	doc = doc.WithDefaults()
-	if err := doc.Validate(); err != nil {
-		return err
+	if doc = doc.WithDefaults(); doc.Validate() != nil {
+		return doc.Validate()
 	}
 	if _, err := s.tenantOf(c); err != nil && !who(c).operator {
 		s.security(c, "forbidden")
@@ -315,12 +332,7 @@ func (s *Server) handleCampaignList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	camps := s.snap().set.Campaigns[t.ID]
-	items := []optin.CampaignDoc{}
-	for _, id := range slices.Sorted(maps.Keys(camps)) {
-		items = append(items, camps[id])
-	}
-	return c.JSON(http.StatusOK, itemsView[optin.CampaignDoc]{items})
+	return c.JSON(http.StatusOK, sortedItems(s.snap().set.Campaigns[t.ID]))
 }
 
 // handleCampaignGet returns one campaign.
@@ -344,13 +356,12 @@ func (s *Server) handleCampaignPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if doc.ID != "" && doc.ID != id {
-		return &optin.FieldError{Field: "id", Msg: fmt.Sprintf("id %q is not the campaign of the path, %q", doc.ID, id)}
+	if err := samePathID("campaign", doc.ID, id); err != nil {
+		return err
 	}
 	doc.ID, doc.Meta = id, optin.Meta{}
-	doc = doc.WithDefaults()
-	if err := doc.Validate(); err != nil {
-		return err
+	if doc = doc.WithDefaults(); doc.Validate() != nil {
+		return doc.Validate()
 	}
 	set := s.snap().set
 	camps := maps.Clone(set.Campaigns[t.ID])
@@ -408,12 +419,7 @@ func (s *Server) handleNumberList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	nums := s.snap().set.Numbers[t.ID]
-	items := []optin.NumberDoc{}
-	for _, id := range slices.Sorted(maps.Keys(nums)) {
-		items = append(items, nums[id])
-	}
-	return c.JSON(http.StatusOK, itemsView[optin.NumberDoc]{items})
+	return c.JSON(http.StatusOK, sortedItems(s.snap().set.Numbers[t.ID]))
 }
 
 // handleNumberGet returns one number.

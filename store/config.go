@@ -193,19 +193,20 @@ func (s *Store) AccessLog(ctx context.Context, tenant string, since time.Time, l
 }
 
 // BootstrapConfig writes the tenants, campaigns and numbers of set that
-// the store does not hold yet, each as version 1 by actor "bootstrap" at
+// the store does not hold yet, each as version 1 (a campaign: its own
+// Version when set, the file's campaign version) by actor "bootstrap" at
 // at; what the store holds already is left as it is (the admin API owns
 // it). It returns how many documents it wrote.
 func (s *Store) BootstrapConfig(ctx context.Context, set optin.ConfigSet, at time.Time) (int, error) {
 	meta := optin.Meta{Version: 1, UpdatedAt: at.UTC(), UpdatedBy: "bootstrap"}
 	written := 0
-	put := func(ref optin.ConfigRef, doc any) error {
+	put := func(ref optin.ConfigRef, doc any, version int) error {
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return fmt.Errorf("store: bootstrap %s %s: %w", ref.Object, ref.ID, err)
 		}
-		rec := &optin.ConfigChange{ID: fmt.Sprintf("cfg:%s:%s:%s:v1", ref.Object, ref.Tenant, ref.ID), Tenant: ref.Tenant,
-			Object: ref.Object, Key: ref.ID, Action: "create", Version: 1, Actor: meta.UpdatedBy, At: meta.UpdatedAt, Doc: b}
+		rec := &optin.ConfigChange{ID: fmt.Sprintf("cfg:%s:%s:%s:v%d", ref.Object, ref.Tenant, ref.ID, version), Tenant: ref.Tenant,
+			Object: ref.Object, Key: ref.ID, Action: "create", Version: version, Actor: meta.UpdatedBy, At: meta.UpdatedAt, Doc: b}
 		err = s.ConfigPut(ctx, ref, nil, b, rec)
 		switch {
 		case err == nil:
@@ -219,20 +220,22 @@ func (s *Store) BootstrapConfig(ctx context.Context, set optin.ConfigSet, at tim
 	for _, tid := range slices.Sorted(maps.Keys(set.Tenants)) {
 		t := set.Tenants[tid]
 		t.Meta = meta
-		if err := put(optin.ConfigRef{Object: optin.ObjectTenant, Tenant: tid, ID: tid}, t); err != nil {
+		if err := put(optin.ConfigRef{Object: optin.ObjectTenant, Tenant: tid, ID: tid}, t, 1); err != nil {
 			return written, err
 		}
 		for _, id := range slices.Sorted(maps.Keys(set.Campaigns[tid])) {
 			c := set.Campaigns[tid][id]
+			v := max(c.Version, 1) // the file's campaign version, recorded in events
 			c.Meta = meta
-			if err := put(optin.ConfigRef{Object: optin.ObjectCampaign, Tenant: tid, ID: id}, c); err != nil {
+			c.Version = v
+			if err := put(optin.ConfigRef{Object: optin.ObjectCampaign, Tenant: tid, ID: id}, c, v); err != nil {
 				return written, err
 			}
 		}
 		for _, id := range slices.Sorted(maps.Keys(set.Numbers[tid])) {
 			n := set.Numbers[tid][id]
 			n.Meta = meta
-			if err := put(optin.ConfigRef{Object: optin.ObjectNumber, Tenant: tid, ID: id}, n); err != nil {
+			if err := put(optin.ConfigRef{Object: optin.ObjectNumber, Tenant: tid, ID: id}, n, 1); err != nil {
 				return written, err
 			}
 		}
