@@ -16,10 +16,11 @@
 -- one exists), "have" (the stored one must still be the wrapped key that
 -- follows) or "" (not needed), the wrapped key, and the sealed phone
 -- number ("" = leave as is)
--- Returns {"ok", version} | {"dup", stored reply} | {"conflict", version}.
+-- Returns {"ok", version} | {"dup", stored reply, data key} |
+-- {"conflict", version}.
 local stored = redis.call('GET', KEYS[2])
 if stored then
-  return {'dup', stored}
+  return {'dup', stored, redis.call('GET', KEYS[6]) or ''}
 end
 local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 local n = tonumber(ARGV[6])

@@ -151,7 +151,11 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	shard := shardOf(prev.ID, s.shards)
 	dk, _ := prev.Key.(*dataKey)
 	if dk == nil {
-		return 0, nil, fmt.Errorf("store: apply %s v%d: subscriber not loaded by this store", prev.ID, prev.Version)
+		// Not loaded by Load: one more round trip for the data key.
+		var err error
+		if dk, err = s.dataKeyOf(prev.Tenant, prev.ID, s.rdb.Get(ctx, dataKeyKey(shard, prev.Tenant, prev.ID))); err != nil {
+			return 0, nil, err
+		}
 	}
 	keys := []string{
 		subscriberKey(shard, prev.Tenant, prev.ID),
@@ -226,11 +230,18 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	if err != nil {
 		return 0, nil, translate(fmt.Sprintf("apply %s v%d", prev.ID, prev.Version), err)
 	}
-	if len(res) != 2 {
+	if len(res) < 2 {
 		return 0, nil, fmt.Errorf("store: apply %s v%d: unexpected reply %q", prev.ID, prev.Version, res)
 	}
 	switch res[0] {
 	case "dup":
+		// A concurrent copy of the message may have stored the reply
+		// under a data key of its own making.
+		if len(res) == 3 && res[2] != "" && res[2] != dk.wrapped {
+			if cur, err := s.keys.openDataKey(prev.Tenant, prev.ID, res[2]); err == nil {
+				dk = cur
+			}
+		}
 		return 0, s.openIdempotent(dk, prev.Tenant, prev.ID, in, res[1]), fmt.Errorf("store: apply %s: message %s: %w", prev.ID, in.MessageID, optin.ErrDuplicate)
 	case "conflict":
 		return 0, nil, fmt.Errorf("store: apply %s v%d (now v%s): %w", prev.ID, prev.Version, res[1], optin.ErrConflict)
