@@ -66,6 +66,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Audit serves the evidence route; nil answers it with 404.
 	Audit Auditor
+	// Privacy serves the export and erasure routes; nil answers them 404.
+	Privacy Privacy
 	// ReplyModes are the numbers' reply modes by E.164; a number not
 	// listed replies in TwiML.
 	ReplyModes map[string]ReplyMode
@@ -188,6 +190,8 @@ func (s *Server) routes() *echo.Echo {
 	admin := e.Group("/v1/tenants", s.requireAdmin)
 	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
 	admin.GET("/:tenant/subscribers/:phone/evidence", s.handleEvidenceGet)
+	admin.GET("/:tenant/subscribers/:phone/export", s.handleSubscriberExport) // role: support
+	admin.DELETE("/:tenant/subscribers/:phone", s.handleSubscriberDelete)     // role: admin
 
 	if s.opts.BenchRoutes {
 		s.benchRoutes(e)
