@@ -15,8 +15,8 @@ type Export struct {
 	GeneratedAt time.Time        `json:"generated_at"`
 	Campaigns   []ExportCampaign `json:"campaigns"`
 	Timeline    []ExportEvent    `json:"timeline"` // oldest first
-	Received    []ExportText     `json:"received"` // texts from the person that changed something
-	Sent        []ExportText     `json:"sent"`     // replies sent to the person
+	Received    []ExportText     `json:"received"` // texts from the person that changed something, once per message
+	Sent        []ExportText     `json:"sent"`     // replies sent to the person, once per message
 	// ErasedAt is the last erasure of the person, nil if never erased.
 	ErasedAt *time.Time `json:"erased_at"`
 	// ErasedRecords counts the records from before ErasedAt.
@@ -49,9 +49,9 @@ type ExportEvent struct {
 
 // ExportText is one text received or sent.
 type ExportText struct {
-	At       time.Time `json:"at"`
-	Campaign string    `json:"campaign"`
-	Text     string    `json:"text"`
+	At        time.Time `json:"at"`
+	MessageID string    `json:"message_id,omitempty"` // the person's message, or the one answered
+	Text      string    `json:"text"`
 }
 
 // Retention says how long one kind of datum about the person is kept.

@@ -78,12 +78,14 @@ func (l *AuditLog) Export(ctx context.Context, tenant string, phone optin.Phone,
 		add(e, 0)
 	}
 	slices.SortStableFunc(items, func(a, b item) int { return a.ev.At.Compare(b.ev.At) })
+	texts := map[string]bool{}
 	for i, it := range items {
 		if it.ev.Reason == optin.OutcomeErased {
 			at := it.ev.At
 			out.ErasedAt, out.ErasedRecords = &at, i
 			out.Timeline = out.Timeline[:0]
 			out.Received, out.Sent = out.Received[:0], out.Sent[:0]
+			clear(texts)
 			continue
 		}
 		e := it.ev
@@ -95,11 +97,17 @@ func (l *AuditLog) Export(ctx context.Context, tenant string, phone optin.Phone,
 			x.Rule = e.Match.Rule
 		}
 		out.Timeline = append(out.Timeline, x)
-		if e.Cause.Words != "" {
-			out.Received = append(out.Received, optin.ExportText{At: e.At, Campaign: e.Campaign, Text: e.Cause.Words})
+		// One message may move several campaigns: its texts count once.
+		msg := e.Cause.Provider + ":" + e.Cause.MessageID
+		if e.Cause.Words != "" && !texts["in\x00"+msg] {
+			texts["in\x00"+msg] = true
+			out.Received = append(out.Received, optin.ExportText{At: e.At, MessageID: e.Cause.MessageID, Text: e.Cause.Words})
 		}
 		for _, r := range e.Replies {
-			out.Sent = append(out.Sent, optin.ExportText{At: e.At, Campaign: e.Campaign, Text: r})
+			if k := "out\x00" + msg + "\x00" + r; !texts[k] {
+				texts[k] = true
+				out.Sent = append(out.Sent, optin.ExportText{At: e.At, MessageID: e.Cause.MessageID, Text: r})
+			}
 		}
 	}
 
