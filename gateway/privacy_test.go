@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -338,4 +339,211 @@ func (h *harness) export(tenant, phone string) optin.Export {
 		h.tb.Fatal(err)
 	}
 	return x
+}
+
+// exportCore is what an export says about a person, without the fields
+// that depend on when it was made.
+func exportCore(tb testing.TB, x optin.Export) string {
+	tb.Helper()
+	x.GeneratedAt, x.Retention = time.Time{}, nil
+	b, err := json.Marshal(x)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRotateUnderLoad rotates the master key while the webhook serves
+// traffic, drops the old key, restarts, and finds every subscriber still
+// readable: exports are the same before and after.
+func TestRotateUnderLoad(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := filepath.Join(t.TempDir(), "audit")
+	pk := newMasterKey(t, "p").Key
+	k1, k2 := newMasterKey(t, "k1"), newMasterKey(t, "k2")
+	const before, during = 60, 60
+
+	h1 := newPrivacyHarness(t, srv, dir, pk, k1)
+	runFlows(t, h1, 0, before, 4)
+	drainOutbox(t, h1, dir)
+	want := map[int]string{}
+	for i := range before {
+		want[i] = exportCore(t, h1.export("demo", privacyPhone(i)))
+	}
+
+	// k2 is added as the newest key; the gateway serves while keys rotate.
+	h2 := newPrivacyHarness(t, srv, dir, pk, k2, k1)
+	ctx := context.Background()
+	load := make(chan error, 1)
+	go func() {
+		var mu sync.Mutex
+		var errs []error
+		fail := func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			errs = append(errs, err)
+		}
+		var wg sync.WaitGroup
+		for w := range 2 { // new subscribers
+			wg.Go(func() {
+				for i := before + w; i < before+during; i += 2 {
+					if _, err := personFlow(h2, i); err != nil {
+						fail(err)
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			for i := range before { // old subscribers, their keys being re-wrapped
+				if msgs, err := h2.smsFrom(privacyPhone(i), "HELP"); err != nil || len(msgs) != 1 {
+					fail(fmt.Errorf("HELP from person %d during rotation: %q, %v", i, msgs, err))
+				}
+			}
+		})
+		wg.Wait()
+		load <- errors.Join(errs...)
+	}()
+	var first store.RotateStats
+	for {
+		st, err := h2.store.Rotate(ctx)
+		if err != nil {
+			t.Fatalf("Rotate = %v", err)
+		}
+		if first.Scanned == 0 {
+			first = st
+		}
+		if st.Failed > 0 {
+			t.Fatalf("Rotate = %+v; want no failures", st)
+		}
+		select {
+		case err := <-load:
+			if err != nil {
+				t.Fatal(err)
+			}
+			load = nil
+		default:
+		}
+		if load == nil {
+			break
+		}
+	}
+	st, err := h2.store.Rotate(ctx)
+	if err != nil || st.Rewrapped != 0 || st.Failed != 0 || st.Scanned != before+during {
+		t.Fatalf("Rotate after the load = %+v, %v; want %d keys all under k2 already", st, err, before+during)
+	}
+	if first.Rewrapped == 0 {
+		t.Errorf("first Rotate = %+v; want keys re-wrapped", first)
+	}
+	counts, err := h2.store.KeyStatus(ctx)
+	if err != nil || len(counts) != 1 || counts["k2"] != before+during {
+		t.Fatalf("KeyStatus = %v, %v; want every data key under k2", counts, err)
+	}
+	drainOutbox(t, h2, dir)
+
+	// Restart with k2 only: k1 is gone.
+	h3 := newPrivacyHarness(t, srv, dir, pk, k2)
+	for i := range before + during {
+		x := h3.export("demo", privacyPhone(i))
+		if len(x.Received) == 0 || len(x.Sent) == 0 {
+			t.Errorf("after rotation, person %d's export holds no texts: %+v", i, x)
+		}
+		for _, e := range x.Timeline {
+			if e.Erased {
+				t.Errorf("after rotation, person %d's event at %v reads as erased", i, e.At)
+			}
+		}
+		if i >= before {
+			continue
+		}
+		// The old subscribers' HELP changed nothing: their exports are the
+		// same as before the rotation.
+		if got := exportCore(t, x); got != want[i] {
+			t.Errorf("person %d: export after rotation =\n%s\nwant\n%s", i, got, want[i])
+		}
+	}
+	if _, err := h3.store.AuditLog(dir).Verify(ctx); err != nil {
+		t.Errorf("audit verify after rotation = %v", err)
+	}
+}
+
+// TestEraseSubscriber erases one person: their export is empty, the audit
+// chain still verifies, their old records can no longer be decrypted, and
+// a JOIN from the same number starts afresh.
+func TestEraseSubscriber(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := filepath.Join(t.TempDir(), "audit")
+	h := newPrivacyHarness(t, srv, dir, newMasterKey(t, "p").Key, newMasterKey(t, "k1"))
+	runFlows(t, h, 0, 4, 1) // person 3 opts out again
+	drainOutbox(t, h, dir)
+	gone, kept := privacyPhone(3), privacyPhone(2)
+	keptBefore := exportCore(t, h.export("demo", kept))
+	if x := h.export("demo", gone); len(x.Timeline) == 0 || len(x.Received) == 0 || x.ErasedAt != nil {
+		t.Fatalf("export before erasure = %+v; want the person's timeline and texts", x)
+	}
+
+	path := "/v1/tenants/demo/subscribers/" + url.PathEscape(gone)
+	req, _ := http.NewRequest(http.MethodDelete, h.http.URL+path, nil)
+	if r := h.do(req); r.status != http.StatusUnauthorized {
+		t.Errorf("DELETE without a token = %d; want 401", r.status)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if r := h.do(req); r.status != http.StatusOK || strings.TrimSpace(r.body) != `{"erased":true}` {
+		t.Fatalf("DELETE subscriber = %d %s; want 200 {\"erased\":true}", r.status, r.body)
+	}
+	badReq, _ := http.NewRequest(http.MethodDelete, h.http.URL+"/v1/tenants/demo/subscribers/not-a-number", nil)
+	badReq.Header.Set("Authorization", "Bearer "+adminToken)
+	if r := h.do(badReq); r.status != http.StatusBadRequest {
+		t.Errorf("DELETE of a malformed number = %d %s; want 400", r.status, r.body)
+	}
+	drainOutbox(t, h, dir)
+
+	x := h.export("demo", gone)
+	if len(x.Campaigns) != 0 || len(x.Timeline) != 0 || len(x.Received) != 0 || len(x.Sent) != 0 || x.ErasedAt == nil || x.ErasedRecords == 0 {
+		t.Errorf("export after erasure = %+v; want nothing but when it was erased and how many records are kept", x)
+	}
+	if got := exportCore(t, h.export("demo", kept)); got != keptBefore {
+		t.Errorf("another person's export changed with the erasure:\n%s\nwant\n%s", got, keptBefore)
+	}
+	if v := h.subscriber("demo", gone); v.Version != 0 {
+		t.Errorf("lookup after erasure = version %d; want 0 (nothing held)", v.Version)
+	}
+	sum, err := h.store.AuditLog(dir).Verify(context.Background())
+	if err != nil {
+		t.Fatalf("audit verify after erasure = %v", err)
+	}
+	// The records stay in the chain, their texts sealed under a key that is
+	// gone: nobody can read them any more.
+	ev, err := h.store.AuditLog(dir).Evidence(context.Background(), "demo", optin.Phone(gone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed, erasedEvents int
+	for _, r := range ev.Records {
+		switch {
+		case r.Event.Reason == optin.OutcomeErased:
+			erasedEvents++
+		case !r.Event.Erased || r.Event.Cause.Words != "" || len(r.Event.Replies) != 0:
+			t.Errorf("record %d after erasure = %+v; want it erased, without texts", r.Seq, r.Event)
+		default:
+			sealed++
+		}
+	}
+	if sealed == 0 || erasedEvents != 1 || sum.Records < uint64(sealed+erasedEvents) {
+		t.Errorf("evidence after erasure: %d unreadable records, %d erased events in a chain of %d; want some, one", sealed, erasedEvents, sum.Records)
+	}
+	raw := filesAtRest(t, dir)
+	if !bytes.Contains(raw, []byte(`"reason":"erased"`)) {
+		t.Error("the audit log holds no erased event")
+	}
+
+	// The same number texts again: a new subscriber.
+	msgs := h.sms(gone, bizNumber, "JOIN")
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], "Reply ") {
+		t.Fatalf("JOIN after erasure = %q; want a prompt", msgs)
+	}
+	h.sms(gone, bizNumber, codeIn(t, msgs[0]))
+	x = h.export("demo", gone)
+	if len(x.Campaigns) != 1 || x.Campaigns[0].State != optin.StateSubscribed || len(x.Received) != 1 || x.Received[0].Text != "join" || x.ErasedAt == nil {
+		t.Errorf("export after a new JOIN = %+v; want subscribed to deals afresh, the one new JOIN", x)
+	}
 }
