@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -67,7 +66,7 @@ func newPrivacyHarness(tb testing.TB, srv *redistest.Server, dir string, pk []by
 		clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	h.srv, err = gateway.New(gateway.Options{
 		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
-		Numbers: testNumbers(tb), Store: st, Logger: zap.New(core), Now: h.clock.Now,
+		Numbers: testNumbers(tb), Store: st, Logger: testLogger(tb, core), Now: h.clock.Now,
 		RequestTimeout: 3 * time.Second,
 		Audit:          st.AuditLog(dir),
 		Privacy:        st.AuditLog(dir).WithRetention(store.DefaultRetention),
@@ -104,6 +103,9 @@ func (h *harness) smsFrom(phone, text string) ([]string, error) {
 	}
 	if err := xml.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("sms %q: reply is not TwiML: %w", text, err)
+	}
+	for _, m := range doc.Messages {
+		suiteLog.sawReply(m)
 	}
 	return doc.Messages, nil
 }
