@@ -43,9 +43,6 @@ type Keyring struct {
 type kek struct {
 	id   string
 	aead cipher.AEAD // under HKDF(master, "optin-gateway kek v1")
-	// spool seals the spool file, written while Redis (and so every data
-	// key) is out of reach: HKDF(master, "optin-gateway spool v1").
-	spool cipher.AEAD
 }
 
 // NewKeyring derives the KEKs of keys, given newest first. Ids must be
@@ -71,26 +68,13 @@ func NewKeyring(keys []MasterKey) (*Keyring, error) {
 		if err != nil {
 			return nil, err
 		}
-		sp, err := derivedAEAD(k.Key, "optin-gateway spool v1")
-		if err != nil {
-			return nil, err
-		}
-		r.keks = append(r.keks, kek{id: k.ID, aead: a, spool: sp})
+		r.keks = append(r.keks, kek{id: k.ID, aead: a})
 	}
 	return r, nil
 }
 
 // Newest returns the id of the key that wraps new data keys.
 func (r *Keyring) Newest() string { return r.keks[0].id }
-
-// IDs returns the key ids, newest first.
-func (r *Keyring) IDs() []string {
-	ids := make([]string, len(r.keks))
-	for i, k := range r.keks {
-		ids[i] = k.id
-	}
-	return ids
-}
 
 func (r *Keyring) find(id string) *kek {
 	for i := range r.keks {
@@ -140,26 +124,6 @@ func (r *Keyring) unwrap(wrapped, ad string) ([]byte, string, error) {
 		return nil, id, fmt.Errorf("unwrap data key (master key %s): %w", id, err)
 	}
 	return dk, id, nil
-}
-
-// SealSpool seals plain for the spool file under the newest master key:
-// "<key id>." and the base64 of nonce and ciphertext.
-func (r *Keyring) SealSpool(plain []byte) []byte {
-	k := &r.keks[0]
-	return []byte(k.id + "." + sealRaw(k.spool, plain, "spool"))
-}
-
-// OpenSpool opens what SealSpool made, under whichever key it names.
-func (r *Keyring) OpenSpool(sealed []byte) ([]byte, error) {
-	id, body, ok := strings.Cut(string(sealed), ".")
-	if !ok {
-		return nil, errors.New("store: spool record not sealed")
-	}
-	k := r.find(id)
-	if k == nil {
-		return nil, fmt.Errorf("store: spool record sealed under master key %q, which is not configured", id)
-	}
-	return openRaw(k.spool, body, "spool")
 }
 
 // dataKey is a subscriber's data key as Load found or made it.

@@ -79,7 +79,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var sp *spool.Spool
 	var gwSpool gateway.Spool
 	if !cfg.Embedded() {
-		if sp, err = openSpool(cfg.DataDir, masterKey); err != nil {
+		if sp, err = openSpool(cfg.DataDir, sopts); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		defer sp.Close()
