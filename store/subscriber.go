@@ -80,18 +80,11 @@ func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []strin
 // dataKeyOf unwraps the data key a GET found, or makes a fresh one when
 // there is none.
 func (s *Store) dataKeyOf(tenant, id string, get *redis.StringCmd) (*dataKey, error) {
-	w, err := get.Result()
-	if errors.Is(err, redis.Nil) {
+	dk, err := s.existingDataKey(tenant, id, get)
+	if err == nil && dk == nil {
 		return s.keys.newDataKey(tenant, id)
 	}
-	if err != nil {
-		return nil, translate("data key "+id, err)
-	}
-	dk, err := s.keys.openDataKey(tenant, id, w)
-	if err != nil {
-		return nil, fmt.Errorf("store: data key %s: %w", id, err)
-	}
-	return dk, nil
+	return dk, err
 }
 
 // openIdempotent returns a stored reply in clear; empty when it was sealed
