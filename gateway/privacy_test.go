@@ -246,7 +246,7 @@ func filesAtRest(tb testing.TB, dir string) []byte {
 var (
 	// phoneSeparators are what national formats put between digits.
 	phoneSeparators = strings.NewReplacer(" ", "", "(", "", ")", "", "-", "", ".", "")
-	digitRun        = regexp.MustCompile(`[0-9]{10,}`)
+	digitRun        = regexp.MustCompile(`[0-9]{10,11}`)
 	// token is a word of data: a code counts as found only standing alone,
 	// not inside base64, hex, a time stamp or a longer number.
 	token = regexp.MustCompile(`[A-Za-z0-9+/=._:-]+`)
@@ -261,11 +261,19 @@ func findPersonal(data []byte, phones, codes, texts []string) []string {
 	for _, p := range phones {
 		national[p[2:]] = p
 	}
-	for _, run := range digitRun.FindAll([]byte(phoneSeparators.Replace(string(data))), -1) {
-		for j := 0; j+10 <= len(run); j++ {
-			if p, ok := national[string(run[j:j+10])]; ok {
-				found = append(found, "number "+optin.Phone(p).String())
-			}
+	// A number stands alone: ten digits, or eleven with the country code
+	// (not a part of a longer number such as a time stamp).
+	squeezed := []byte(phoneSeparators.Replace(string(data)))
+	for _, loc := range digitRun.FindAllIndex(squeezed, -1) {
+		run := squeezed[loc[0]:loc[1]]
+		if (loc[0] > 0 && isDigit(squeezed[loc[0]-1])) || (loc[1] < len(squeezed) && isDigit(squeezed[loc[1]])) {
+			continue
+		}
+		if len(run) == 11 && run[0] == '1' {
+			run = run[1:]
+		}
+		if p, ok := national[string(run)]; ok {
+			found = append(found, "number "+optin.Phone(p).String())
 		}
 	}
 	isCode := map[string]bool{}
@@ -285,6 +293,8 @@ func findPersonal(data []byte, phones, codes, texts []string) []string {
 	}
 	return found
 }
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
 // personalTexts are the texts people sent and were sent in personFlow.
 var personalTexts = []string{"zebrafish", "quokkapouch", "to confirm ACME Deals", "You're subscribed to ACME", "You're unsubscribed from ACME"}
@@ -307,9 +317,9 @@ func TestNothingPersonalAtRest(t *testing.T) {
 		phones[i] = privacyPhone(i)
 	}
 	// The check finds what it looks for: a planted number, code and text.
-	planted := []byte("x (212) 555-0117 y \"code\":\"" + codes[17] + "\" Zebrafish17 ")
-	if got := findPersonal(planted, phones, codes, personalTexts); len(got) != 3 {
-		t.Fatalf("findPersonal(planted) = %q; want a number, a code and a text", got)
+	planted := []byte("x (212) 555-0117 y \"code\":\"" + codes[17] + "\" Zebrafish17 +12125550118 z 2125550119,12125550120")
+	if got := findPersonal(planted, phones, codes, personalTexts); len(got) != 6 {
+		t.Fatalf("findPersonal(planted) = %q; want 4 numbers, a code and a text", got)
 	}
 	atRest := redisAtRest(t, h.rdb)
 	if got := findPersonal(atRest, phones, codes, personalTexts); len(got) > 0 {
