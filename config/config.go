@@ -58,7 +58,13 @@ type Config struct {
 	AdminToken      string // bearer token of the admin API, at least MinAdminTokenLength characters
 	// MasterKey wraps the per-subject data keys: MasterKeySize bytes, or nil
 	// in embedded mode when none is configured (the caller generates one).
-	MasterKey       []byte
+	MasterKey []byte
+	// MasterKeys are the master keys, newest first (OPTIN_MASTER_KEYS; or
+	// MasterKey alone with id SingleKeyID). MasterKey is then the newest.
+	MasterKeys []MasterKey
+	// PseudonymKey is the key subscriber pseudonyms derive from
+	// (OPTIN_PSEUDONYM_KEY; MasterKey by default).
+	PseudonymKey    []byte
 	DataDir         string
 	Log             Log
 	Shards          int // Redis outbox shards, 1..MaxShards
@@ -217,8 +223,8 @@ func (s *setting) setSecret(getenv func(string) string, env string) error {
 // OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS, the
 // audit settings OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
 // OPTIN_AUDIT_ARCHIVE_IN_SERVE, and the
-// secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN and OPTIN_MASTER_KEY
-// (each also as <NAME>_FILE) read through getenv, where an empty value
+// secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN, OPTIN_MASTER_KEY,
+// OPTIN_MASTER_KEYS and OPTIN_PSEUDONYM_KEY (each also as <NAME>_FILE) read through getenv, where an empty value
 // means unset, then fills in defaults and validates the result. The file
 // must not contain unknown keys. The error, if any, names the offending
 // setting and never contains a secret.
@@ -299,15 +305,18 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	case utf8.RuneCountInString(c.AdminToken) < MinAdminTokenLength:
 		return nil, fmt.Errorf("config: %s: must be at least %d characters", adminToken.name, MinAdminTokenLength)
 	}
-	switch {
-	case masterKey.value != "":
+	if masterKey.value != "" {
 		k, err := base64.StdEncoding.DecodeString(masterKey.value)
 		if err != nil || len(k) != MasterKeySize {
 			return nil, fmt.Errorf("config: %s: must be base64 of %d bytes (generate one with: openssl rand -base64 %d)", masterKey.name, MasterKeySize, MasterKeySize)
 		}
 		c.MasterKey = k
-	case c.RedisURL != "":
-		return nil, fmt.Errorf("config: %s: required when %s is set; set OPTIN_MASTER_KEY or OPTIN_MASTER_KEY_FILE to base64 of %d random bytes (openssl rand -base64 %d)", masterKey.name, redisURL.name, MasterKeySize, MasterKeySize)
+	}
+	if err := c.loadKeys(getenv, masterKey); err != nil {
+		return nil, err
+	}
+	if c.MasterKey == nil && c.RedisURL != "" {
+		return nil, fmt.Errorf("config: %s: required when %s is set; set OPTIN_MASTER_KEY or OPTIN_MASTER_KEY_FILE to base64 of %d random bytes (openssl rand -base64 %d), or OPTIN_MASTER_KEYS", masterKey.name, redisURL.name, MasterKeySize, MasterKeySize)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		return nil, fmt.Errorf("config: %s: must be json or console", logFormat.name)

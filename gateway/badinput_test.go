@@ -335,7 +335,7 @@ func TestGracefulShutdown(t *testing.T) {
 	slow := &slowStore{Store: h.store, delay: 300 * time.Millisecond, started: make(chan struct{})}
 	srv, err := gateway.New(gateway.Options{
 		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
-		Numbers: testNumbers(t), Store: slow,
+		Numbers: testNumbers(t), Store: slow, Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

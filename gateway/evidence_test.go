@@ -32,6 +32,7 @@ func newAuditHarness(tb testing.TB) (*harness, string) {
 		Store:           h.store,
 		Audit:           h.store.AuditLog(dir),
 		Now:             h.clock.Now,
+		Logger:          testLogger(tb),
 		RequestTimeout:  3 * time.Second,
 	})
 	if err != nil {

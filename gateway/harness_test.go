@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -147,7 +146,7 @@ func newHarnessOn(tb testing.TB, redisURL string, edit ...func(*gateway.Options)
 		AdminToken:      adminToken,
 		Numbers:         testNumbers(tb),
 		Store:           st,
-		Logger:          zap.New(core),
+		Logger:          testLogger(tb, core),
 		Now:             h.clock.Now,
 		RequestTimeout:  3 * time.Second,
 	}
@@ -232,6 +231,7 @@ func (h *harness) do(req *http.Request) reply {
 	if err != nil {
 		h.tb.Fatal(err)
 	}
+	suiteLog.sawReply(string(b))
 	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 

@@ -51,7 +51,7 @@ func runSenders(tb testing.TB, h *harness, senders map[string]outbound.Sender) {
 		Rates:          map[string]float64{bizNumber: 1000},
 		StatusCallback: func(r optin.Reply) string { return gateway.StatusCallbackURL(publicURL, r) },
 		BaseBackoff:    time.Millisecond, MaxBackoff: 10 * time.Millisecond, LeaseTTL: time.Second, Poll: 5 * time.Millisecond,
-		Logger: zaptest.NewLogger(tb), Now: h.clock.Now,
+		Logger: testLogger(tb, zaptest.NewLogger(tb).Core()), Now: h.clock.Now,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -66,6 +66,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Audit serves the evidence route; nil answers it with 404.
 	Audit Auditor
+	// Privacy serves the export and erasure routes; nil answers them 404.
+	Privacy Privacy
 	// ReplyModes are the numbers' reply modes by E.164; a number not
 	// listed replies in TwiML.
 	ReplyModes map[string]ReplyMode
@@ -225,6 +227,8 @@ func (s *Server) routes() *echo.Echo {
 	t.GET("/subscribers/:phone/history", s.handleHistoryGet, s.allow(support))
 	t.POST("/subscribers/:phone/opt-out", s.handleOptOutPost, s.allow(support))
 	t.POST("/subscribers/:phone/revocations", s.handleRevocationPost, s.allow(support))
+	t.GET("/subscribers/:phone/export", s.handleSubscriberExport, s.allow(support))
+	t.DELETE("/subscribers/:phone", s.handleSubscriberDelete, s.allow(admin))
 	t.GET("/subscribers/:phone/evidence", s.handleEvidenceGet, s.allow(auditor))
 	t.GET("/audit/verify", s.handleAuditVerifyGet, s.allow(auditor))
 	t.GET("/access-log", s.handleAccessLogGet, s.allow(admin, auditor))

@@ -36,6 +36,7 @@ const (
 	OutcomeVoided                           // wrong code, no attempts left: code voided
 	OutcomeExpired                          // expired or voided code
 	OutcomeProviderOptOut                   // the provider blocks the subscriber (ProviderBlocked)
+	OutcomeErased                           // the subscriber's data was erased (Art. 17)
 )
 
 var outcomeNames = [...]string{
@@ -51,6 +52,7 @@ var outcomeNames = [...]string{
 	OutcomeVoided:            "voided",
 	OutcomeExpired:           "expired",
 	OutcomeProviderOptOut:    "provider_opt_out",
+	OutcomeErased:            "erased",
 }
 
 // MarshalText encodes the outcome as its name.
@@ -115,6 +117,13 @@ type Event struct {
 	// Match says how the message was read: rule, matched text, the pack
 	// and its version, and whether the rule is fuzzy.
 	Match *Match `json:"match,omitempty"`
+	// Sealed holds, as the store keeps an event, Cause.Words,
+	// Match.Matched and Replies encrypted under the subscriber's data key;
+	// those fields are then empty. Readers get them back opened.
+	Sealed string `json:"sealed,omitempty"`
+	// Erased is set on an event read back after its subscriber's data key
+	// was destroyed: its texts are gone for good.
+	Erased bool `json:"erased,omitempty"`
 }
 
 // Decision is what Decide concluded: the subscriber's next state, the

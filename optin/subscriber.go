@@ -14,6 +14,12 @@ type Subscriber struct {
 	// Enrollments holds the state per campaign id; a campaign that is
 	// missing is in StateNone.
 	Enrollments map[string]Enrollment
+	// Phone is the subscriber's number when the caller knows it (the
+	// store's Load sets it); the store keeps it only sealed.
+	Phone Phone
+	// Key is the store's handle on the subscriber's data key, set by Load
+	// and used by Apply; opaque to the domain.
+	Key any
 }
 
 // Enrollment is a subscriber's standing with one campaign.

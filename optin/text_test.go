@@ -302,6 +302,7 @@ func TestOutcomeText(t *testing.T) {
 		optin.OutcomeVoided:            "voided",
 		optin.OutcomeExpired:           "expired",
 		optin.OutcomeProviderOptOut:    "provider_opt_out",
+		optin.OutcomeErased:            "erased",
 	}
 	for o, name := range names {
 		if got := o.String(); got != name {

@@ -328,8 +328,8 @@ func TestDefaultRate(t *testing.T) {
 }
 
 // TestUndecodableEntryIsDeadLettered: an entry no sender can read (here,
-// queued under another master key) goes to the dead letters instead of
-// blocking its shard; the replies behind it are sent.
+// its data key wrapped under another master key) goes to the dead letters
+// instead of blocking its shard; the replies behind it are sent.
 func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 	e := newEnv(t)
 	otherKey := make([]byte, store.MasterKeySize)
@@ -342,7 +342,7 @@ func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 	if _, _, err := other.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, bad); err != nil {
 		t.Fatal(err)
 	}
-	want := e.enqueue(t, fastNumber, p, "readable")
+	want := e.enqueue(t, fastNumber, subscriberPhone(8), "readable")
 	run(t, fastOptions(t, e.st, e.fake.URL(), "worker-a"))
 	e.waitDrained(t, 30*time.Second)
 	checkExactlyOnceInOrder(t, e.fake.Accepted(), want)

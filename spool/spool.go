@@ -5,7 +5,8 @@
 //
 // A spool is a directory. New records go to the file "current", one record
 // per line, each line encrypted and authenticated (AES-256-GCM under a key
-// derived from the gateway's master key) and fsync'd before Append
+// derived from the newest of the gateway's master keys, the line tagged
+// with that key's id, so that keys can rotate) and fsync'd before Append
 // returns. Replay moves "current" aside as a batch, hands each record of
 // each batch to a function in the order they were written, and deletes a
 // batch once every record in it has been handled; a batch whose replay
@@ -40,7 +41,8 @@ import (
 const (
 	currentName = "current"
 	batchPrefix = "batch-"
-	lineVersion = "v1:"
+	lineVersion = "v1:" // untagged lines of the single-key spool, still read
+	lineTagged  = "v2:" // "v2:<key id>:<base64>"
 	// MaxRecord bounds one record's size, before encryption.
 	MaxRecord = 64 << 10
 )
@@ -49,7 +51,7 @@ const (
 // concurrent use; one process at a time may use a directory.
 type Spool struct {
 	dir  string
-	aead cipher.AEAD
+	keys []spoolKey // newest first; new lines are sealed under keys[0]
 
 	mu  sync.Mutex // guards cur and serialises appends and rotations
 	cur *os.File   // nil until the first Append after Open or a rotation
@@ -57,27 +59,57 @@ type Spool struct {
 	replay sync.Mutex // one Replay at a time
 }
 
+// Key is one master key of the gateway, with the id it is configured
+// under.
+type Key struct {
+	ID  string
+	Key []byte
+}
+
+type spoolKey struct {
+	id   string
+	aead cipher.AEAD
+}
+
 // Open opens (creating it, mode 0700) the spool in dir. key is the
 // gateway's master key; the spool derives its own encryption key from it,
-// so the same master key must be used to replay what was spooled.
+// so the same master key must be used to replay what was spooled. It is
+// OpenKeys with key alone, under the id "k0".
 func Open(dir string, key []byte) (*Spool, error) {
-	if len(key) < 32 {
-		return nil, fmt.Errorf("spool: key of %d bytes; want at least 32", len(key))
+	return OpenKeys(dir, []Key{{ID: "k0", Key: key}})
+}
+
+// OpenKeys is Open with several master keys, newest first: new lines are
+// sealed under the newest and tagged with its id; a line is opened under
+// the key its tag names (an untagged line of an older spool, under any).
+func OpenKeys(dir string, keys []Key) (*Spool, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("spool: no key")
 	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("optin-gateway spool v1"))
-	block, err := aes.NewCipher(mac.Sum(nil))
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+	s := &Spool{dir: dir}
+	for _, k := range keys {
+		if len(k.Key) < 32 {
+			return nil, fmt.Errorf("spool: key %s of %d bytes; want at least 32", k.ID, len(k.Key))
+		}
+		if k.ID == "" || strings.ContainsAny(k.ID, ":\n") {
+			return nil, fmt.Errorf("spool: key id %q", k.ID)
+		}
+		mac := hmac.New(sha256.New, k.Key)
+		mac.Write([]byte("optin-gateway spool v1"))
+		block, err := aes.NewCipher(mac.Sum(nil))
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		s.keys = append(s.keys, spoolKey{id: k.ID, aead: aead})
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", dir, err)
 	}
-	return &Spool{dir: dir, aead: aead}, nil
+	return s, nil
 }
 
 // Dir returns the spool's directory.
@@ -90,13 +122,15 @@ func (s *Spool) Append(record []byte) error {
 	if len(record) > MaxRecord {
 		return fmt.Errorf("spool: append: record of %d bytes; the limit is %d", len(record), MaxRecord)
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(record)+s.aead.Overhead())
+	k := s.keys[0]
+	tag := lineTagged + k.id + ":"
+	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(record)+k.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return fmt.Errorf("spool: append: %w", err)
 	}
-	sealed := s.aead.Seal(nonce, nonce, record, []byte(lineVersion))
-	line := make([]byte, 0, len(lineVersion)+base64.RawStdEncoding.EncodedLen(len(sealed))+1)
-	line = append(line, lineVersion...)
+	sealed := k.aead.Seal(nonce, nonce, record, []byte(tag))
+	line := make([]byte, 0, len(tag)+base64.RawStdEncoding.EncodedLen(len(sealed))+1)
+	line = append(line, tag...)
 	line = base64.RawStdEncoding.AppendEncode(line, sealed)
 	line = append(line, '\n')
 
@@ -265,16 +299,38 @@ func (s *Spool) replayBatch(name string, apply func([]byte) error, st *Stats) er
 
 // open decrypts one line.
 func (s *Spool) open(line []byte) ([]byte, bool) {
+	if rest, ok := bytes.CutPrefix(line, []byte(lineTagged)); ok {
+		id, b64, ok := bytes.Cut(rest, []byte(":"))
+		if !ok {
+			return nil, false
+		}
+		for _, k := range s.keys {
+			if k.id == string(id) {
+				return openWith(k.aead, b64, line[:len(lineTagged)+len(id)+1])
+			}
+		}
+		return nil, false
+	}
 	b64, ok := bytes.CutPrefix(line, []byte(lineVersion))
 	if !ok {
 		return nil, false
 	}
+	for _, k := range s.keys {
+		if record, ok := openWith(k.aead, b64, []byte(lineVersion)); ok {
+			return record, true
+		}
+	}
+	return nil, false
+}
+
+// openWith decrypts the base64 of a nonce and ciphertext bound to ad.
+func openWith(aead cipher.AEAD, b64, ad []byte) ([]byte, bool) {
 	sealed, err := base64.RawStdEncoding.AppendDecode(nil, b64)
-	if err != nil || len(sealed) < s.aead.NonceSize() {
+	n := aead.NonceSize()
+	if err != nil || len(sealed) < n {
 		return nil, false
 	}
-	n := s.aead.NonceSize()
-	record, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(lineVersion))
+	record, err := aead.Open(nil, sealed[:n], sealed[n:], ad)
 	return record, err == nil
 }
 

@@ -196,3 +196,40 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("Append of an oversized record = nil error; want one")
 	}
 }
+
+// TestKeyRotation: lines are tagged with the id of the key that sealed
+// them; after a new key is added, old and new lines replay; once the old
+// key is dropped, only its lines are unreadable (counted, not lost
+// silently).
+func TestKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	k1, k2 := spool.Key{ID: "k1", Key: newKey(t)}, spool.Key{ID: "k2", Key: newKey(t)}
+	openKeys := func(keys ...spool.Key) *spool.Spool {
+		s, err := spool.OpenKeys(dir, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := openKeys(k1)
+	appendAll(t, s, "under k1")
+	s.Close()
+	s = openKeys(k2, k1)
+	appendAll(t, s, "under k2")
+	if got, st := collect(t, s); len(got) != 2 || st.Corrupt != 0 {
+		t.Errorf("replay with k2 and k1 = %q, %+v; want both records", got, st)
+	}
+	appendAll(t, s, "under k2 again")
+	s.Close()
+	s = openKeys(k1)
+	defer s.Close()
+	appendAll(t, s, "under k1 again")
+	s.Close()
+	s = openKeys(k2)
+	if got, st := collect(t, s); len(got) != 1 || got[0] != "under k2 again" || st.Corrupt != 1 {
+		t.Errorf("replay with k2 only = %q, %+v; want the k2 record and one unreadable", got, st)
+	}
+	if _, err := spool.OpenKeys(dir, []spool.Key{{ID: "a:b", Key: newKey(t)}}); err == nil {
+		t.Error("OpenKeys with an id holding ':' = nil error; want an error")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 )
@@ -17,8 +18,9 @@ import (
 // outbox streams of the Store that feeds it. It is safe for concurrent use;
 // it only reads.
 type AuditLog struct {
-	st  *Store
-	dir string
+	st        *Store
+	dir       string
+	retention time.Duration // of sealed segments, for Export; 0: unknown
 }
 
 // AuditLog returns the audit log in dir (OPTIN_DATA_DIR/audit) fed by s.
@@ -61,6 +63,13 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 	if err != nil {
 		return ev, translate("evidence "+key, err)
 	}
+	dk, err := l.st.existingDataKey(tenant, id, l.st.rdb.Get(ctx, dataKeyKey(shard, tenant, id)))
+	if err != nil {
+		return ev, err
+	}
+	for i := range ev.Records {
+		ev.Records[i].Event = openEvent(dk, ev.Records[i].Event)
+	}
 	for _, m := range msgs {
 		raw, ok := m.Values["e"].(string) // deliveries wait for the archive
 		if !ok {
@@ -70,7 +79,7 @@ func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phon
 		if json.Unmarshal([]byte(raw), &e) != nil || e.Tenant != tenant || e.Subscriber != id || archived[entryKey(shard, m.ID, e.ID)] {
 			continue
 		}
-		ev.Pending = append(ev.Pending, e)
+		ev.Pending = append(ev.Pending, openEvent(dk, e))
 	}
 	return ev, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Every Redis key name is built in this file and nowhere else.
@@ -25,6 +26,29 @@ func subscriberKey(shard int, tenant, id string) string {
 // the code.
 func codeKey(shard int, tenant, id, campaign string) string {
 	return "og:" + shardTag(shard) + ":code:" + tenant + ":" + id + ":" + campaign
+}
+
+// dataKeyKey holds a subscriber's data key, wrapped under a master key's
+// KEK and tagged with its id ("k1.<base64>"). Deleting it crypto-shreds
+// everything sealed under it.
+func dataKeyKey(shard int, tenant, id string) string {
+	return "og:" + shardTag(shard) + ":dk:" + tenant + ":" + id
+}
+
+// dataKeyPattern matches every data key, for SCAN.
+func dataKeyPattern() string { return "og:{s*}:dk:*" }
+
+// parseDataKeyKey returns the tenant and pseudonym of a data key's name.
+func parseDataKeyKey(key string) (tenant, id string, ok bool) {
+	_, rest, ok := strings.Cut(key, ":dk:")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i <= 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+1:], true
 }
 
 // historyKey holds the latest audit events of a subscriber, newest first.

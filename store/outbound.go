@@ -2,13 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +37,7 @@ type QueuedReply struct {
 	Shard    int
 	StreamID string // the queue entry's id, for acknowledging it
 	Reply    optin.Reply
+	raw      string // the entry as stored (sealed), for the dead letters
 }
 
 // SendState is where a reply stands in its send record.
@@ -62,83 +57,6 @@ type SendRecord struct {
 	At    time.Time // when the last send started
 	Tries int       // sends started
 	SID   string    // the provider's message id, once sent
-}
-
-// queueSealer encrypts the subscriber's number inside queued replies: no
-// plaintext phone number is stored in Redis.
-func newQueueSealer(master []byte) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, master, nil, "optin-gateway outbound queue v1", 32)
-	if err != nil {
-		return nil, fmt.Errorf("store: derive queue key: %w", err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-// sealReply encodes r for the queue with the person's number and the text
-// (a prompt holds its live code) sealed under the queue key, bound to the
-// reply's id: a Redis dump shows neither.
-func (s *Store) sealReply(r optin.Reply) ([]byte, error) {
-	to, err := s.seal(r.To.E164(), r.ID+"/to")
-	if err != nil {
-		return nil, err
-	}
-	body, err := s.seal(r.Body, r.ID+"/body")
-	if err != nil {
-		return nil, err
-	}
-	r.To, r.Body = optin.Phone(to), body
-	return json.Marshal(r)
-}
-
-// openReply decodes what sealReply made.
-func (s *Store) openReply(raw string) (optin.Reply, error) {
-	var r optin.Reply
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return r, err
-	}
-	to, err := s.open(r.To.E164(), r.ID+"/to")
-	if err != nil {
-		return r, fmt.Errorf("number: %w", err)
-	}
-	body, err := s.open(r.Body, r.ID+"/body")
-	if err != nil {
-		return r, fmt.Errorf("body: %w", err)
-	}
-	r.To, r.Body = optin.Phone(to), body
-	return r, nil
-}
-
-// seal encrypts plain for a queue entry, bound to ad: "enc:" and the
-// base64 of nonce and ciphertext.
-func (s *Store) seal(plain, ad string) (string, error) {
-	nonce := make([]byte, s.queueAEAD.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	ct := s.queueAEAD.Seal(nonce, nonce, []byte(plain), []byte(ad))
-	return "enc:" + base64.RawStdEncoding.EncodeToString(ct), nil
-}
-
-// open decrypts what seal made of a field bound to ad.
-func (s *Store) open(sealed, ad string) (string, error) {
-	enc, ok := strings.CutPrefix(sealed, "enc:")
-	if !ok {
-		return "", errors.New("not sealed")
-	}
-	ct, err := base64.RawStdEncoding.DecodeString(enc)
-	n := s.queueAEAD.NonceSize()
-	if err != nil || len(ct) < n {
-		return "", errors.New("sealed field malformed")
-	}
-	pt, err := s.queueAEAD.Open(nil, ct[:n], ct[n:], []byte(ad))
-	if err != nil {
-		return "", fmt.Errorf("open sealed field: %w", err)
-	}
-	return string(pt), nil
 }
 
 // EnsureSenderGroups creates the senders' consumer group on every shard's
@@ -199,12 +117,30 @@ func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, cou
 	return s.decodeQueued(ctx, shard, msgs)
 }
 
-// decodeQueued opens queue entries.
+// decodeQueued opens queue entries under their subscribers' data keys.
+// An entry whose subscriber was erased since goes to the dead letters,
+// still sealed, and is never sent.
 func (s *Store) decodeQueued(ctx context.Context, shard int, msgs []redis.XMessage) ([]QueuedReply, error) {
 	out := make([]QueuedReply, 0, len(msgs))
+	keys := map[string]*dataKey{}
 	for _, m := range msgs {
 		raw, _ := m.Values["r"].(string)
-		r, err := s.openReply(raw)
+		var r optin.Reply
+		err := json.Unmarshal([]byte(raw), &r)
+		if err == nil {
+			sk := r.Tenant + "\x00" + r.Subscriber
+			dk, ok := keys[sk]
+			if !ok {
+				get := s.rdb.Get(ctx, dataKeyKey(shardOf(r.Subscriber, s.shards), r.Tenant, r.Subscriber))
+				if dk, err = s.existingDataKey(r.Tenant, r.Subscriber, get); errors.Is(err, optin.ErrUnavailable) {
+					return nil, err
+				}
+				keys[sk] = dk
+			}
+			if err == nil {
+				r, err = openReply(dk, r)
+			}
+		}
 		if err != nil {
 			// An entry no sender can read would block its shard for
 			// ever: it goes to the dead letters as it is.
@@ -213,7 +149,7 @@ func (s *Store) decodeQueued(ctx context.Context, shard int, msgs []redis.XMessa
 			}
 			continue
 		}
-		out = append(out, QueuedReply{Shard: shard, StreamID: m.ID, Reply: r})
+		out = append(out, QueuedReply{Shard: shard, StreamID: m.ID, Reply: r, raw: raw})
 	}
 	return out, nil
 }
@@ -334,11 +270,7 @@ func (s *Store) finish(ctx context.Context, q QueuedReply, state SendState, sid 
 	}
 	pipe := s.rdb.TxPipeline()
 	if state == SendDead {
-		raw, err := s.sealReply(q.Reply)
-		if err != nil {
-			return fmt.Errorf("store: dead letter %s: %w", key, err)
-		}
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: OutDeadKey(q.Shard), Values: []any{"r", raw, "reason", reason}})
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: OutDeadKey(q.Shard), Values: []any{"r", q.raw, "reason", reason}})
 	}
 	pipe.HSet(ctx, key, "state", string(state), "sid", sid)
 	pipe.PExpire(ctx, key, DefaultSendRecordTTL)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 )
@@ -52,6 +53,14 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		}
 		seen[key] = true
 		k := subKey{ev.Tenant, ev.Subscriber}
+		if ev.Reason == optin.OutcomeErased {
+			// Erased: what came before is gone, in Redis as in its data key.
+			if subs[k] != nil {
+				delete(subs, k)
+				order = slices.DeleteFunc(order, func(o subKey) bool { return o == k })
+			}
+			return
+		}
 		s := subs[k]
 		if s == nil {
 			s = &sub{enrollments: map[string]optin.Enrollment{}}

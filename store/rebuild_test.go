@@ -222,3 +222,44 @@ func TestRebuildSkipsDeliveryRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildLeavesErasedSubscribersOut: an erasure in the log drops
+// what came before it; what came after is restored.
+func TestRebuildLeavesErasedSubscribersOut(t *testing.T) {
+	st, _ := newTestStore(t, 4)
+	n := rebuildNumber(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	gone, back, kept := optin.Phone("+12125550101"), optin.Phone("+12125550102"), optin.Phone("+12125550103")
+	for i, p := range []optin.Phone{gone, back, kept} {
+		text(t, st, n, p, "JOIN", now, 10*i+1)
+		text(t, st, n, p, "123456", now.Add(time.Second), 10*i+2)
+	}
+	for _, p := range []optin.Phone{gone, back} {
+		if _, err := st.Erase(ctx, "demo", p, []string{"deals", "news"}, "operator", now.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text(t, st, n, back, "NEWS", now.Add(3*time.Second), 99) // after the erasure
+	opts := testArchiverOptions(t)
+	archive(t, st, opts, uint64(outboxLen(t, st)))
+	before := snapshot(t, st)
+	if len(before) != 2 {
+		t.Fatalf("%d subscribers before; want 2 (kept, and back again)", len(before))
+	}
+	if err := st.rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AuditLog(opts.Dir).Rebuild(ctx); err != nil {
+		t.Fatalf("Rebuild = %v", err)
+	}
+	after := snapshot(t, st)
+	if len(after) != 2 {
+		t.Fatalf("subscribers after rebuild = %v; want the 2 of before", after)
+	}
+	for key, want := range before {
+		if got := after[key]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s after rebuild = %v; want %v", key, got, want)
+		}
+	}
+}

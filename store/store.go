@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"net"
@@ -31,8 +30,15 @@ type Options struct {
 	// listing one or more seed nodes: redis+cluster://host:port,host:port.
 	// See ParseURL.
 	URL string
-	// MasterKey is the 32-byte master key the pseudonym key derives from.
+	// MasterKey is one 32-byte master key (id DefaultKeyID) when
+	// MasterKeys is empty, and the pseudonym key when PseudonymKey is.
 	MasterKey []byte
+	// MasterKeys are the master keys, newest first: the newest wraps new
+	// data keys, every one unwraps what it wrapped (see Rotate).
+	MasterKeys []MasterKey
+	// PseudonymKey is the 32-byte key subscribers' pseudonyms derive from;
+	// MasterKey when nil. It never rotates: pseudonyms must stay stable.
+	PseudonymKey []byte
 	// Shards is how many outbox streams (and hash slots) subscribers are
 	// spread over. It must not change once data exists.
 	Shards int
@@ -56,7 +62,7 @@ type Store struct {
 	idemTTL    time.Duration
 	historyLen int
 	roundTrips atomic.Uint64
-	queueAEAD  cipher.AEAD // seals phone numbers in queued replies
+	keys       *Keyring
 }
 
 // Open connects to Redis at opts.URL and checks that it answers.
@@ -65,7 +71,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := NewPseudonymizer(opts.MasterKey)
+	pk := opts.PseudonymKey
+	if pk == nil {
+		pk = opts.MasterKey
+	}
+	p, err := NewPseudonymizer(pk)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	masters := opts.MasterKeys
+	if len(masters) == 0 {
+		masters = []MasterKey{{ID: DefaultKeyID, Key: opts.MasterKey}}
+	}
+	keys, err := NewKeyring(masters)
 	if err != nil {
 		rdb.Close()
 		return nil, err
@@ -76,9 +95,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		shards:     cmp(opts.Shards, DefaultShards),
 		idemTTL:    cmp(opts.IdempotencyTTL, DefaultIdempotencyTTL),
 		historyLen: cmp(opts.HistoryLen, DefaultHistoryLen),
-	}
-	if s.queueAEAD, err = newQueueSealer(opts.MasterKey); err != nil {
-		return nil, err
+		keys:       keys,
 	}
 	s.rdb.AddHook(instrument{n: &s.roundTrips, observe: opts.Observe})
 	if err := s.Ping(ctx); err != nil {

@@ -133,7 +133,7 @@ func TestSlotMatchesRedis(t *testing.T) {
 }
 
 // TestOneMessageOneSlot checks that every key one message writes (state,
-// code, idempotency record, outbox, history) lands in one hash slot, so
+// code, idempotency record, outbox, history, data key) lands in one hash slot, so
 // the script runs unchanged on Redis Cluster, and that no key holds the
 // phone number.
 func TestOneMessageOneSlot(t *testing.T) {
@@ -147,8 +147,8 @@ func TestOneMessageOneSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 5 {
-		t.Fatalf("keys after one JOIN = %q; want 5 (state, code, idempotency, outbox, history)", keys)
+	if len(keys) != 6 {
+		t.Fatalf("keys after one JOIN = %q; want 6 (state, code, idempotency, outbox, history, data key)", keys)
 	}
 	for _, k := range keys {
 		if slot(k) != slot(keys[0]) {

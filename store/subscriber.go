@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -19,11 +20,15 @@ var applySource string
 var applyScript = redis.NewScript(applySource)
 
 // Load returns, in one round trip, the subscriber that phone is under
-// tenant (with the live codes of the given campaigns) and, when the message in was
-// processed before, the reply stored for it (nil otherwise). A subscriber
-// never seen comes back with Version 0 and no enrollments.
+// tenant (with the live codes of the given campaigns and its data key) and,
+// when the message in was processed before, the reply stored for it (nil
+// otherwise; empty when the subscriber was erased since). A subscriber
+// never seen comes back with Version 0, no enrollments and a fresh data
+// key that Apply stores.
 func (s *Store) Load(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
-	return s.loadID(ctx, tenant, s.pseudonyms.Pseudonym(tenant, phone), campaigns, in)
+	sub, stored, err := s.loadID(ctx, tenant, s.pseudonyms.Pseudonym(tenant, phone), campaigns, in)
+	sub.Phone = phone
+	return sub, stored, err
 }
 
 // loadID is Load by pseudonym.
@@ -33,6 +38,7 @@ func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []strin
 	pipe := s.rdb.Pipeline()
 	idem := pipe.Get(ctx, idempotencyKey(shard, in.Provider, in.MessageID))
 	doc := pipe.HMGet(ctx, subscriberKey(shard, tenant, sub.ID), "v", "doc")
+	wrapped := pipe.Get(ctx, dataKeyKey(shard, tenant, sub.ID))
 	codes := make([]*redis.StringCmd, len(campaigns))
 	for i, c := range campaigns {
 		codes[i] = pipe.Get(ctx, codeKey(shard, tenant, sub.ID, c))
@@ -40,19 +46,28 @@ func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []strin
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return sub, nil, translate("load "+sub.ID, err)
 	}
-	if reply, err := idem.Bytes(); err == nil {
-		return sub, reply, nil
+	dk, err := s.dataKeyOf(tenant, sub.ID, wrapped)
+	if err != nil {
+		return sub, nil, err
+	}
+	sub.Key = dk
+	if reply, err := idem.Result(); err == nil {
+		return sub, s.openIdempotent(dk, tenant, sub.ID, in, reply), nil
 	}
 	if err := decodeSubscriber(&sub, doc.Val()); err != nil {
 		return sub, nil, err
 	}
 	for i, c := range campaigns {
-		raw, err := codes[i].Bytes()
+		raw, err := codes[i].Result()
 		if err != nil {
 			continue
 		}
+		plain, err := dk.open(raw, adOf(tenant, sub.ID, "code/"+c))
+		if err != nil {
+			continue // sealed under a key erased since: no live code
+		}
 		var code optin.PendingCode
-		if err := json.Unmarshal(raw, &code); err != nil {
+		if err := json.Unmarshal(plain, &code); err != nil {
 			return sub, nil, fmt.Errorf("store: load code %s/%s: %w", sub.ID, c, err)
 		}
 		e := sub.Enrollments[c]
@@ -60,6 +75,32 @@ func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []strin
 		sub.Enrollments[c] = e
 	}
 	return sub, nil, nil
+}
+
+// dataKeyOf unwraps the data key a GET found, or makes a fresh one when
+// there is none.
+func (s *Store) dataKeyOf(tenant, id string, get *redis.StringCmd) (*dataKey, error) {
+	dk, err := s.existingDataKey(tenant, id, get)
+	if err == nil && dk == nil {
+		return s.keys.newDataKey(tenant, id)
+	}
+	return dk, err
+}
+
+// openIdempotent returns a stored reply in clear; empty when it was sealed
+// under a data key erased since.
+func (s *Store) openIdempotent(dk *dataKey, tenant, id string, in optin.Inbound, stored string) []byte {
+	if !strings.HasPrefix(stored, sealedPrefix) {
+		return []byte(stored)
+	}
+	if dk.fresh {
+		return []byte{}
+	}
+	plain, err := dk.open(stored, adOf(tenant, id, "idem/"+in.Provider+"/"+in.MessageID))
+	if err != nil {
+		return []byte{}
+	}
+	return plain
 }
 
 // decodeSubscriber fills sub from the "v" and "doc" fields of its hash.
@@ -84,11 +125,13 @@ func decodeSubscriber(sub *optin.Subscriber, fields []any) error {
 // Apply writes dec, decided on prev, in one round trip and one Lua script:
 // it compares prev's version and atomically writes the next state, the
 // changed codes with their expiry, reply as the idempotency record of message in
-// and the events into the outbox stream and the history. It returns the
-// new version. When the message was already processed it writes nothing and returns
-// the stored reply with an error wrapping optin.ErrDuplicate; when the
-// subscriber changed since prev was loaded, an error wrapping
-// optin.ErrConflict.
+// and the events into the outbox stream and the history. Everything
+// personal (the number, codes, the reply, the texts of the events) is
+// sealed under prev's data key, which the script stores when it is new.
+// It returns the new version. When the message was already processed it
+// writes nothing and returns the stored reply with an error wrapping
+// optin.ErrDuplicate; when the subscriber changed (or was erased, or got a
+// data key) since prev was loaded, an error wrapping optin.ErrConflict.
 func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) (int64, []byte, error) {
 	return s.ApplyQueued(ctx, prev, dec, in, reply, nil)
 }
@@ -99,26 +142,45 @@ func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Deci
 // queues nothing again.
 func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte, queued []optin.Reply) (int64, []byte, error) {
 	shard := shardOf(prev.ID, s.shards)
+	dk, _ := prev.Key.(*dataKey)
+	if dk == nil {
+		// Not loaded by Load: one more round trip for the data key.
+		var err error
+		if dk, err = s.dataKeyOf(prev.Tenant, prev.ID, s.rdb.Get(ctx, dataKeyKey(shard, prev.Tenant, prev.ID))); err != nil {
+			return 0, nil, err
+		}
+	}
 	keys := []string{
 		subscriberKey(shard, prev.Tenant, prev.ID),
 		idempotencyKey(shard, in.Provider, in.MessageID),
 		OutboxKey(shard),
 		historyKey(shard, prev.Tenant, prev.ID),
 		OutQueueKey(shard),
+		dataKeyKey(shard, prev.Tenant, prev.ID),
 	}
-	doc := ""
+	// Only a decision that stores something personal needs the data key;
+	// a message that meant nothing leaves none behind.
+	needKey := dec.Changed || len(dec.Events) > 0 || len(queued) > 0 || len(dec.Replies) > 0
+	doc, phone := "", ""
 	if dec.Changed {
 		b, err := json.Marshal(dec.Next.Enrollments)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: %w", prev.ID, prev.Version, err)
 		}
 		doc = string(b)
+		if prev.Phone != "" {
+			phone = dk.seal([]byte(prev.Phone.E164()), adOf(prev.Tenant, prev.ID, "phone"))
+		}
 	}
-	args := make([]any, 0, 6+len(dec.Events)+4)
-	args = append(args, prev.Version, doc, reply, s.idemTTL.Milliseconds(), s.historyLen, len(dec.Events))
+	stored := string(reply)
+	if len(dec.Replies) > 0 {
+		stored = dk.seal(reply, adOf(prev.Tenant, prev.ID, "idem/"+in.Provider+"/"+in.MessageID))
+	}
+	args := make([]any, 0, 9+len(dec.Events)+1+len(queued)+4)
+	args = append(args, prev.Version, doc, stored, s.idemTTL.Milliseconds(), s.historyLen, len(dec.Events))
 	for i, ev := range dec.Events {
 		ev.ID = EventID(in, ev.Campaign, i)
-		b, err := json.Marshal(ev)
+		b, err := json.Marshal(sealEvent(dk, ev))
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: event: %w", prev.ID, prev.Version, err)
 		}
@@ -126,7 +188,7 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	}
 	args = append(args, len(queued))
 	for _, r := range queued {
-		b, err := s.sealReply(r)
+		b, err := sealReply(dk, r)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: reply: %w", prev.ID, prev.Version, err)
 		}
@@ -142,22 +204,38 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 			args = append(args, "", 0)
 			continue
 		}
+		needKey = true
 		b, err := json.Marshal(next.Code)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: code: %w", prev.ID, prev.Version, err)
 		}
-		args = append(args, b, next.Code.ExpiresAt.UnixMilli())
+		args = append(args, dk.seal(b, adOf(prev.Tenant, prev.ID, "code/"+id)), next.Code.ExpiresAt.UnixMilli())
 	}
+	keyMode, wrapped := "", ""
+	switch {
+	case needKey && dk.fresh:
+		keyMode, wrapped = "new", dk.wrapped
+	case needKey:
+		keyMode, wrapped = "have", dk.wrapped
+	}
+	args = append(args, keyMode, wrapped, phone)
 	res, err := applyScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return 0, nil, translate(fmt.Sprintf("apply %s v%d", prev.ID, prev.Version), err)
 	}
-	if len(res) != 2 {
+	if len(res) < 2 {
 		return 0, nil, fmt.Errorf("store: apply %s v%d: unexpected reply %q", prev.ID, prev.Version, res)
 	}
 	switch res[0] {
 	case "dup":
-		return 0, []byte(res[1]), fmt.Errorf("store: apply %s: message %s: %w", prev.ID, in.MessageID, optin.ErrDuplicate)
+		// A concurrent copy of the message may have stored the reply
+		// under a data key of its own making.
+		if len(res) == 3 && res[2] != "" && res[2] != dk.wrapped {
+			if cur, err := s.keys.openDataKey(prev.Tenant, prev.ID, res[2]); err == nil {
+				dk = cur
+			}
+		}
+		return 0, s.openIdempotent(dk, prev.Tenant, prev.ID, in, res[1]), fmt.Errorf("store: apply %s: message %s: %w", prev.ID, in.MessageID, optin.ErrDuplicate)
 	case "conflict":
 		return 0, nil, fmt.Errorf("store: apply %s v%d (now v%s): %w", prev.ID, prev.Version, res[1], optin.ErrConflict)
 	}
@@ -183,17 +261,28 @@ func EventID(in optin.Inbound, campaign string, i int) string {
 }
 
 // Lookup returns the subscriber that phone is under tenant and its latest
-// events, newest first. A subscriber never seen comes back with Version 0.
+// events, newest first, their texts opened (an event sealed under a data
+// key erased since comes back Erased). A subscriber never seen comes back
+// with Version 0.
 func (s *Store) Lookup(ctx context.Context, tenant string, phone optin.Phone) (optin.Subscriber, []optin.Event, error) {
-	sub := optin.Subscriber{Tenant: tenant, ID: s.pseudonyms.Pseudonym(tenant, phone)}
+	return s.lookupID(ctx, tenant, s.pseudonyms.Pseudonym(tenant, phone))
+}
+
+func (s *Store) lookupID(ctx context.Context, tenant, id string) (optin.Subscriber, []optin.Event, error) {
+	sub := optin.Subscriber{Tenant: tenant, ID: id}
 	shard := shardOf(sub.ID, s.shards)
 	pipe := s.rdb.Pipeline()
 	doc := pipe.HMGet(ctx, subscriberKey(shard, tenant, sub.ID), "v", "doc")
 	hist := pipe.LRange(ctx, historyKey(shard, tenant, sub.ID), 0, -1)
+	wrapped := pipe.Get(ctx, dataKeyKey(shard, tenant, sub.ID))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return sub, nil, translate("lookup "+sub.ID, err)
 	}
 	if err := decodeSubscriber(&sub, doc.Val()); err != nil {
+		return sub, nil, err
+	}
+	dk, err := s.existingDataKey(tenant, id, wrapped)
+	if err != nil {
 		return sub, nil, err
 	}
 	events := make([]optin.Event, 0, len(hist.Val()))
@@ -202,7 +291,23 @@ func (s *Store) Lookup(ctx context.Context, tenant string, phone optin.Phone) (o
 		if err := json.Unmarshal([]byte(raw), &ev); err != nil {
 			return sub, nil, fmt.Errorf("store: lookup %s: history: %w", sub.ID, err)
 		}
-		events = append(events, ev)
+		events = append(events, openEvent(dk, ev))
 	}
 	return sub, events, nil
+}
+
+// existingDataKey unwraps the data key a GET found; nil when there is none.
+func (s *Store) existingDataKey(tenant, id string, get *redis.StringCmd) (*dataKey, error) {
+	w, err := get.Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate("data key "+id, err)
+	}
+	dk, err := s.keys.openDataKey(tenant, id, w)
+	if err != nil {
+		return nil, fmt.Errorf("store: data key %s: %w", id, err)
+	}
+	return dk, nil
 }

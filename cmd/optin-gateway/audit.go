@@ -48,7 +48,7 @@ func openOperator(ctx context.Context, fs *flag.FlagSet, args []string, getenv f
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Options{URL: cfg.RedisURL, MasterKey: cfg.MasterKey, Shards: cfg.Shards})
+	st, err := store.Open(ctx, storeOptions(cfg, cfg.RedisURL, cfg.MasterKey))
 	if err != nil {
 		stopLog()
 		return nil, fmt.Errorf("%s: %w", fs.Name(), err)
@@ -131,7 +131,7 @@ func runAuditVerify(ctx context.Context, args []string, getenv func(string) stri
 	sum, err := store.VerifyLog(cfg.Audit.Dir)
 	if err == nil && !*offline && !cfg.Embedded() {
 		var st *store.Store
-		st, err = store.Open(ctx, store.Options{URL: cfg.RedisURL, MasterKey: cfg.MasterKey, Shards: cfg.Shards})
+		st, err = store.Open(ctx, storeOptions(cfg, cfg.RedisURL, cfg.MasterKey))
 		if err != nil {
 			return fmt.Errorf("audit verify: the files verify (%d records, head %s) but Redis cannot be reached to check the head (use --offline to skip): %w", sum.Records, sum.HeadHash, err)
 		}

@@ -58,6 +58,7 @@ commands:
   archive      run the audit archiver on its own (--config FILE)
   audit        verify the audit log, or print a subscriber's consent evidence
   rebuild      restore every subscriber's consent state into an empty Redis
+  keys         rotate: re-wrap every data key under the newest master key; status: data keys per key id
   version      print the version
 `
 
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return runRebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return nil

@@ -66,7 +66,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	metrics := gateway.NewMetrics()
-	st, err := store.Open(ctx, store.Options{URL: redisURL, MasterKey: masterKey, Shards: cfg.Shards, Observe: metrics.ObserveRedis})
+	sopts := storeOptions(cfg, redisURL, masterKey)
+	sopts.Observe = metrics.ObserveRedis
+	st, err := store.Open(ctx, sopts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -77,7 +79,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var sp *spool.Spool
 	var gwSpool gateway.Spool
 	if !cfg.Embedded() {
-		if sp, err = openSpool(cfg.DataDir, masterKey); err != nil {
+		if sp, err = openSpool(cfg.DataDir, sopts); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		defer sp.Close()
@@ -112,6 +114,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Store:           st,
 		Spool:           gwSpool,
 		Audit:           st.AuditLog(cfg.Audit.Dir),
+		Privacy:         st.AuditLog(cfg.Audit.Dir).WithRetention(cfg.Audit.Retention),
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,

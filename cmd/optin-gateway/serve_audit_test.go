@@ -57,8 +57,8 @@ func TestServeArchives(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if ev := got[0].Event; len(got) != 1 || ev.To != optin.StatePending || ev.Cause.Words != "join" || ev.CampaignVersion != 4 {
-		t.Errorf("serve archived %+v; want one none→pending record of campaign version 4 caused by join", got)
+	if ev := got[0].Event; len(got) != 1 || ev.To != optin.StatePending || ev.Cause.Words != "" || ev.Sealed == "" || ev.CampaignVersion != 4 {
+		t.Errorf("serve archived %+v; want one none→pending record of campaign version 4, its words sealed", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/spool"
+	"github.com/optin-gateway/optin-gateway/store"
 )
 
 const (
@@ -20,9 +21,17 @@ const (
 )
 
 // openSpool opens the revocation spool in dataDir/spool. It is encrypted
-// under a key derived from masterKey.
-func openSpool(dataDir string, masterKey []byte) (*spool.Spool, error) {
-	return spool.Open(filepath.Join(dataDir, "spool"), masterKey)
+// under a key derived from the newest master key of opts, each line tagged
+// with its id; older keys still open older lines.
+func openSpool(dataDir string, opts store.Options) (*spool.Spool, error) {
+	keys := make([]spool.Key, 0, len(opts.MasterKeys)+1)
+	for _, k := range opts.MasterKeys {
+		keys = append(keys, spool.Key{ID: k.ID, Key: k.Key})
+	}
+	if len(keys) == 0 {
+		keys = append(keys, spool.Key{ID: store.DefaultKeyID, Key: opts.MasterKey})
+	}
+	return spool.OpenKeys(filepath.Join(dataDir, "spool"), keys)
 }
 
 // replaySpool applies spooled revocations through srv, every

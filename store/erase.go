@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+//go:embed erase.lua
+var eraseSource string
+
+var eraseScript = redis.NewScript(eraseSource)
+
+// Erase crypto-shreds the subscriber that phone is under tenant (GDPR
+// Art. 17), in one script in the subscriber's slot: it destroys the data
+// key and deletes the state, history and live codes of campaigns, and
+// records an "erased" event (no personal data, Cause.Actor = actor) in the
+// audit outbox. Every record sealed under the destroyed key, archived or
+// not, can no longer be opened by anyone; the audit chain is untouched and
+// still verifies. A later message from the same number starts afresh with a
+// new data key. It reports whether the store held anything of the
+// subscriber; the event is recorded either way.
+func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, actor string, at time.Time) (bool, error) {
+	id := s.pseudonyms.Pseudonym(tenant, phone)
+	shard := shardOf(id, s.shards)
+	keys := []string{dataKeyKey(shard, tenant, id), subscriberKey(shard, tenant, id), historyKey(shard, tenant, id), OutboxKey(shard)}
+	for _, c := range campaigns {
+		keys = append(keys, codeKey(shard, tenant, id, c))
+	}
+	ev := optin.Event{
+		ID:     fmt.Sprintf("erase:%s:%d", id, at.UnixNano()),
+		Tenant: tenant, Subscriber: id, At: at, Reason: optin.OutcomeErased,
+		Cause: optin.Cause{Actor: actor},
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return false, fmt.Errorf("store: erase %s: %w", id, err)
+	}
+	n, err := eraseScript.Run(ctx, s.rdb, keys, b).Int()
+	if err != nil {
+		return false, translate("erase "+id, err)
+	}
+	return n > 0, nil
+}
