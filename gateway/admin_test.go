@@ -53,7 +53,7 @@ func newAdminHarness(tb testing.TB, edit ...func(*gateway.Options)) *harness {
 		if _, err := st.BootstrapConfig(context.Background(), testConfig(), time.Now()); err != nil {
 			tb.Fatal(err)
 		}
-		o.Numbers, o.Config, o.Audit = nil, st, st.AuditLog(dir)
+		o.Numbers, o.Config, o.Audit, o.Privacy = nil, st, st.AuditLog(dir), st.AuditLog(dir)
 	}}, edit...)...)
 }
 
@@ -140,6 +140,8 @@ func adminRoutes(h *harness, t string) []adminRoute {
 		{"GET", sub + "/evidence", "", []optin.Role{U}, 200},
 		{"GET", p + "/audit/verify", "", []optin.Role{U}, 200},
 		{"GET", p + "/access-log", "", []optin.Role{A, U}, 200},
+		{"GET", sub + "/export", "", []optin.Role{S}, 200},
+		{"DELETE", sub, "", []optin.Role{A}, 200}, // last: it erases the person
 	}
 }
 
@@ -200,7 +202,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		}
 	}
 	// Objects that do not exist in one's own tenant: the same 404.
-	for _, p := range []string{"/v1/tenants/demo/campaigns/nope", "/v1/tenants/demo/numbers/%2B12025550199"} {
+	for _, p := range []string{"/v1/tenants/demo/campaigns/nope", "/v1/tenants/demo/numbers/%2B12025550109"} {
 		r := h.call("GET", p, tokens[optin.RoleAdmin], "")
 		if r.status != http.StatusNotFound || r.body != notFoundBody {
 			t.Errorf("GET %s: %d %q; want 404 %q", p, r.status, r.body, notFoundBody)

@@ -69,6 +69,13 @@ func testLogger(tb testing.TB, cores ...zapcore.Core) *zap.Logger {
 // not inside a longer number (a time stamp).
 var fictionalNumber = regexp.MustCompile(`(?:^|[^0-9])(?:\+?1[ .-]?)?\(?[0-9]{3}\)?[ .-]?555[ .-]?01[0-9]{2}(?:[^0-9]|$)`)
 
+// businessNumber matches the suite's business numbers (+1 202 555 010X,
+// see harness_test.go) in the same formats. A business number is the
+// business's public address, not a person's: admin API errors name it
+// (a number still using a campaign, say), and the scan lets it pass.
+// People in the suite never have a number of that range.
+var businessNumber = regexp.MustCompile(`^[^0-9]?(?:\+?1[ .-]?)?\(?202\)?[ .-]?555[ .-]?010[0-9][^0-9]?$`)
+
 // scan returns the leaks in the suite's log, one per line.
 func (s *logSink) scan() []string {
 	s.mu.Lock()
@@ -76,8 +83,10 @@ func (s *logSink) scan() []string {
 	var leaks []string
 	for i, l := range s.lines {
 		what := ""
-		if m := fictionalNumber.FindString(l.text); m != "" {
-			what = "a phone number"
+		for _, m := range fictionalNumber.FindAllString(l.text, -1) {
+			if !businessNumber.MatchString(m) {
+				what = "a phone number"
+			}
 		}
 		for _, t := range token.FindAllString(l.text, -1) {
 			if s.codes[strings.TrimRight(t, ".:-")] {
@@ -117,7 +126,8 @@ func TestLogScanFindsLeaks(t *testing.T) {
 		s.add("planted", line)
 	}
 	s.add("planted", `{"phone":"+1212•••0123","id":"SM4829130000","ts":1795955501240}`)
+	s.add("planted", `{"error":"campaign news is still in the campaigns of number +12025550100"}`)
 	if got := s.scan(); len(got) != 5 {
-		t.Errorf("scan of 5 leaks, a masked number and a time stamp = %d leaks %q; want 5", len(got), got)
+		t.Errorf("scan of 5 leaks, a masked number, a time stamp and a business number = %d leaks %q; want 5", len(got), got)
 	}
 }
