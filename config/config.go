@@ -71,6 +71,10 @@ type Config struct {
 	// /bench/baseline: OPTIN_BENCH_ROUTES=true (or serve --bench-routes).
 	// Never in production.
 	BenchRoutes bool
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client of the admin API (OPTIN_TRUSTED_PROXIES, comma-separated
+	// CIDRs); none: the socket peer is the client.
+	TrustedProxies []*net.IPNet
 	// Tenants are as written in the file, except that business numbers are
 	// normalised to E.164 (short codes stay as they are).
 	Tenants []Tenant
@@ -350,6 +354,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("config: OPTIN_BENCH_ROUTES: must be true or false")
 		}
 		c.BenchRoutes = b
+	}
+	if c.TrustedProxies, err = parseCIDRs("OPTIN_TRUSTED_PROXIES", getenv("OPTIN_TRUSTED_PROXIES")); err != nil {
+		return nil, err
 	}
 
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
@@ -637,4 +644,62 @@ func redactURL(s string) string {
 	}
 	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
 	return u.Redacted()
+}
+
+// parseCIDRs parses a comma-separated list of CIDRs (a bare IP is one
+// address) of the setting name.
+func parseCIDRs(name, v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("config: %s: %q is not an IP address or CIDR", name, f)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %q is not a CIDR such as 10.0.0.0/8", name, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// ConfigSet returns the tenants, campaigns and numbers of the file as
+// documents with their defaults, for bootstrapping the configuration store
+// (store.BootstrapConfig). Campaign versions of the file are kept.
+func (c *Config) ConfigSet() optin.ConfigSet {
+	set := optin.ConfigSet{Tenants: map[string]optin.TenantDoc{}, Campaigns: map[string]map[string]optin.CampaignDoc{}, Numbers: map[string]map[string]optin.NumberDoc{}}
+	for _, t := range c.Tenants {
+		set.Tenants[t.ID] = optin.TenantDoc{ID: t.ID, Name: t.Name, RevocationScope: t.RevocationScope}.WithDefaults()
+		set.Campaigns[t.ID] = map[string]optin.CampaignDoc{}
+		for _, cp := range t.Campaigns {
+			set.Campaigns[t.ID][cp.ID] = optin.CampaignDoc{
+				ID: cp.ID, Name: cp.Name, Keywords: slices.Clone(cp.Keywords), Prompt: cp.Prompt, Confirmation: cp.Confirmation,
+				Help: cp.Help, StopReply: cp.StopReply, AlreadySubscribed: cp.AlreadySubscribed, Expired: cp.Expired,
+				CodeLength: cp.CodeLength, CodeTTL: optin.Duration(cp.CodeTTL), MaxAttempts: cp.MaxAttempts,
+				MaxPrompts: cp.MaxPrompts, PromptWindow: optin.Duration(cp.PromptWindow),
+			}.WithDefaults()
+		}
+		set.Numbers[t.ID] = map[string]optin.NumberDoc{}
+		for _, n := range t.Numbers {
+			set.Numbers[t.ID][n.Number] = optin.NumberDoc{
+				Number: n.Number, Campaigns: slices.Clone(n.Campaigns), StopReply: n.StopReply,
+				ProviderHandlesOptOut: n.ProviderHandlesOptOut, KeywordPacks: slices.Clone(n.KeywordPacks),
+				ReplyMode: n.ReplyMode, RateLimit: n.RateLimit,
+			}.WithDefaults()
+		}
+	}
+	return set
 }

@@ -24,6 +24,12 @@ type badRequest struct{ msg string }
 
 func (e badRequest) Error() string { return e.msg }
 
+// conflictError is a change refused because of the state it would change:
+// a stale version, an object still in use. Field names the JSON field.
+type conflictError struct{ field, msg string }
+
+func (e conflictError) Error() string { return e.msg }
+
 // retryAfter is the Retry-After, in seconds, of a 503.
 const retryAfter = "1"
 
@@ -36,6 +42,12 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, errUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, errTooManyAuth):
+		return http.StatusTooManyRequests
+	case errors.As(err, new(conflictError)):
+		return http.StatusConflict
 	case errors.Is(err, errBadSignature):
 		return http.StatusForbidden
 	case errors.Is(err, optin.ErrNotFound):
@@ -74,10 +86,23 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="optin-gateway"`)
 	}
+	body := map[string]string{}
+	var fe *optin.FieldError
+	var ce conflictError
+	switch {
+	case errors.As(err, &fe):
+		body["field"] = fe.Field
+	case errors.As(err, &ce) && ce.field != "":
+		body["field"] = ce.field
+	case status == http.StatusNotFound && (errors.Is(err, optin.ErrNotFound) || errors.Is(err, echo.ErrNotFound)):
+		// One body for another tenant's data and for what does not exist.
+		msg = "not found"
+	}
+	body["error"] = msg
 	logFields(c, zap.Error(err))
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
 	}
-	_ = c.JSON(status, map[string]string{"error": msg})
+	_ = c.JSON(status, body)
 }

@@ -15,6 +15,9 @@ type Auditor interface {
 	// Evidence returns the consent record of phone under tenant, checked
 	// against the verified hash chain.
 	Evidence(ctx context.Context, tenant string, phone optin.Phone) (optin.Evidence, error)
+	// Check verifies the whole hash chain; a broken chain is a status,
+	// not an error.
+	Check(ctx context.Context) (optin.ChainStatus, error)
 }
 
 // handleEvidenceGet returns one subscriber's full consent timeline: every
@@ -22,7 +25,7 @@ type Auditor interface {
 // archived yet.
 func (s *Server) handleEvidenceGet(c echo.Context) error {
 	tenant := c.Param("tenant")
-	if _, ok := s.tenants[tenant]; !ok || s.opts.Audit == nil {
+	if _, ok := s.snap().tenants[tenant]; !ok || s.opts.Audit == nil {
 		return optin.ErrNotFound
 	}
 	p, err := phoneParam(c)
@@ -32,6 +35,9 @@ func (s *Server) handleEvidenceGet(c echo.Context) error {
 	logFields(c, zap.String("tenant", tenant), zap.Stringer("phone", p))
 	ev, err := s.opts.Audit.Evidence(c.Request().Context(), tenant, p)
 	if err != nil {
+		return err
+	}
+	if err := s.recordAccess(c, optin.AccessEvidence, ev.Subscriber, ""); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, ev)

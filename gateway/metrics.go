@@ -29,6 +29,9 @@ type Metrics struct {
 	redisErrors   *prometheus.CounterVec
 	archiverLag   prometheus.Gauge
 	outboundDepth prometheus.Gauge
+	security      *prometheus.CounterVec
+	revDelay      prometheus.Histogram
+	revBreaches   prometheus.Counter
 }
 
 // NewMetrics returns the gateway's metrics on a registry of their own.
@@ -73,13 +76,30 @@ func NewMetrics() *Metrics {
 			Name: "optin_outbound_queue_depth",
 			Help: "Replies waiting in the outbound queue; 0 until an outbound queue sets it.",
 		}),
+		security: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_security_events_total",
+			Help: "Security events of the admin API, by kind: bad_token (401), auth_rate_limited (429), cross_tenant (a token asking about another tenant, 404), forbidden (a role asking beyond its rights, 403).",
+		}, []string{"kind"}),
+		revDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "optin_revocation_delay_business_days",
+			Help:    "US business days between a person's revocation through another channel (or support) and its application.",
+			Buckets: []float64{0, 1, 2, 3, 5, 7, 10, 15, 20, 30},
+		}),
+		revBreaches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "optin_revocation_breaches_total",
+			Help: "Revocations applied more than 10 US business days after the person revoked (a TCPA compliance breach).",
+		}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.webhooks, m.transitions, m.replyFailures, m.sigFailures, m.requests,
 		m.redisSeconds, m.redisErrors, m.archiverLag, m.outboundDepth,
+		m.security, m.revDelay, m.revBreaches,
 	)
+	for _, k := range []string{"bad_token", "auth_rate_limited", "cross_tenant", "forbidden"} {
+		m.security.WithLabelValues(k)
+	}
 	// Failure counters read 0 from the start rather than appearing with
 	// the first failure, so alerts on their rate work from the first scrape.
 	m.replyFailures.WithLabelValues(ProviderTwilio)
@@ -118,6 +138,18 @@ func (m *Metrics) SetArchiverLag(d time.Duration) { m.archiverLag.Set(d.Seconds(
 // SetOutboundQueueDepth sets optin_outbound_queue_depth; the outbound
 // queue calls it.
 func (m *Metrics) SetOutboundQueueDepth(n int) { m.outboundDepth.Set(float64(n)) }
+
+// observeSecurityEvent counts a security event of kind.
+func (m *Metrics) observeSecurityEvent(kind string) { m.security.WithLabelValues(kind).Inc() }
+
+// observeRevocationDelay records the business days a revocation took to
+// be applied, and a breach when they exceed the limit.
+func (m *Metrics) observeRevocationDelay(days int, late bool) {
+	m.revDelay.Observe(float64(days))
+	if late {
+		m.revBreaches.Inc()
+	}
+}
 
 // observeTransitions counts the state changes of dec, applied on sub.
 func (m *Metrics) observeTransitions(sub optin.Subscriber, dec optin.Decision) {

@@ -60,7 +60,7 @@ type OutboundStore interface {
 }
 
 // replyMode returns the reply mode of number n.
-func (s *Server) replyMode(n *optin.Number) ReplyMode { return s.opts.ReplyModes[n.E164] }
+func (s *Server) replyMode(n *optin.Number) ReplyMode { return s.snap().modes[n.E164] }
 
 // apply writes dec, queueing the replies when n replies through the API.
 func (s *Server) apply(ctx context.Context, n *optin.Number, from optin.Phone, sub optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) ([]byte, error) {
@@ -137,7 +137,7 @@ func (s *Server) recordDelivery(ctx context.Context, d optin.Delivery, from stri
 	if !optin.IsProviderOptOut(d.Provider, d.ErrorCode) {
 		return nil
 	}
-	n, ok := s.opts.Numbers[from]
+	n, ok := s.snap().numbers[from]
 	if !ok || n.Tenant != d.Tenant {
 		return badRequest{"the sending number is not a number of this tenant"}
 	}

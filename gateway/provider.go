@@ -140,7 +140,7 @@ func (s *Server) processProvider(c echo.Context, p Provider, msg Inbound) ([]byt
 		return nil, badRequest{"to: " + err.Error()}
 	}
 	logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
-	num, ok := s.opts.Numbers[to.E164()]
+	num, ok := s.snap().numbers[to.E164()]
 	if !ok {
 		return nil, &echo.HTTPError{Code: http.StatusNotFound, Message: "recipient is not a number of this gateway"}
 	}

@@ -9,10 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
+	"net"
 	"net/http"
-	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -78,6 +78,15 @@ type Options struct {
 	Providers []Provider
 	// Metrics are served at /metrics; nil means a fresh NewMetrics().
 	Metrics *Metrics
+	// Config holds tenants, campaigns, numbers, API tokens and the access
+	// log, served by the admin API; the numbers it holds replace Numbers
+	// and ReplyModes. Nil: the static Numbers, and the config and token
+	// routes answer 404.
+	Config ConfigStore
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (for the limit of failed authentications); none: the socket
+	// peer is the client.
+	TrustedProxies []*net.IPNet
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
@@ -89,8 +98,9 @@ type Server struct {
 	opts      Options
 	log       *zap.Logger
 	twilio    *twilioVerifier
-	tenants   map[string][]string // tenant → campaign ids, sorted by first appearance
+	cfg       *atomic.Pointer[snapshot] // the configuration the hot path reads
 	adminAuth []byte
+	authFails *failLimiter
 	providers map[string]Provider // by name, beside Twilio
 
 	metrics        *Metrics
@@ -134,7 +144,8 @@ func New(opts Options) (*Server, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		twilio:    newTwilioVerifier(opts.TwilioAuthToken, opts.PublicURL),
-		tenants:   map[string][]string{},
+		cfg:       &atomic.Pointer[snapshot]{},
+		authFails: newFailLimiter(DefaultAuthFailures, DefaultAuthWindow),
 		adminAuth: []byte("Bearer " + opts.AdminToken),
 		providers: map[string]Provider{},
 
@@ -148,14 +159,12 @@ func New(opts Options) (*Server, error) {
 		}
 		s.providers[p.Name()] = p
 	}
-	// Numbers in order, so that a tenant's campaigns are listed the same
-	// way on every start: by number, then as the number lists them.
-	for _, e164 := range slices.Sorted(maps.Keys(opts.Numbers)) {
-		n := opts.Numbers[e164]
-		for _, id := range n.CampaignIDs() {
-			if !slices.Contains(s.tenants[n.Tenant], id) {
-				s.tenants[n.Tenant] = append(s.tenants[n.Tenant], id)
-			}
+	s.cfg.Store(staticSnapshot(opts.Numbers, opts.ReplyModes))
+	if opts.Config != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.RequestTimeout)
+		defer cancel()
+		if err := s.reloadConfig(ctx); err != nil {
+			return nil, fmt.Errorf("gateway: load configuration: %w", err)
 		}
 	}
 	s.echo = s.routes()
@@ -167,6 +176,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = ipExtractor(s.opts.TrustedProxies)
 	e.Use(
 		middleware.Recover(),
 		middleware.RequestID(),
@@ -185,9 +195,39 @@ func (s *Server) routes() *echo.Echo {
 		e.POST("/v1/webhooks/"+p.Name()+"/sms", s.handleProviderInbound(p))
 	}
 
-	admin := e.Group("/v1/tenants", s.requireAdmin)
-	admin.GET("/:tenant/subscribers/:phone", s.handleSubscriberGet)
-	admin.GET("/:tenant/subscribers/:phone/evidence", s.handleEvidenceGet)
+	// The admin API (README "Admin API"): authenticate checks the token
+	// and keeps every tenant token to its own tenant (404 otherwise);
+	// allow checks the role (403). The operator token has every role.
+	const (
+		admin   = optin.RoleAdmin
+		support = optin.RoleSupport
+		auditor = optin.RoleAuditor
+	)
+	any3 := s.allow(admin, support, auditor)
+	e.GET("/v1/openapi.json", s.handleOpenAPIGet)
+	e.GET("/v1/tenants", s.handleTenantList, s.authenticate, s.needConfig)
+	t := e.Group("/v1/tenants/:tenant", s.authenticate)
+	t.PUT("", s.handleTenantPut, s.allow(admin), s.needConfig)
+	t.GET("", s.handleTenantGet, any3, s.needConfig)
+	t.DELETE("", s.handleTenantDelete, s.operatorOnly, s.needConfig)
+	t.GET("/campaigns", s.handleCampaignList, any3, s.needConfig)
+	t.PUT("/campaigns/:campaign", s.handleCampaignPut, s.allow(admin), s.needConfig)
+	t.GET("/campaigns/:campaign", s.handleCampaignGet, any3, s.needConfig)
+	t.DELETE("/campaigns/:campaign", s.handleCampaignDelete, s.allow(admin), s.needConfig)
+	t.GET("/numbers", s.handleNumberList, any3, s.needConfig)
+	t.PUT("/numbers/:number", s.handleNumberPut, s.allow(admin), s.needConfig)
+	t.GET("/numbers/:number", s.handleNumberGet, any3, s.needConfig)
+	t.DELETE("/numbers/:number", s.handleNumberDelete, s.allow(admin), s.needConfig)
+	t.POST("/tokens", s.handleTokenCreate, s.allow(admin), s.needConfig)
+	t.GET("/tokens", s.handleTokenList, s.allow(admin), s.needConfig)
+	t.DELETE("/tokens/:id", s.handleTokenDelete, s.allow(admin), s.needConfig)
+	t.GET("/subscribers/:phone", s.handleSubscriberGet, s.allow(support))
+	t.GET("/subscribers/:phone/history", s.handleHistoryGet, s.allow(support))
+	t.POST("/subscribers/:phone/opt-out", s.handleOptOutPost, s.allow(support))
+	t.POST("/subscribers/:phone/revocations", s.handleRevocationPost, s.allow(support))
+	t.GET("/subscribers/:phone/evidence", s.handleEvidenceGet, s.allow(auditor))
+	t.GET("/audit/verify", s.handleAuditVerifyGet, s.allow(auditor))
+	t.GET("/access-log", s.handleAccessLogGet, s.allow(admin, auditor))
 
 	if s.opts.BenchRoutes {
 		s.benchRoutes(e)

@@ -84,7 +84,7 @@ func (s *Server) ReplaySpooled(ctx context.Context, record []byte) error {
 		s.log.Error("spool: undecodable record dropped")
 		return nil
 	}
-	n, ok := s.opts.Numbers[r.To]
+	n, ok := s.snap().numbers[r.To]
 	if !ok {
 		s.log.Warn("spool: record for a number no longer served dropped")
 		return nil

@@ -110,7 +110,7 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 		return badRequest{"To: " + err.Error()}
 	}
 	logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
-	num, ok := s.opts.Numbers[to.E164()]
+	num, ok := s.snap().numbers[to.E164()]
 	if !ok {
 		return &echo.HTTPError{Code: http.StatusNotFound, Message: "To is not a number of this gateway"}
 	}

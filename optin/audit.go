@@ -17,6 +17,12 @@ type AuditRecord struct {
 	// Delivery is set when the record holds what became of a reply sent
 	// through a provider's API (sent, a status callback, given up on).
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// Config is set when the record holds a change to the configuration
+	// or the tokens; Event then holds only its tenant and time.
+	Config *ConfigChange `json:"config,omitempty"`
+	// Access is set when the record holds a person's access to a
+	// subscriber's data; Event then holds only its tenant and time.
+	Access *AccessEntry `json:"access,omitempty"`
 }
 
 // Evidence is the consent record of one subscriber of one tenant: every

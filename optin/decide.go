@@ -85,6 +85,14 @@ type Cause struct {
 	// deliver: OptOutType ("STOP", "START", "HELP") of an inbound message,
 	// or an error code such as "21610" of a refused send. Empty otherwise.
 	Signal string `json:"signal,omitempty"`
+	// Channel is how a revocation by hand reached the business: "support"
+	// (an opt-out by hand), "email", "phone_call", "web_form", "in_person".
+	Channel string `json:"channel,omitempty"`
+	// Note is the reason or note given with a change by hand.
+	Note string `json:"note,omitempty"`
+	// RevokedAt is when the person revoked through Channel, when that is
+	// before the event's At (the revocation's application).
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 // Event is one audit record in the making: a transition of one subscriber

@@ -19,6 +19,7 @@ const (
 	RuleStart    = "start"   // an opt-in word of a pack: the default campaign
 	RuleKeyword  = "keyword" // a campaign keyword
 	RuleCode     = "code"    // digits read as a confirmation code (never recorded)
+	RuleManual   = "manual"  // a revocation recorded by hand (Revoke); Matched is its channel
 )
 
 // Match says how a message was read: the rule, the text it matched, the

@@ -529,9 +529,9 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 		}
 	}
 	pipe := a.st.rdb.Pipeline()
-	cmds := make([]*redis.XMessageSliceCmd, a.st.shards)
+	cmds := make([]*redis.XMessageSliceCmd, a.st.shards+1) // the shards', then the config outbox
 	for s := range cmds {
-		cmds[s] = pipe.XRangeN(ctx, OutboxKey(s), "-", "+", int64(a.opts.Batch))
+		cmds[s] = pipe.XRangeN(ctx, outboxStream(s, a.st.shards), "-", "+", int64(a.opts.Batch))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, false, translate("archiver read", err)
@@ -559,7 +559,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 			seq++
 			line, h, err := encodeRecord(recordBody{Seq: seq, Prev: prev, Fence: token, Shard: s, Entry: m.ID, ArchivedAt: now, Event: event})
 			if err != nil {
-				return 0, false, fmt.Errorf("store: archive %s %s: %w", OutboxKey(s), m.ID, err)
+				return 0, false, fmt.Errorf("store: archive %s %s: %w", outboxStream(s, a.st.shards), m.ID, err)
 			}
 			buf.Write(line)
 			prev = h
@@ -635,7 +635,7 @@ func (a *Archiver) remove(ctx context.Context, token int64, done [][]string) err
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		cmds[s] = deleteScript.Eval(ctx, pipe, []string{OutboxKey(s), outboxFenceKey(s)}, args...)
+		cmds[s] = deleteScript.Eval(ctx, pipe, []string{outboxStream(s, a.st.shards), outboxStreamFenceKey(s, a.st.shards)}, args...)
 	}
 	pipe.Set(ctx, auditHeadKey(), strconv.FormatUint(a.seq, 10)+" "+a.prev, 0)
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -657,9 +657,9 @@ func (a *Archiver) remove(ctx context.Context, token int64, done [][]string) err
 // archived (or archived and not yet deleted): the archiver's backlog.
 func (s *Store) OutboxLen(ctx context.Context) (int64, error) {
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, s.shards)
+	cmds := make([]*redis.IntCmd, s.shards+1)
 	for i := range cmds {
-		cmds[i] = pipe.XLen(ctx, OutboxKey(i))
+		cmds[i] = pipe.XLen(ctx, outboxStream(i, s.shards))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, translate("outbox length", err)

@@ -70,8 +70,8 @@ func addEvents(tb testing.TB, st *Store, from, to int) {
 func outboxLen(tb testing.TB, st *Store) int64 {
 	tb.Helper()
 	var n int64
-	for s := range st.shards {
-		l, err := st.rdb.XLen(context.Background(), OutboxKey(s)).Result()
+	for s := range st.shards + 1 { // and the config outbox
+		l, err := st.rdb.XLen(context.Background(), outboxStream(s, st.shards)).Result()
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -417,36 +417,57 @@ func eventHead(event json.RawMessage) (id, subject string) {
 }
 
 // decodeRecord decodes what an outbox entry held into rec: a transition
-// (optin.Event) or a delivery record (optin.Delivery, "kind":"delivery").
+// (optin.Event), a delivery record (optin.Delivery, "kind":"delivery"), a
+// configuration change (optin.ConfigChange, "kind":"config") or an access
+// entry (optin.AccessEntry, "kind":"access").
 func decodeRecord(raw json.RawMessage, rec *optin.AuditRecord) error {
 	if len(raw) > 0 && raw[0] == '"' {
 		return nil // an entry that was no JSON, kept as a string
 	}
-	if err := json.Unmarshal(raw, &rec.Event); err != nil {
-		return err
-	}
 	var kind struct {
 		Kind string `json:"kind"`
 	}
-	if json.Unmarshal(raw, &kind) == nil && kind.Kind == "delivery" {
+	if err := json.Unmarshal(raw, &kind); err != nil {
+		return err
+	}
+	switch kind.Kind {
+	case "delivery":
 		var d optin.Delivery
 		if err := json.Unmarshal(raw, &d); err != nil {
 			return err
 		}
 		rec.Delivery = &d
 		rec.Event = optin.Event{Tenant: d.Tenant, Subscriber: d.Subscriber, At: d.At}
+	case "config":
+		var c optin.ConfigChange
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		rec.Config = &c
+		rec.Event = optin.Event{ID: c.ID, Tenant: c.Tenant, At: c.At}
+	case "access":
+		var a optin.AccessEntry
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		rec.Access = &a
+		rec.Event = optin.Event{ID: a.ID, Tenant: a.Tenant, At: a.At}
+	default:
+		return json.Unmarshal(raw, &rec.Event)
 	}
 	return nil
 }
 
-// outboxPayload returns what an outbox entry holds: an event (field "e")
-// or a delivery record (field "d").
+// outboxPayload returns what an outbox entry holds: an event (field "e"),
+// a delivery record ("d"), a configuration change ("c") or an access entry
+// ("a").
 func outboxPayload(values map[string]any) string {
-	if raw, ok := values["e"].(string); ok {
-		return raw
+	for _, f := range []string{"e", "d", "c", "a"} {
+		if raw, ok := values[f].(string); ok {
+			return raw
+		}
 	}
-	raw, _ := values["d"].(string)
-	return raw
+	return ""
 }
 
 // subjectOf names a subscriber of a tenant in a digest's Subjects.

@@ -132,3 +132,23 @@ func (s *Store) ArchiverLease(ctx context.Context) (int64, error) {
 	}
 	return v, nil
 }
+
+// Check is Verify as a status: a chain that does not verify is not an
+// error but a status with OK false and the problem; only a failure to
+// read the log or to reach Redis is an error.
+func (l *AuditLog) Check(ctx context.Context) (optin.ChainStatus, error) {
+	sum, err := l.Verify(ctx)
+	st := optin.ChainStatus{OK: err == nil, Records: sum.Records, HeadSeq: sum.HeadSeq, HeadHash: sum.HeadHash}
+	if st.HeadHash == "" {
+		st.HeadHash = genesis
+	}
+	var ce *ChainError
+	switch {
+	case errors.As(err, &ce):
+		st.Problem = ce.Error()
+		return st, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return optin.ChainStatus{OK: true, HeadHash: genesis}, nil
+	}
+	return st, err
+}

@@ -102,3 +102,47 @@ func rateKey(from string) string { return "og:{rate:" + from + "}" }
 // (Telnyx, Bandwidth) finds the audit trail it belongs on. It has a hash
 // tag of its own: the event does not say which shard.
 func sentIndexKey(provider, sid string) string { return "og:{sent:" + provider + ":" + sid + "}" }
+
+// Configuration keys share the hash tag "{cfg}": one script writes a
+// document, bumps the config version and appends the change to the config
+// outbox stream, which the archiver drains like the shards' streams.
+
+// cfgTenantsKey is a hash of every tenant's document by id.
+func cfgTenantsKey() string { return "og:{cfg}:tenants" }
+
+// cfgCampaignsKey is a hash of a tenant's campaign documents by id.
+func cfgCampaignsKey(tenant string) string { return "og:{cfg}:campaigns:" + tenant }
+
+// cfgNumbersKey is a hash of a tenant's number documents by E.164.
+func cfgNumbersKey(tenant string) string { return "og:{cfg}:numbers:" + tenant }
+
+// cfgTokensKey is a hash of every API token's document (with the SHA-256
+// of its secret, never the token) by token id.
+func cfgTokensKey() string { return "og:{cfg}:tokens" }
+
+// cfgVersionKey counts the changes to the configuration; gateways poll it.
+func cfgVersionKey() string { return "og:{cfg}:version" }
+
+// CfgOutboxKey is the outbox stream of configuration changes and access
+// entries.
+func CfgOutboxKey() string { return "og:{cfg}:outbox" }
+
+// accessKey is the stream of a tenant's access entries, newest last.
+func accessKey(tenant string) string { return "og:{cfg}:access:" + tenant }
+
+// outboxStream returns the outbox stream the archiver reads as stream n:
+// the shards' streams, then (n == shards) the config outbox.
+func outboxStream(n, shards int) string {
+	if n == shards {
+		return CfgOutboxKey()
+	}
+	return OutboxKey(n)
+}
+
+// outboxStreamFenceKey is outboxFenceKey of outboxStream(n, shards).
+func outboxStreamFenceKey(n, shards int) string {
+	if n == shards {
+		return "og:{cfg}:outbox:fence"
+	}
+	return outboxFenceKey(n)
+}

@@ -70,8 +70,10 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		}
 	}
 	sum, err := walkLog(l.dir, true, func(rec optin.AuditRecord, body recordBody) error {
-		if rec.Delivery != nil {
-			return ctx.Err() // what became of a reply changes no state
+		if rec.Delivery != nil || rec.Config != nil || rec.Access != nil {
+			// What became of a reply, a configuration change and an access
+			// entry change no subscriber's state.
+			return ctx.Err()
 		}
 		apply(entryKey(body.Shard, body.Entry, rec.Event.ID), body.Event, rec.Event)
 		return ctx.Err()

@@ -97,6 +97,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// The file's tenants, campaigns and numbers bootstrap the
+	// configuration store: written where absent, then the admin API owns them.
+	if n, err := st.BootstrapConfig(ctx, cfg.ConfigSet(), time.Now()); err != nil {
+		return fmt.Errorf("serve: bootstrap configuration: %w", err)
+	} else if n > 0 {
+		log.Info("configuration bootstrapped from the file", zap.Int("documents", n))
+	}
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
@@ -113,6 +120,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Providers:       provs,
 		Metrics:         metrics,
 		BenchRoutes:     cfg.BenchRoutes,
+		Config:          st,
+		TrustedProxies:  cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
@@ -139,6 +148,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	watched := make(chan struct{})
 	go func() { defer close(watched); watchBacklog(watchCtx, st, metrics) }()
 	defer func() { stopWatch(); <-watched }()
+	cfgCtx, stopCfg := context.WithCancel(ctx)
+	cfgWatched := make(chan struct{})
+	go func() { defer close(cfgWatched); srv.WatchConfig(cfgCtx, gateway.DefaultConfigPoll) }()
+	defer func() { stopCfg(); <-cfgWatched }()
 	log.Info("serving",
 		zap.String("addr", cfg.Addr),
 		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),

@@ -1,0 +1,583 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/internal/phone"
+	"github.com/optin-gateway/optin-gateway/optin"
+)
+
+// The admin API's configuration routes: tenants, campaigns and numbers,
+// each a JSON document with a version, written compare-and-set and put on
+// the audit trail with its actor (contract: /tmp/briefs/contract.md, and
+// README "Admin API").
+
+// dryRunView is the answer of a PUT or DELETE with ?dry_run=true.
+type dryRunView struct {
+	DryRun  bool     `json:"dry_run"`
+	Action  string   `json:"action"` // create, update, delete, unchanged
+	Changes []change `json:"changes"`
+}
+
+type change struct {
+	Field string `json:"field"`
+	From  any    `json:"from"`
+	To    any    `json:"to"`
+}
+
+// metaFields are the fields the store sets on every document.
+var metaFields = []string{"version", "updated_at", "updated_by"}
+
+// decodeDoc reads the JSON body into v, refusing unknown fields, and
+// returns the "version" it gave, if any.
+func decodeDoc(c echo.Context, v any) (*int, error) {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, &optin.FieldError{Field: te.Field, Msg: fmt.Sprintf("%s must be a JSON %s", te.Field, jsonType(te.Type))}
+		}
+		return nil, badRequest{"malformed JSON body: " + strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	var ver struct {
+		Version *int `json:"version"`
+	}
+	_ = json.Unmarshal(b, &ver)
+	return ver.Version, nil
+}
+
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Slice:
+		return "array"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return "number"
+}
+
+// docMap returns v's JSON as a map.
+func docMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+// diff lists the fields that differ between from and to, meta fields left out.
+func diff(from, to map[string]any) []change {
+	keys := map[string]bool{}
+	for k := range from {
+		keys[k] = true
+	}
+	for k := range to {
+		keys[k] = true
+	}
+	out := []change{}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if slices.Contains(metaFields, k) || reflect.DeepEqual(from[k], to[k]) {
+			continue
+		}
+		out = append(out, change{Field: k, From: from[k], To: to[k]})
+	}
+	return out
+}
+
+func isDryRun(c echo.Context) bool { return c.QueryParam("dry_run") == "true" }
+
+// putDoc writes next as the document ref names: create (201), update
+// (200) or, for an identical document, nothing (200, version unchanged).
+// version, when given, must be the stored version (409 otherwise).
+func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *int) error {
+	ctx := c.Request().Context()
+	prevRaw, err := s.opts.Config.ConfigGet(ctx, ref)
+	if err != nil && !errors.Is(err, optin.ErrNotFound) {
+		return err
+	}
+	var prev map[string]any
+	if prevRaw != nil {
+		if err := json.Unmarshal(prevRaw, &prev); err != nil {
+			return err
+		}
+	}
+	prevVersion := 0
+	if v, ok := prev["version"].(float64); ok {
+		prevVersion = int(v)
+	}
+	if version != nil && *version != 0 && *version != prevVersion { // 0: not given
+		return conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, prevVersion)}
+	}
+	nextMap, err := docMap(next)
+	if err != nil {
+		return err
+	}
+	changes := diff(prev, nextMap)
+	action := "update"
+	switch {
+	case prevRaw == nil:
+		action = "create"
+	case len(changes) == 0:
+		action = "unchanged"
+	}
+	if isDryRun(c) {
+		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: action, Changes: changes})
+	}
+	if action == "unchanged" {
+		return c.JSONBlob(http.StatusOK, prevRaw)
+	}
+	now := s.opts.Now().UTC()
+	actor := who(c).actor
+	nextMap["version"], nextMap["updated_at"], nextMap["updated_by"] = prevVersion+1, now, actor
+	raw, err := json.Marshal(nextMap)
+	if err != nil {
+		return err
+	}
+	if err := s.commitDoc(c, ref, prevRaw, raw, raw, action, prevVersion+1); err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if action == "create" {
+		status = http.StatusCreated
+	}
+	return c.JSONBlob(status, raw)
+}
+
+// deleteDoc deletes the document ref names (204), after check (if any)
+// has seen it; version, when given, must be the stored version.
+func (s *Server) deleteDoc(c echo.Context, ref optin.ConfigRef, check func(prev []byte) error) error {
+	ctx := c.Request().Context()
+	prevRaw, err := s.opts.Config.ConfigGet(ctx, ref)
+	if err != nil {
+		return err
+	}
+	var prev map[string]any
+	if err := json.Unmarshal(prevRaw, &prev); err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(prevRaw); err != nil {
+			return err
+		}
+	}
+	if isDryRun(c) {
+		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: "delete", Changes: diff(prev, map[string]any{})})
+	}
+	v, _ := prev["version"].(float64)
+	if err := s.commitDoc(c, ref, prevRaw, nil, nil, "delete", int(v)+1); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// commitDoc writes raw (nil: deletes) over prevRaw with an audit record
+// holding doc, then reloads the configuration so that the change applies
+// at once on this instance.
+func (s *Server) commitDoc(c echo.Context, ref optin.ConfigRef, prevRaw, raw, doc []byte, action string, version int) error {
+	ctx := c.Request().Context()
+	now := s.opts.Now().UTC()
+	if doc == nil {
+		doc = []byte("null")
+	}
+	rec := &optin.ConfigChange{
+		ID: fmt.Sprintf("cfg:%s:%s:%s:%d", ref.Object, ref.Tenant, ref.ID, now.UnixNano()), Tenant: ref.Tenant,
+		Object: ref.Object, Key: ref.ID, Action: action, Version: version, Actor: who(c).actor, At: now, Doc: doc,
+	}
+	if err := s.opts.Config.ConfigPut(ctx, ref, prevRaw, raw, rec); err != nil {
+		if errors.Is(err, optin.ErrConflict) {
+			return conflictError{"version", "the object changed meanwhile: read it again"}
+		}
+		return err
+	}
+	logFields(c, zap.String("config_change", ref.Object+" "+action), zap.String("tenant", ref.Tenant))
+	return s.reloadConfig(ctx)
+}
+
+// needConfig answers 404 in static mode, where nothing is configurable.
+func (s *Server) needConfig(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.opts.Config == nil {
+			return optin.ErrNotFound
+		}
+		return next(c)
+	}
+}
+
+// tenantOf returns the tenant of the path, or optin.ErrNotFound.
+func (s *Server) tenantOf(c echo.Context) (optin.TenantDoc, error) {
+	t, ok := s.snap().set.Tenants[c.Param("tenant")]
+	if !ok {
+		return t, optin.ErrNotFound
+	}
+	return t.WithDefaults(), nil
+}
+
+// getDoc answers the stored JSON of ref.
+func (s *Server) getDoc(c echo.Context, ref optin.ConfigRef) error {
+	raw, err := s.opts.Config.ConfigGet(c.Request().Context(), ref)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, raw)
+}
+
+type itemsView[T any] struct {
+	Items []T `json:"items"`
+}
+
+// handleTenantList lists every tenant to the operator, its own to a token.
+func (s *Server) handleTenantList(c echo.Context) error {
+	p := who(c)
+	set := s.snap().set
+	items := []optin.TenantDoc{}
+	for _, id := range slices.Sorted(maps.Keys(set.Tenants)) {
+		if p.operator || id == p.tenant {
+			items = append(items, set.Tenants[id].WithDefaults())
+		}
+	}
+	return c.JSON(http.StatusOK, itemsView[optin.TenantDoc]{items})
+}
+
+// handleTenantGet returns one tenant.
+func (s *Server) handleTenantGet(c echo.Context) error {
+	return s.getDoc(c, optin.ConfigRef{Object: optin.ObjectTenant, Tenant: c.Param("tenant"), ID: c.Param("tenant")})
+}
+
+// handleTenantPut creates (operator only) or replaces a tenant.
+func (s *Server) handleTenantPut(c echo.Context) error {
+	id := c.Param("tenant")
+	var doc optin.TenantDoc
+	version, err := decodeDoc(c, &doc)
+	if err != nil {
+		return err
+	}
+	if doc.ID != "" && doc.ID != id {
+		return &optin.FieldError{Field: "id", Msg: fmt.Sprintf("id %q is not the tenant of the path, %q", doc.ID, id)}
+	}
+	doc.ID, doc.Meta = id, optin.Meta{}
+	doc = doc.WithDefaults()
+	if err := doc.Validate(); err != nil {
+		return err
+	}
+	if _, err := s.tenantOf(c); err != nil && !who(c).operator {
+		s.security(c, "forbidden")
+		return errForbidden // only the operator creates tenants
+	}
+	return s.putDoc(c, optin.ConfigRef{Object: optin.ObjectTenant, Tenant: id, ID: id}, doc, version)
+}
+
+// handleTenantDelete deletes a tenant that has no campaigns and no
+// numbers left (operator only).
+func (s *Server) handleTenantDelete(c echo.Context) error {
+	id := c.Param("tenant")
+	if err := s.reloadConfig(c.Request().Context()); err != nil {
+		return err
+	}
+	set := s.snap().set
+	return s.deleteDoc(c, optin.ConfigRef{Object: optin.ObjectTenant, Tenant: id, ID: id}, func([]byte) error {
+		switch {
+		case len(set.Numbers[id]) > 0:
+			return conflictError{"numbers", fmt.Sprintf("tenant %s still has %d numbers: delete them first", id, len(set.Numbers[id]))}
+		case len(set.Campaigns[id]) > 0:
+			return conflictError{"campaigns", fmt.Sprintf("tenant %s still has %d campaigns: delete them first", id, len(set.Campaigns[id]))}
+		}
+		return nil
+	})
+}
+
+// handleCampaignList lists a tenant's campaigns by id.
+func (s *Server) handleCampaignList(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	camps := s.snap().set.Campaigns[t.ID]
+	items := []optin.CampaignDoc{}
+	for _, id := range slices.Sorted(maps.Keys(camps)) {
+		items = append(items, camps[id])
+	}
+	return c.JSON(http.StatusOK, itemsView[optin.CampaignDoc]{items})
+}
+
+// handleCampaignGet returns one campaign.
+func (s *Server) handleCampaignGet(c echo.Context) error {
+	if _, err := s.tenantOf(c); err != nil {
+		return err
+	}
+	return s.getDoc(c, optin.ConfigRef{Object: optin.ObjectCampaign, Tenant: c.Param("tenant"), ID: c.Param("campaign")})
+}
+
+// handleCampaignPut creates or replaces a campaign, checked on its own and
+// on every number of the tenant that runs it.
+func (s *Server) handleCampaignPut(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("campaign")
+	var doc optin.CampaignDoc
+	version, err := decodeDoc(c, &doc)
+	if err != nil {
+		return err
+	}
+	if doc.ID != "" && doc.ID != id {
+		return &optin.FieldError{Field: "id", Msg: fmt.Sprintf("id %q is not the campaign of the path, %q", doc.ID, id)}
+	}
+	doc.ID, doc.Meta = id, optin.Meta{}
+	doc = doc.WithDefaults()
+	if err := doc.Validate(); err != nil {
+		return err
+	}
+	set := s.snap().set
+	camps := maps.Clone(set.Campaigns[t.ID])
+	if camps == nil {
+		camps = map[string]optin.CampaignDoc{}
+	}
+	camps[id] = doc
+	for _, e164 := range slices.Sorted(maps.Keys(set.Numbers[t.ID])) {
+		n := set.Numbers[t.ID][e164].WithDefaults()
+		if !slices.Contains(n.Campaigns, id) {
+			continue
+		}
+		if _, err := optin.BuildNumber(t, n, camps); err != nil {
+			return &optin.FieldError{Field: "keywords", Msg: fmt.Sprintf("keywords: on number %s: %v", e164, err)}
+		}
+	}
+	return s.putDoc(c, optin.ConfigRef{Object: optin.ObjectCampaign, Tenant: t.ID, ID: id}, doc, version)
+}
+
+// handleCampaignDelete deletes a campaign that no number runs.
+func (s *Server) handleCampaignDelete(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	id := c.Param("campaign")
+	return s.deleteDoc(c, optin.ConfigRef{Object: optin.ObjectCampaign, Tenant: t.ID, ID: id}, func([]byte) error {
+		nums := s.snap().set.Numbers[t.ID]
+		for _, e164 := range slices.Sorted(maps.Keys(nums)) {
+			if slices.Contains(nums[e164].Campaigns, id) {
+				return conflictError{"campaigns", fmt.Sprintf("campaign %s is still in the campaigns of number %s", id, e164)}
+			}
+		}
+		return nil
+	})
+}
+
+// numberParam parses the :number path parameter: E.164 (its "+" literal
+// or %2B) or a short code.
+func numberParam(c echo.Context) (string, error) {
+	raw, err := url.PathUnescape(c.Param("number"))
+	if err != nil {
+		return "", badRequest{"number: malformed escape"}
+	}
+	p, err := phone.ParseBusiness(raw)
+	if err != nil {
+		return "", badRequest{"number: " + err.Error()}
+	}
+	return p.E164(), nil
+}
+
+// handleNumberList lists a tenant's numbers.
+func (s *Server) handleNumberList(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	nums := s.snap().set.Numbers[t.ID]
+	items := []optin.NumberDoc{}
+	for _, id := range slices.Sorted(maps.Keys(nums)) {
+		items = append(items, nums[id])
+	}
+	return c.JSON(http.StatusOK, itemsView[optin.NumberDoc]{items})
+}
+
+// handleNumberGet returns one number.
+func (s *Server) handleNumberGet(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	e164, err := numberParam(c)
+	if err != nil {
+		return err
+	}
+	return s.getDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164})
+}
+
+// handleNumberPut creates or replaces a number of the tenant.
+func (s *Server) handleNumberPut(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	e164, err := numberParam(c)
+	if err != nil {
+		return err
+	}
+	var doc optin.NumberDoc
+	version, err := decodeDoc(c, &doc)
+	if err != nil {
+		return err
+	}
+	if doc.Number != "" {
+		if p, err := phone.ParseBusiness(doc.Number); err != nil || p.E164() != e164 {
+			return &optin.FieldError{Field: "number", Msg: "number is not the number of the path"}
+		}
+	}
+	doc.Number, doc.Meta = e164, optin.Meta{}
+	doc = doc.WithDefaults()
+	set := s.snap().set
+	for other, nums := range set.Numbers {
+		if _, ok := nums[e164]; ok && other != t.ID {
+			return conflictError{"number", "number " + e164 + " belongs to another tenant"}
+		}
+	}
+	camps := map[string]optin.CampaignDoc{}
+	for id, cd := range set.Campaigns[t.ID] {
+		camps[id] = cd.WithDefaults()
+	}
+	if _, err := optin.BuildNumber(t, doc, camps); err != nil {
+		return err
+	}
+	if doc.ReplyMode == "api" && s.opts.Outbound == nil {
+		return &optin.FieldError{Field: "reply_mode", Msg: "reply_mode api needs the outbound sender, which this gateway does not run"}
+	}
+	return s.putDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164}, doc, version)
+}
+
+// handleNumberDelete deletes a number: the gateway stops serving it.
+func (s *Server) handleNumberDelete(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	e164, err := numberParam(c)
+	if err != nil {
+		return err
+	}
+	return s.deleteDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164}, nil)
+}
+
+// tokenView is a token as listed: never the token or its hash.
+type tokenView struct {
+	ID        string     `json:"id"`
+	Token     string     `json:"token,omitempty"` // only in the answer to its creation
+	Tenant    string     `json:"tenant"`
+	Role      optin.Role `json:"role"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// handleTokenCreate creates an API token of the tenant and answers it,
+// once; the store keeps only its SHA-256.
+func (s *Server) handleTokenCreate(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Role optin.Role `json:"role"`
+		Name string     `json:"name"`
+	}
+	if _, err := decodeDoc(c, &req); err != nil {
+		return err
+	}
+	switch {
+	case !optin.ValidRole(req.Role):
+		return &optin.FieldError{Field: "role", Msg: "role must be admin, support or auditor"}
+	case strings.TrimSpace(req.Name) == "" || len(req.Name) > 64:
+		return &optin.FieldError{Field: "name", Msg: "name must be 1 to 64 characters"}
+	}
+	id, tok, err := newToken(s.opts.Rand)
+	if err != nil {
+		return err
+	}
+	sum := sha256Hex(tok)
+	doc := optin.TokenDoc{ID: id, Tenant: t.ID, Role: req.Role, Name: req.Name, CreatedAt: s.opts.Now().UTC(), CreatedBy: who(c).actor}
+	public, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	doc.Hash = sum
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	if err := s.commitDoc(c, optin.ConfigRef{Object: optin.ObjectToken, Tenant: t.ID, ID: id}, nil, raw, public, "create", 1); err != nil {
+		return err
+	}
+	logFields(c, zap.String("token_id", id))
+	return c.JSON(http.StatusCreated, tokenView{ID: id, Token: tok, Tenant: t.ID, Role: doc.Role, Name: doc.Name, CreatedAt: doc.CreatedAt})
+}
+
+// handleTokenList lists the tenant's tokens, oldest first.
+func (s *Server) handleTokenList(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	docs, err := s.opts.Config.Tokens(c.Request().Context(), t.ID)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(docs, func(a, b optin.TokenDoc) int {
+		if d := a.CreatedAt.Compare(b.CreatedAt); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	items := make([]tokenView, 0, len(docs))
+	for _, d := range docs {
+		items = append(items, tokenView{ID: d.ID, Tenant: d.Tenant, Role: d.Role, Name: d.Name, CreatedAt: d.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, itemsView[tokenView]{items})
+}
+
+// handleTokenDelete revokes a token: the next request with it gets 401.
+func (s *Server) handleTokenDelete(c echo.Context) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	ref := optin.ConfigRef{Object: optin.ObjectToken, Tenant: t.ID, ID: c.Param("id")}
+	prev, err := s.opts.Config.ConfigGet(c.Request().Context(), ref)
+	if err != nil {
+		return err
+	}
+	var doc optin.TokenDoc
+	if err := json.Unmarshal(prev, &doc); err != nil {
+		return err
+	}
+	if doc.Tenant != t.ID {
+		return optin.ErrNotFound
+	}
+	if err := s.commitDoc(c, ref, prev, nil, nil, "delete", 2); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
