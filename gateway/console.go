@@ -545,10 +545,9 @@ func (s *Server) consolePageAfter(c echo.Context, sess consoleSession, v console
 }
 
 // visibleText shows the control and format characters of a subscriber's
-// text instead of passing them on: C0 controls but newline and tab, and
-// DEL, as \xHH (ESC as
-// \x1b), other controls and format characters (bidi overrides,
-// zero-width) as \u{XXXX}. html/template escapes the rest.
+// text instead of passing them on: C0 controls (but newline and tab) and
+// DEL as \xHH (ESC as \x1b), other controls and format characters (bidi
+// overrides, zero-width) as \u{XXXX}. html/template escapes the rest.
 func visibleText(s string) string {
 	if !strings.ContainsFunc(s, isInvisible) {
 		return s

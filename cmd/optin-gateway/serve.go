@@ -122,6 +122,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		BenchRoutes:     cfg.BenchRoutes,
 		Config:          st,
 		TrustedProxies:  cfg.TrustedProxies,
+		ConsoleKey:      masterKey,
 	})
 	if err != nil {
 		return err
