@@ -211,7 +211,9 @@ func (s *Server) consoleFail(c echo.Context, v consoleView, err error) error {
 	}
 	v.Status, v.Error = status, msg
 	if status == http.StatusUnauthorized || !v.Signed {
-		s.clearConsoleCookie(c)
+		if status == http.StatusUnauthorized {
+			s.clearConsoleCookie(c) // a store that is down ends no session
+		}
 		v = consoleView{Title: "Sign in", Status: status, Error: msg}
 		return s.consoleRender(c, "signin", v)
 	}
@@ -309,7 +311,7 @@ func (s *Server) consoleForm(c echo.Context) (consoleSession, principal, console
 
 func (s *Server) setConsoleCookie(c echo.Context, value string) {
 	c.SetCookie(&http.Cookie{
-		Name: consoleCookie, Value: value, Path: consolePath,
+		Name: consoleCookie, Value: value, Path: consolePath, MaxAge: int(consoleSessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Scheme() == "https",
 	})
 }
@@ -467,18 +469,28 @@ func (s *Server) handleConsoleRevealPost(c echo.Context) error {
 	return s.consoleSubscriberAction(c, "reveal the number", optin.AccessReveal, true)
 }
 
-// consoleSubscriberAction is a search or a reveal: it records action with
-// the reason given and renders the subscriber page.
-func (s *Server) consoleSubscriberAction(c echo.Context, what, action string, reveal bool) error {
+// consoleSubject checks a subscriber form (session, CSRF, role) and
+// returns the number it names.
+func (s *Server) consoleSubject(c echo.Context) (consoleSession, consoleView, optin.Phone, error) {
 	sess, p, v, err := s.consoleForm(c)
 	if err != nil {
-		return s.consoleFail(c, v, err)
+		return sess, v, "", err
 	}
 	num, err := s.consoleSubscriberOf(c, sess, p)
 	if err != nil {
-		return s.consoleFail(c, v, err)
+		return sess, v, "", err
 	}
 	logFields(c, zap.Stringer("phone", num))
+	return sess, v, num, nil
+}
+
+// consoleSubscriberAction is a search or a reveal: it records action with
+// the reason given and renders the subscriber page.
+func (s *Server) consoleSubscriberAction(c echo.Context, what, action string, reveal bool) error {
+	sess, v, num, err := s.consoleSubject(c)
+	if err != nil {
+		return s.consoleFail(c, v, err)
+	}
 	reason, err := consoleReason(c, what)
 	if err != nil {
 		return s.consoleFail(c, v, err)
@@ -496,15 +508,10 @@ func (s *Server) consoleSubscriberAction(c echo.Context, what, action string, re
 // handleConsoleOptOutPost opts the subscriber out by hand, through the
 // admin API's own code path, and shows the new state.
 func (s *Server) handleConsoleOptOutPost(c echo.Context) error {
-	sess, p, v, err := s.consoleForm(c)
+	sess, v, num, err := s.consoleSubject(c)
 	if err != nil {
 		return s.consoleFail(c, v, err)
 	}
-	num, err := s.consoleSubscriberOf(c, sess, p)
-	if err != nil {
-		return s.consoleFail(c, v, err)
-	}
-	logFields(c, zap.Stringer("phone", num))
 	reason, err := consoleReason(c, "opt someone out")
 	if err != nil {
 		return s.consolePageAfter(c, sess, v, num, err)

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"html"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/internal/browsertest"
 )
 
@@ -512,16 +514,7 @@ func TestConsoleLogsHoldNoPersonalData(t *testing.T) {
 	lines := h.logs.All()
 	consoleLines := 0
 	for _, e := range lines {
-		var b strings.Builder
-		b.WriteString(e.Message)
-		for k, v := range e.ContextMap() {
-			b.WriteString(" " + k + "=")
-			b.WriteString(toString(v))
-			if k == "error" {
-				b.WriteString(toString(v))
-			}
-		}
-		line := b.String()
+		line := logLine(e)
 		if strings.Contains(line, "/console") {
 			consoleLines++
 		}
@@ -533,5 +526,38 @@ func TestConsoleLogsHoldNoPersonalData(t *testing.T) {
 	}
 	if consoleLines < 4 {
 		t.Errorf("%d log lines of console routes; want one per request", consoleLines)
+	}
+}
+
+// TestConsoleSessionAcrossGateways: the session cookie is stateless, so a
+// second gateway with the same key material accepts it; one with another
+// key does not.
+func TestConsoleSessionAcrossGateways(t *testing.T) {
+	key := bytes.Repeat([]byte{0x5a}, 32) // a generated test key, no secret
+	withKey := func(k []byte) func(*gateway.Options) { return func(o *gateway.Options) { o.ConsoleKey = k } }
+	h := newAdminHarness(t, withKey(key))
+	twin := newHarnessOn(t, h.redis.URL(), adminOptions(t), withKey(key))
+	stranger := newHarnessOn(t, h.redis.URL(), adminOptions(t), withKey(bytes.Repeat([]byte{0xa5}, 32)))
+	_, token := h.newToken("demo", "support")
+	cc := h.consoleClient()
+	cc.signIn(token, "")
+	u, _ := url.Parse(h.http.URL + "/console")
+	cookies := cc.client.Jar.Cookies(u)
+	for _, tt := range []struct {
+		name     string
+		h        *harness
+		signedIn bool
+	}{{"same key", twin, true}, {"another key", stranger, false}} {
+		req, err := http.NewRequest(http.MethodGet, tt.h.http.URL+"/console", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		r := tt.h.do(req)
+		if got := strings.Contains(r.body, `id="sign-out"`); r.status != http.StatusOK || got != tt.signedIn {
+			t.Errorf("%s: status %d, signed in %v; want 200, %v", tt.name, r.status, got, tt.signedIn)
+		}
 	}
 }
