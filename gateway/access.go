@@ -36,6 +36,12 @@ const (
 // cannot be recorded fails: nothing is shown unrecorded. Any route may
 // call it.
 func (s *Server) recordAccess(c echo.Context, action, subscriber, reason string) error {
+	return s.recordAccessIn(c, c.Param("tenant"), action, subscriber, reason)
+}
+
+// recordAccessIn is recordAccess under tenant, for routes without a
+// tenant in their path (the support console).
+func (s *Server) recordAccessIn(c echo.Context, tenant, action, subscriber, reason string) error {
 	if s.opts.Config == nil {
 		return nil // static mode: no config store to record into
 	}
@@ -51,7 +57,7 @@ func (s *Server) recordAccess(c echo.Context, action, subscriber, reason string)
 	}
 	p := who(c)
 	return s.opts.Config.RecordAccess(c.Request().Context(), optin.AccessEntry{
-		ID: "acc:" + id, Tenant: c.Param("tenant"), At: s.opts.Now().UTC(), Actor: p.actor, Role: p.roleName(),
+		ID: "acc:" + id, Tenant: tenant, At: s.opts.Now().UTC(), Actor: p.actor, Role: p.roleName(),
 		Action: action, Subscriber: subscriber, Reason: reason,
 	})
 }
@@ -153,32 +159,43 @@ func (s *Server) handleOptOutPost(c echo.Context) error {
 	if req.Reason == "" {
 		req.Reason = c.Request().Header.Get(ReasonHeader)
 	}
-	if strings.TrimSpace(req.Reason) == "" {
-		return &optin.FieldError{Field: "reason", Msg: "reason is required for an opt-out by hand"}
+	view, err := s.optOut(c, tenant, campaigns, p, req.Campaign, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, view)
+}
+
+// optOut opts p out by hand under tenant, of campaign (all of the
+// tenant's when empty), for reason (required), records the access and
+// returns the new view. The admin API and the support console share it.
+func (s *Server) optOut(c echo.Context, tenant string, campaigns []string, p optin.Phone, campaign, reason string) (subscriberView, error) {
+	if strings.TrimSpace(reason) == "" {
+		return subscriberView{}, &optin.FieldError{Field: "reason", Msg: "reason is required for an opt-out by hand"}
 	}
 	scope := s.tenantCampaigns(tenant)
-	if req.Campaign != "" {
-		i := slices.IndexFunc(scope, func(c optin.Campaign) bool { return c.ID == req.Campaign })
+	if campaign != "" {
+		i := slices.IndexFunc(scope, func(c optin.Campaign) bool { return c.ID == campaign })
 		if i < 0 {
-			return &optin.FieldError{Field: "campaign", Msg: fmt.Sprintf("campaign %q is not a campaign of tenant %s", req.Campaign, tenant)}
+			return subscriberView{}, &optin.FieldError{Field: "campaign", Msg: fmt.Sprintf("campaign %q is not a campaign of tenant %s", campaign, tenant)}
 		}
 		scope = scope[i : i+1]
 	}
 	now := s.opts.Now().UTC()
-	cause := optin.Cause{Actor: who(c).actor, Channel: optin.ChannelSupport, Note: req.Reason}
+	cause := optin.Cause{Actor: who(c).actor, Channel: optin.ChannelSupport, Note: reason}
 	if err := s.revoke(c.Request().Context(), tenant, p, scope, now, cause); err != nil {
-		return err
+		return subscriberView{}, err
 	}
 	logFields(c, zap.String("outcome", "opt_out_by_hand"))
 	s.metrics.observeRevocationDelay(0, false)
 	view, _, err := s.lookup(c, tenant, campaigns, p, "")
 	if err != nil {
-		return err
+		return subscriberView{}, err
 	}
-	if err := s.recordAccess(c, optin.AccessOptOut, view.Subscriber, req.Reason); err != nil {
-		return err
+	if err := s.recordAccessIn(c, tenant, optin.AccessOptOut, view.Subscriber, reason); err != nil {
+		return subscriberView{}, err
 	}
-	return c.JSON(http.StatusOK, view)
+	return view, nil
 }
 
 // revocationAnswer is the answer to a recorded revocation.

@@ -47,14 +47,20 @@ func testConfig() optin.ConfigSet {
 // verify.
 func newAdminHarness(tb testing.TB, edit ...func(*gateway.Options)) *harness {
 	tb.Helper()
+	return newHarnessWith(tb, append([]func(*gateway.Options){adminOptions(tb)}, edit...)...)
+}
+
+// adminOptions bootstraps testConfig into the harness's store and serves
+// the configuration and the audit log from it.
+func adminOptions(tb testing.TB) func(*gateway.Options) {
 	dir := filepath.Join(tb.TempDir(), "audit")
-	return newHarnessWith(tb, append([]func(*gateway.Options){func(o *gateway.Options) {
+	return func(o *gateway.Options) {
 		st := o.Store.(*store.Store)
 		if _, err := st.BootstrapConfig(context.Background(), testConfig(), time.Now()); err != nil {
 			tb.Fatal(err)
 		}
 		o.Numbers, o.Config, o.Audit, o.Privacy = nil, st, st.AuditLog(dir), st.AuditLog(dir)
-	}}, edit...)...)
+	}
 }
 
 // call sends method path with a JSON body (if not empty) and a bearer token.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -76,7 +77,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			s.security(c, "auth_rate_limited")
 			return errTooManyAuth
 		}
-		p, ok, err := s.principalOf(c)
+		p, ok, err := s.principalOf(c.Request().Context(), c.Request().Header.Get(echo.HeaderAuthorization))
 		if err != nil {
 			return err
 		}
@@ -95,10 +96,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// principalOf reads the bearer token: the operator's, or a tenant token
-// whose hash the store holds and whose tenant exists.
-func (s *Server) principalOf(c echo.Context) (principal, bool, error) {
-	got := c.Request().Header.Get(echo.HeaderAuthorization)
+// principalOf reads an Authorization header's bearer token: the
+// operator's, or a tenant token whose hash the store holds and whose
+// tenant exists. The admin API and the support console both authenticate
+// through it.
+func (s *Server) principalOf(ctx context.Context, got string) (principal, bool, error) {
 	if subtle.ConstantTimeCompare([]byte(got), s.adminAuth) == 1 {
 		return principal{actor: actorOperator, operator: true}, true, nil
 	}
@@ -110,7 +112,7 @@ func (s *Server) principalOf(c echo.Context) (principal, bool, error) {
 	if !ok {
 		return principal{}, false, nil
 	}
-	raw, err := s.opts.Config.ConfigGet(c.Request().Context(), optin.ConfigRef{Object: optin.ObjectToken, ID: id})
+	raw, err := s.opts.Config.ConfigGet(ctx, optin.ConfigRef{Object: optin.ObjectToken, ID: id})
 	if errors.Is(err, optin.ErrNotFound) {
 		return principal{}, false, nil
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
@@ -288,13 +289,7 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 		t.Fatalf("%d log lines; want one per request", len(lines))
 	}
 	for _, e := range lines {
-		var b strings.Builder
-		b.WriteString(e.Message)
-		for k, v := range e.ContextMap() {
-			b.WriteString(" " + k + "=")
-			b.WriteString(toString(v))
-		}
-		line := b.String()
+		line := logLine(e)
 		for _, s := range secrets {
 			if strings.Contains(line, s) {
 				t.Errorf("log line holds %q: %s", s, line)
@@ -304,6 +299,17 @@ func TestLogsHoldNoPersonalData(t *testing.T) {
 			t.Errorf("log line without request_id: %s", line)
 		}
 	}
+}
+
+// logLine is a log entry as text: its message and its fields.
+func logLine(e observer.LoggedEntry) string {
+	var b strings.Builder
+	b.WriteString(e.Message)
+	for k, v := range e.ContextMap() {
+		b.WriteString(" " + k + "=")
+		b.WriteString(toString(v))
+	}
+	return b.String()
 }
 
 func toString(v any) string {

@@ -89,6 +89,11 @@ type Options struct {
 	// client (for the limit of failed authentications); none: the socket
 	// peer is the client.
 	TrustedProxies []*net.IPNet
+	// ConsoleKey is the key material the support console's session key
+	// derives from (HKDF, purpose "console session v1"): the master key,
+	// so that every gateway sharing it accepts the others' sessions. Nil:
+	// a random key per process (sessions end when it restarts).
+	ConsoleKey []byte
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
@@ -108,6 +113,7 @@ type Server struct {
 	metrics        *Metrics
 	metricsHandler http.Handler
 	phones         *phoneCache
+	console        *consoleSealer
 }
 
 // New returns a server with every route registered.
@@ -154,6 +160,17 @@ func New(opts Options) (*Server, error) {
 		metrics:        opts.Metrics,
 		metricsHandler: opts.Metrics.Handler(),
 		phones:         newPhoneCache(defaultPhoneCacheSize),
+	}
+	consoleKey := opts.ConsoleKey
+	if len(consoleKey) == 0 {
+		consoleKey = make([]byte, 32)
+		if _, err := io.ReadFull(opts.Rand, consoleKey); err != nil {
+			return nil, fmt.Errorf("gateway: console key: %w", err)
+		}
+	}
+	var err error
+	if s.console, err = newConsoleSealer(consoleKey); err != nil {
+		return nil, err
 	}
 	for _, p := range opts.Providers {
 		if _, _, inline, _ := p.Render(nil); !inline && opts.Outbound == nil {
@@ -232,6 +249,17 @@ func (s *Server) routes() *echo.Echo {
 	t.GET("/subscribers/:phone/evidence", s.handleEvidenceGet, s.allow(auditor))
 	t.GET("/audit/verify", s.handleAuditVerifyGet, s.allow(auditor))
 	t.GET("/access-log", s.handleAccessLogGet, s.allow(admin, auditor))
+
+	// The support console (README "Support console"): HTML pages, no
+	// JavaScript; every form a POST with a CSRF token (console.go).
+	con := e.Group(consolePath, consoleHeaders)
+	con.GET("", s.handleConsoleGet)
+	con.GET("/console.css", s.handleConsoleCSSGet)
+	con.POST("/sign-in", s.handleConsoleSignInPost)
+	con.POST("/sign-out", s.handleConsoleSignOutPost)
+	con.POST("/search", s.handleConsoleSearchPost)
+	con.POST("/reveal", s.handleConsoleRevealPost)
+	con.POST("/opt-out", s.handleConsoleOptOutPost)
 
 	if s.opts.BenchRoutes {
 		s.benchRoutes(e)

@@ -125,6 +125,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		BenchRoutes:     cfg.BenchRoutes,
 		Config:          st,
 		TrustedProxies:  cfg.TrustedProxies,
+		ConsoleKey:      consoleKey(cfg, masterKey),
 	})
 	if err != nil {
 		return err
@@ -255,4 +256,14 @@ func watchBacklog(ctx context.Context, st *store.Store, m *gateway.Metrics) {
 		case <-t.C:
 		}
 	}
+}
+
+// consoleKey is the key material of the support console's sessions: the
+// master key, or the newest of OPTIN_MASTER_KEYS (a rotation then signs
+// the agents out).
+func consoleKey(cfg *config.Config, master []byte) []byte {
+	if master == nil && len(cfg.MasterKeys) > 0 {
+		return cfg.MasterKeys[0].Key
+	}
+	return master
 }
