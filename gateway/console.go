@@ -424,7 +424,7 @@ func (s *Server) consoleSubscriberOf(c echo.Context, sess consoleSession, p prin
 	}
 	num, err := phone.Parse(strings.TrimSpace(c.FormValue("phone")))
 	if err != nil {
-		return "", &optin.FieldError{Field: "phone", Msg: "Phone number: " + err.Error() + " (type it in international form, e.g. +12025550123)"}
+		return "", &optin.FieldError{Field: "phone", Msg: "Phone number: " + err.Error() + " (type it in international form: + then the country code and the number)"}
 	}
 	return num, nil
 }
