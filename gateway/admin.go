@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -297,8 +296,9 @@ func (s *Server) handleTenantPut(c echo.Context) error {
 		return err
 	}
 	doc.ID, doc.Meta = id, optin.Meta{}
-	if doc = doc.WithDefaults(); doc.Validate() != nil {
-		return doc.Validate()
+	doc = doc.WithDefaults()
+	if err := doc.Validate(); err != nil {
+		return err
 	}
 	if _, err := s.tenantOf(c); err != nil && !who(c).operator {
 		s.security(c, "forbidden")
@@ -360,8 +360,9 @@ func (s *Server) handleCampaignPut(c echo.Context) error {
 		return err
 	}
 	doc.ID, doc.Meta = id, optin.Meta{}
-	if doc = doc.WithDefaults(); doc.Validate() != nil {
-		return doc.Validate()
+	doc = doc.WithDefaults()
+	if err := doc.Validate(); err != nil {
+		return err
 	}
 	set := s.snap().set
 	camps := maps.Clone(set.Campaigns[t.ID])
@@ -402,15 +403,8 @@ func (s *Server) handleCampaignDelete(c echo.Context) error {
 // numberParam parses the :number path parameter: E.164 (its "+" literal
 // or %2B) or a short code.
 func numberParam(c echo.Context) (string, error) {
-	raw, err := url.PathUnescape(c.Param("number"))
-	if err != nil {
-		return "", badRequest{"number: malformed escape"}
-	}
-	p, err := phone.ParseBusiness(raw)
-	if err != nil {
-		return "", badRequest{"number: " + err.Error()}
-	}
-	return p.E164(), nil
+	p, err := pathPhone(c, "number", phone.ParseBusiness)
+	return p.E164(), err
 }
 
 // handleNumberList lists a tenant's numbers.

@@ -20,6 +20,8 @@ type Privacy interface {
 	// Erase crypto-shreds phone's data under tenant and records an
 	// "erased" event by actor; it reports whether anything was held.
 	Erase(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, actor string, at time.Time) (bool, error)
+	// Pseudonym returns the pseudonym of phone under tenant.
+	Pseudonym(tenant string, phone optin.Phone) string
 }
 
 // handleSubscriberExport returns one JSON document with everything held
@@ -51,11 +53,7 @@ func (s *Server) handleSubscriberDelete(c echo.Context) error {
 	}
 	// The access log names the pseudonym the erasure is about; it is
 	// recorded first, so that no erasure goes unrecorded.
-	sub, _, err := s.opts.Store.Lookup(c.Request().Context(), tenant, p)
-	if err != nil {
-		return err
-	}
-	if err := s.recordAccess(c, optin.AccessErase, sub.ID, ""); err != nil {
+	if err := s.recordAccess(c, optin.AccessErase, s.opts.Privacy.Pseudonym(tenant, p), ""); err != nil {
 		return err
 	}
 	held, err := s.opts.Privacy.Erase(c.Request().Context(), tenant, p, campaigns, who(c).actor, s.opts.Now())

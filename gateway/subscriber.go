@@ -140,13 +140,19 @@ func revocations(events []optin.Event) []revocationView {
 
 // phoneParam parses the :phone path parameter.
 func phoneParam(c echo.Context) (optin.Phone, error) {
-	raw, err := url.PathUnescape(c.Param("phone"))
+	return pathPhone(c, "phone", phone.Parse)
+}
+
+// pathPhone parses path parameter name with parse, its "+" literal or
+// escaped as %2B.
+func pathPhone(c echo.Context, name string, parse func(string) (optin.Phone, error)) (optin.Phone, error) {
+	raw, err := url.PathUnescape(c.Param(name))
 	if err != nil {
-		return "", badRequest{"phone: malformed escape"}
+		return "", badRequest{name + ": malformed escape"}
 	}
-	p, err := phone.Parse(raw)
+	p, err := parse(raw)
 	if err != nil {
-		return "", badRequest{"phone: " + err.Error()}
+		return "", badRequest{name + ": " + err.Error()}
 	}
 	return p, nil
 }

@@ -27,6 +27,12 @@ func (l *AuditLog) Erase(ctx context.Context, tenant string, phone optin.Phone, 
 	return l.st.Erase(ctx, tenant, phone, campaigns, actor, at)
 }
 
+// Pseudonym returns the pseudonym of phone under tenant, without a round
+// trip: what the access log names a privacy request by.
+func (l *AuditLog) Pseudonym(tenant string, phone optin.Phone) string {
+	return l.st.pseudonyms.Pseudonym(tenant, phone)
+}
+
 // Export returns everything tenant holds about phone (GDPR Art. 15, 20):
 // state and live codes of campaigns, the verified audit records and the
 // events still in the outbox and the history, with their texts opened, and
