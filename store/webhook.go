@@ -376,3 +376,36 @@ func (l *AuditLog) ReplayWebhook(ctx context.Context, tenant, id string, since t
 	}
 	return n, flush()
 }
+
+// WebhookAdmin is the admin side of the event webhooks: sealing secrets,
+// listing endpoints and dead letters, replaying from the audit log.
+type WebhookAdmin struct {
+	st  *Store
+	log *AuditLog
+}
+
+// WebhookAdmin returns the admin side of s's event webhooks, replaying
+// from the audit log in dir.
+func (s *Store) WebhookAdmin(dir string) *WebhookAdmin {
+	return &WebhookAdmin{st: s, log: s.AuditLog(dir)}
+}
+
+// SealSecret is Store.SealWebhookSecret.
+func (w *WebhookAdmin) SealSecret(tenant, id, secret string) (string, error) {
+	return w.st.SealWebhookSecret(tenant, id, secret)
+}
+
+// List is Store.Webhooks.
+func (w *WebhookAdmin) List(ctx context.Context, tenant string) ([]optin.WebhookDoc, error) {
+	return w.st.Webhooks(ctx, tenant)
+}
+
+// DeadLetters is Store.WebhookDeadLetters.
+func (w *WebhookAdmin) DeadLetters(ctx context.Context, tenant, id string, limit int) ([]optin.WebhookDeadLetter, error) {
+	return w.st.WebhookDeadLetters(ctx, tenant, id, limit)
+}
+
+// Replay is AuditLog.ReplayWebhook.
+func (w *WebhookAdmin) Replay(ctx context.Context, tenant, id string, since time.Time) (int, error) {
+	return w.log.ReplayWebhook(ctx, tenant, id, since)
+}
