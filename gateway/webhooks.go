@@ -126,6 +126,7 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 		ID     string            `json:"id"`
 		URL    string            `json:"url"`
 		Events []optin.EventType `json:"events"`
+		optin.Meta
 	}
 	version, err := decodeDoc(c, &req)
 	if err != nil {
