@@ -89,6 +89,8 @@ type Config struct {
 
 	// Outbound configures replies sent through providers' APIs.
 	Outbound Outbound
+	// Events configures the event webhooks' delivery.
+	Events Events
 }
 
 // Log configures logging.
@@ -178,6 +180,7 @@ type file struct {
 	RequestTimeout  *time.Duration `yaml:"request_timeout"`
 	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
 	Audit           auditFile      `yaml:"audit"`
+	Events          eventsFile     `yaml:"events"`
 	Tenants         []Tenant       `yaml:"tenants"`
 }
 
@@ -355,6 +358,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 
 	if c.Audit, err = loadAudit(f.Audit, getenv, c.DataDir); err != nil {
+		return nil, err
+	}
+	if c.Events, err = loadEvents(f.Events, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {

@@ -59,7 +59,7 @@ func adminOptions(tb testing.TB) func(*gateway.Options) {
 		if _, err := st.BootstrapConfig(context.Background(), testConfig(), time.Now()); err != nil {
 			tb.Fatal(err)
 		}
-		o.Numbers, o.Config, o.Audit, o.Privacy = nil, st, st.AuditLog(dir), st.AuditLog(dir)
+		o.Numbers, o.Config, o.Audit, o.Privacy, o.Webhooks = nil, st, st.AuditLog(dir), st.AuditLog(dir), st.WebhookAdmin(dir)
 	}
 }
 
@@ -147,6 +147,12 @@ func adminRoutes(h *harness, t string) []adminRoute {
 		{"GET", p + "/audit/verify", "", []optin.Role{U}, 200},
 		{"GET", p + "/access-log", "", []optin.Role{A, U}, 200},
 		{"GET", sub + "/export", "", []optin.Role{S}, 200},
+		{"GET", p + "/webhooks", "", []optin.Role{A}, 200},
+		{"PUT", p + "/webhooks/hook?dry_run=true", `{"url":"https://crm.example.com/optin"}`, []optin.Role{A}, 200},
+		{"GET", p + "/webhooks/hook", "", []optin.Role{A}, 200},
+		{"GET", p + "/webhooks/hook/dead-letters", "", []optin.Role{A}, 200},
+		{"POST", p + "/webhooks/hook/replay", fmt.Sprintf(`{"since":%q}`, h.clock.Now().Format(time.RFC3339)), []optin.Role{A}, 202},
+		{"DELETE", p + "/webhooks/hook?dry_run=true", "", []optin.Role{A}, 200},
 		{"DELETE", sub, "", []optin.Role{A}, 200}, // last: it erases the person
 	}
 }
@@ -162,6 +168,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		_, tokens[r] = h.token("demo", r)
 		_, others[r] = h.token("other", r)
 	}
+	h.putWebhook("hook", "https://crm.example.com/optin") // for the webhook routes
 	path := func(rt adminRoute) string {
 		if strings.Contains(rt.path, "{fresh}") {
 			id, _ := h.token("demo", optin.RoleAuditor)

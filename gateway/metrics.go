@@ -32,6 +32,7 @@ type Metrics struct {
 	security      *prometheus.CounterVec
 	revDelay      prometheus.Histogram
 	revBreaches   prometheus.Counter
+	eventTries    *prometheus.CounterVec
 }
 
 // NewMetrics returns the gateway's metrics on a registry of their own.
@@ -89,14 +90,21 @@ func NewMetrics() *Metrics {
 			Name: "optin_revocation_breaches_total",
 			Help: "Revocations applied more than 10 US business days after the person revoked (a TCPA compliance breach).",
 		}),
+		eventTries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "optin_event_deliveries_total",
+			Help: "Tries of event webhook deliveries to the businesses' endpoints, by outcome: delivered (2xx), failed (tried again), dead (the last try failed: dead-lettered), dropped (the endpoint was deleted).",
+		}, []string{"outcome"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.webhooks, m.transitions, m.replyFailures, m.sigFailures, m.requests,
 		m.redisSeconds, m.redisErrors, m.archiverLag, m.outboundDepth,
-		m.security, m.revDelay, m.revBreaches,
+		m.security, m.revDelay, m.revBreaches, m.eventTries,
 	)
+	for _, o := range []string{"delivered", "failed", "dead", "dropped"} {
+		m.eventTries.WithLabelValues(o)
+	}
 	for _, k := range []string{"bad_token", "auth_rate_limited", "cross_tenant", "forbidden"} {
 		m.security.WithLabelValues(k)
 	}
@@ -130,6 +138,12 @@ func (m *Metrics) ObserveRedis(op string, d time.Duration, failed bool) {
 // provider's API and was given up on (dead-lettered).
 func (m *Metrics) ObserveReplyFailure(provider string) {
 	m.replyFailures.WithLabelValues(provider).Inc()
+}
+
+// ObserveEventDelivery counts one try of an event webhook delivery by
+// its outcome (events.Outcome*).
+func (m *Metrics) ObserveEventDelivery(outcome string) {
+	m.eventTries.WithLabelValues(outcome).Inc()
 }
 
 // SetArchiverLag sets optin_archiver_lag_seconds; the archiver calls it.

@@ -94,6 +94,9 @@ type Options struct {
 	// so that every gateway sharing it accepts the others' sessions. Nil:
 	// a random key per process (sessions end when it restarts).
 	ConsoleKey []byte
+	// Webhooks serves the event webhook routes (with Config); nil
+	// answers them 404.
+	Webhooks Webhooks
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
@@ -249,6 +252,12 @@ func (s *Server) routes() *echo.Echo {
 	t.GET("/subscribers/:phone/evidence", s.handleEvidenceGet, s.allow(auditor))
 	t.GET("/audit/verify", s.handleAuditVerifyGet, s.allow(auditor))
 	t.GET("/access-log", s.handleAccessLogGet, s.allow(admin, auditor))
+	t.GET("/webhooks", s.handleWebhookList, s.allow(admin), s.needWebhooks)
+	t.PUT("/webhooks/:id", s.handleWebhookPut, s.allow(admin), s.needWebhooks)
+	t.GET("/webhooks/:id", s.handleWebhookGet, s.allow(admin), s.needWebhooks)
+	t.DELETE("/webhooks/:id", s.handleWebhookDelete, s.allow(admin), s.needWebhooks)
+	t.GET("/webhooks/:id/dead-letters", s.handleWebhookDeadLetters, s.allow(admin), s.needWebhooks)
+	t.POST("/webhooks/:id/replay", s.handleWebhookReplay, s.allow(admin), s.needWebhooks)
 
 	// The support console (README "Support console"): HTML pages, no
 	// JavaScript; every form a POST with a CSRF token (console.go).

@@ -533,18 +533,28 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 	for s := range cmds {
 		cmds[s] = pipe.XRangeN(ctx, outboxStream(s, a.st.shards), "-", "+", int64(a.opts.Batch))
 	}
+	hooks := pipe.HGetAll(ctx, cfgWebhooksKey())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, false, translate("archiver read", err)
 	}
+	endpoints := webhookEndpoints(hooks.Val())
 
 	var buf bytes.Buffer
 	seq, prev, count := a.seq, a.prev, a.segCount
 	var ids, keys, subjects []string
 	done := make([][]string, len(cmds)) // per shard, the entries to delete
+	enq := make([][]any, len(cmds))     // per shard, the deliveries to announce with them
 	for s, c := range cmds {
 		for _, m := range c.Val() {
 			n++
 			done[s] = append(done[s], m.ID)
+			if len(endpoints) > 0 && s < a.st.shards {
+				// Also for an entry archived before a crash: it is
+				// announced when, and only when, it is deleted.
+				for _, d := range webhookDeliveries(endpoints, m.Values) {
+					enq[s] = append(enq[s], len(done[s]), d)
+				}
+			}
 			raw := outboxPayload(m.Values)
 			event := json.RawMessage(raw)
 			if !json.Valid(event) {
@@ -595,7 +605,7 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 	for _, c := range cmds {
 		full = full || len(c.Val()) == a.opts.Batch
 	}
-	return n, full, a.remove(ctx, token, done)
+	return n, full, a.remove(ctx, token, done, enq)
 }
 
 // entryKey identifies one stream entry as archived: its shard, its entry
@@ -621,21 +631,29 @@ func (a *Archiver) append(b []byte) error {
 }
 
 // remove deletes the archived entries from their streams, fenced by
-// token, and records the chain's head in Redis. Only fsync'd entries are
-// ever deleted.
-func (a *Archiver) remove(ctx context.Context, token int64, done [][]string) error {
+// token, announces those of enq to the event webhooks in the same script,
+// and records the chain's head in Redis. Only fsync'd entries are ever
+// deleted.
+func (a *Archiver) remove(ctx context.Context, token int64, done [][]string, enq [][]any) error {
 	pipe := a.st.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(done))
 	for s, ids := range done {
 		if len(ids) == 0 {
 			continue
 		}
-		args := make([]any, 0, len(ids)+1)
-		args = append(args, token)
+		args := make([]any, 0, len(ids)+2+len(enq[s]))
+		args = append(args, token, len(ids))
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		cmds[s] = deleteScript.Eval(ctx, pipe, []string{outboxStream(s, a.st.shards), outboxStreamFenceKey(s, a.st.shards)}, args...)
+		args = append(args, enq[s]...)
+		// The config outbox has no deliveries: its own stream stands in
+		// for the third key, in its slot, and is never added to.
+		queue := outboxStream(s, a.st.shards)
+		if s < a.st.shards {
+			queue = WebhookQueueKey(s)
+		}
+		cmds[s] = deleteScript.Eval(ctx, pipe, []string{outboxStream(s, a.st.shards), outboxStreamFenceKey(s, a.st.shards), queue}, args...)
 	}
 	pipe.Set(ctx, auditHeadKey(), strconv.FormatUint(a.seq, 10)+" "+a.prev, 0)
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -287,7 +287,7 @@ func TestDeleteIsFenced(t *testing.T) {
 	if err != nil || len(msgs) != 3 {
 		t.Fatalf("outbox = %d entries, %v; want 3", len(msgs), err)
 	}
-	keys := []string{OutboxKey(0), outboxFenceKey(0)}
+	keys := []string{OutboxKey(0), outboxFenceKey(0), WebhookQueueKey(0)}
 	for i, tc := range []struct {
 		name  string
 		token int64
@@ -297,7 +297,7 @@ func TestDeleteIsFenced(t *testing.T) {
 		{"newer holder", 7, 1},
 		{"stale holder", 6, -1},
 	} {
-		got, err := deleteScript.Eval(ctx, st.rdb, keys, tc.token, msgs[i].ID).Int64()
+		got, err := deleteScript.Eval(ctx, st.rdb, keys, tc.token, 1, msgs[i].ID).Int64()
 		if err != nil {
 			t.Fatal(err)
 		}

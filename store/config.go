@@ -34,6 +34,8 @@ func configKey(r optin.ConfigRef) (hash, field string) {
 		return cfgCampaignsKey(r.Tenant), r.ID
 	case optin.ObjectNumber:
 		return cfgNumbersKey(r.Tenant), r.ID
+	case optin.ObjectWebhook:
+		return cfgWebhooksKey(), webhookField(r.Tenant, r.ID)
 	}
 	return cfgTokensKey(), r.ID
 }

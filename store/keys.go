@@ -170,3 +170,31 @@ func outboxStreamFenceKey(n, shards int) string {
 	}
 	return outboxFenceKey(n)
 }
+
+// Event webhook keys (README "Event webhooks"). Endpoints are
+// configuration ({cfg}); the delivery queue, its dead letters, try counts
+// and lease live in the shard of the subscriber whose events they carry,
+// so the archiver's fenced delete script enqueues an event in the same
+// slot, and the same script, as it deletes it from the outbox.
+
+// cfgWebhooksKey is a hash of every tenant's webhook endpoint documents,
+// by "<tenant>/<id>".
+func cfgWebhooksKey() string { return "og:{cfg}:webhooks" }
+
+// webhookField is the field of an endpoint in cfgWebhooksKey.
+func webhookField(tenant, id string) string { return tenant + "/" + id }
+
+// WebhookQueueKey is the event delivery stream of shard n, read by the
+// consumer group WebhookGroup: one entry per event and endpoint.
+func WebhookQueueKey(shard int) string { return "og:" + shardTag(shard) + ":whq" }
+
+// WebhookDeadKey is the dead-letter stream of shard n: deliveries given
+// up on after the last try.
+func WebhookDeadKey(shard int) string { return "og:" + shardTag(shard) + ":whdead" }
+
+// webhookTriesKey is a hash of the failed tries of shard n's deliveries,
+// by queue entry id; a delivery's field goes when it is done.
+func webhookTriesKey(shard int) string { return "og:" + shardTag(shard) + ":whtries" }
+
+// webhookLeaseKey names the worker that delivers shard n's events for now.
+func webhookLeaseKey(shard int) string { return "og:" + shardTag(shard) + ":whlease" }

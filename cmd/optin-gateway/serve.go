@@ -126,6 +126,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Config:          st,
 		TrustedProxies:  cfg.TrustedProxies,
 		ConsoleKey:      consoleKey(cfg, masterKey),
+		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
 	})
 	if err != nil {
 		return err
@@ -137,6 +138,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer func() { stopSenders(); waitSenders() }()
+	ectx, stopEvents := context.WithCancel(ctx)
+	waitEvents, err := startEvents(ectx, cfg, st, metrics, log)
+	if err != nil {
+		stopEvents()
+		return err
+	}
+	defer func() { stopEvents(); waitEvents() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.Addr) }()
 	replayCtx, stopReplay := context.WithCancel(ctx)

@@ -1,0 +1,391 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	randv2 "math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/store"
+)
+
+// Queue is what the delivery workers need of the store.
+type Queue interface {
+	Shards() int
+	EnsureWebhookGroups(ctx context.Context) error
+	WebhookLease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
+	ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]store.QueuedEvent, string, error)
+	ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]store.QueuedEvent, error)
+	WebhookTarget(ctx context.Context, tenant, id string) (store.WebhookTarget, error)
+	SubscriberPhone(ctx context.Context, tenant, id string) (optin.Phone, error)
+	AckWebhook(ctx context.Context, q store.QueuedEvent) error
+	FailWebhook(ctx context.Context, q store.QueuedEvent) (int, error)
+	DeadWebhook(ctx context.Context, q store.QueuedEvent, tries int, reason string, at time.Time) error
+}
+
+// Defaults of Options: 16 tries, 10 s doubling up to 1 h between them
+// (with equal jitter: 4 to 8½ hours from the first try to the dead
+// letter).
+const (
+	DefaultMaxAttempts = 16
+	DefaultBaseBackoff = 10 * time.Second
+	DefaultMaxBackoff  = time.Hour
+	DefaultTimeout     = 10 * time.Second
+	DefaultLeaseTTL    = 10 * time.Second
+	DefaultPoll        = 200 * time.Millisecond
+	DefaultBatch       = 100
+	DefaultMaxInFlight = 1000
+)
+
+// Outcomes of one try, as Options.OnResult hears them.
+const (
+	OutcomeDelivered = "delivered" // a 2xx answer
+	OutcomeFailed    = "failed"    // another answer, a time-out or a network error: tried again
+	OutcomeDead      = "dead"      // the last try failed: dead-lettered
+	OutcomeDropped   = "dropped"   // the endpoint was deleted meanwhile
+)
+
+// Options configure a Worker.
+type Options struct {
+	Queue Queue
+	// Client posts the deliveries; default: one that follows no
+	// redirects (a 3xx is a failure).
+	Client *http.Client
+	// Owner names this worker in leases and the consumer group; unique
+	// among running workers. Default: random.
+	Owner       string
+	MaxAttempts int           // tries before a delivery is dead-lettered
+	BaseBackoff time.Duration // delay after the first failed try; doubles per try
+	MaxBackoff  time.Duration
+	Timeout     time.Duration // per try, answer included
+	LeaseTTL    time.Duration
+	Poll        time.Duration // idle wait between reads of an empty stream
+	Batch       int
+	MaxInFlight int // deliveries read but not done, per shard
+	Logger      *zap.Logger
+	Now         func() time.Time
+	// Jitter returns a random duration in [0, d); default math/rand/v2.
+	Jitter func(d time.Duration) time.Duration
+	// OnResult, if set, hears the outcome of every try: for metrics.
+	OnResult func(outcome string)
+}
+
+// Worker delivers the event streams. Run it on any number of instances:
+// each shard is delivered by the one worker holding its lease.
+type Worker struct{ o Options }
+
+// New returns a worker.
+func New(o Options) (*Worker, error) {
+	if o.Queue == nil {
+		return nil, errors.New("events: a queue is required")
+	}
+	if o.Owner == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		o.Owner = "events-" + hex.EncodeToString(b)
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.BaseBackoff, DefaultBaseBackoff)
+	def(&o.MaxBackoff, DefaultMaxBackoff)
+	def(&o.Timeout, DefaultTimeout)
+	def(&o.LeaseTTL, DefaultLeaseTTL)
+	def(&o.Poll, DefaultPoll)
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Batch <= 0 {
+		o.Batch = DefaultBatch
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jitter == nil {
+		o.Jitter = func(d time.Duration) time.Duration { return randv2.N(d) }
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	return &Worker{o: o}, nil
+}
+
+// Owner returns the worker's name.
+func (w *Worker) Owner() string { return w.o.Owner }
+
+// Run delivers until ctx is done; then it returns nil once every try in
+// flight has ended. What was not delivered stays pending for the next
+// lease holder.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.o.Queue.EnsureWebhookGroups(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for shard := range w.o.Queue.Shards() {
+		wg.Go(func() { w.drain(ctx, shard) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// drain works on shard whenever it holds the shard's lease.
+func (w *Worker) drain(ctx context.Context, shard int) {
+	log := w.o.Logger.With(zap.Int("shard", shard), zap.String("owner", w.o.Owner))
+	for ctx.Err() == nil {
+		ok, err := w.o.Queue.WebhookLease(ctx, shard, w.o.Owner, w.o.LeaseTTL)
+		switch {
+		case err != nil:
+			log.Warn("lease", zap.Error(err))
+			sleep(ctx, w.o.Poll)
+		case !ok:
+			sleep(ctx, w.o.LeaseTTL/3)
+		default:
+			w.own(ctx, shard, log)
+		}
+	}
+}
+
+// shardWork is one shard's deliveries in flight: one line per endpoint
+// and subscriber, each delivered in stream order by its own goroutine, so
+// that a failing endpoint, or a delivery waiting for its retry, holds up
+// only its own line.
+type shardWork struct {
+	mu       sync.Mutex
+	lines    map[string][]store.QueuedEvent // by endpoint and subscriber; the head is being delivered
+	inFlight map[string]bool                // stream ids read and not done
+	wg       sync.WaitGroup
+}
+
+// own delivers shard while it holds the lease: first what a crashed
+// worker left pending, then new entries, renewing the lease as it goes.
+func (w *Worker) own(ctx context.Context, shard int, log *zap.Logger) {
+	octx, cancel := context.WithCancel(ctx)
+	sw := &shardWork{lines: map[string][]store.QueuedEvent{}, inFlight: map[string]bool{}}
+	defer func() { cancel(); sw.wg.Wait() }()
+	cursor, renewAt := "0-0", time.Now().Add(w.o.LeaseTTL/3)
+	pending := true
+	for octx.Err() == nil {
+		if time.Now().After(renewAt) {
+			ok, err := w.o.Queue.WebhookLease(octx, shard, w.o.Owner, w.o.LeaseTTL)
+			if err == nil && !ok {
+				log.Info("lease lost")
+				return
+			}
+			renewAt = time.Now().Add(w.o.LeaseTTL / 3)
+		}
+		sw.mu.Lock()
+		busy := len(sw.inFlight) >= w.o.MaxInFlight
+		sw.mu.Unlock()
+		if busy {
+			sleep(octx, w.o.Poll)
+			continue
+		}
+		var batch []store.QueuedEvent
+		var err error
+		if pending {
+			batch, cursor, err = w.o.Queue.ClaimWebhooks(octx, shard, w.o.Owner, cursor, w.o.Batch)
+			pending = err != nil || cursor != "0-0"
+		} else {
+			batch, err = w.o.Queue.ReadWebhooks(octx, shard, w.o.Owner, w.o.Batch)
+		}
+		if err != nil {
+			log.Warn("read", zap.Error(err))
+			sleep(octx, w.o.Poll)
+			continue
+		}
+		for _, q := range batch {
+			w.dispatch(octx, sw, q, log)
+		}
+		if len(batch) == 0 && !pending {
+			sleep(octx, w.o.Poll)
+		}
+	}
+}
+
+// dispatch appends q to its line, starting the line when it is idle.
+func (w *Worker) dispatch(ctx context.Context, sw *shardWork, q store.QueuedEvent, log *zap.Logger) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.inFlight[q.StreamID] {
+		return
+	}
+	sw.inFlight[q.StreamID] = true
+	line := q.Endpoint + "\x00" + q.Event.Subscriber
+	sw.lines[line] = append(sw.lines[line], q)
+	if len(sw.lines[line]) > 1 {
+		return // the line's goroutine gets to it
+	}
+	sw.wg.Go(func() {
+		for {
+			sw.mu.Lock()
+			head := sw.lines[line][0]
+			sw.mu.Unlock()
+			// A store error leaves the delivery where it is: tried again
+			// after a pause, never skipped, so the line keeps its order.
+			for pause := 1; ; pause++ {
+				err := w.deliver(ctx, head)
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				log.Warn("deliver", zap.String("event_id", head.Event.ID), zap.Error(err))
+				if !sleep(ctx, min(w.o.Poll<<min(pause, 10), 5*time.Second)) {
+					return
+				}
+			}
+			sw.mu.Lock()
+			delete(sw.inFlight, head.StreamID)
+			sw.lines[line] = sw.lines[line][1:]
+			if len(sw.lines[line]) == 0 {
+				delete(sw.lines, line)
+				sw.mu.Unlock()
+				return
+			}
+			sw.mu.Unlock()
+		}
+	})
+}
+
+// deliver posts q until its endpoint answers 2xx or its tries are spent;
+// it returns an error only when the store fails (the caller tries again).
+func (w *Worker) deliver(ctx context.Context, q store.QueuedEvent) error {
+	ev := q.Event
+	log := w.o.Logger.With(zap.String("tenant", ev.Tenant), zap.String("endpoint", q.Endpoint),
+		zap.String("event_id", ev.ID), zap.String("type", string(q.Type)))
+	for {
+		target, err := w.o.Queue.WebhookTarget(ctx, ev.Tenant, q.Endpoint)
+		if errors.Is(err, optin.ErrNotFound) {
+			w.result(OutcomeDropped)
+			return w.o.Queue.AckWebhook(ctx, q)
+		}
+		if err != nil {
+			return err
+		}
+		body := optin.NewWebhookEvent(ev, q.Type)
+		if q.Type != optin.EventErased {
+			p, err := w.o.Queue.SubscriberPhone(ctx, ev.Tenant, ev.Subscriber)
+			if err != nil {
+				return err
+			}
+			body.Phone = p.E164()
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("events: encode %s: %w", ev.ID, err)
+		}
+		reason := w.post(ctx, target, q, b)
+		if reason == "" {
+			w.result(OutcomeDelivered)
+			// Acknowledge even when ctx ends meanwhile: it was delivered.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return w.o.Queue.AckWebhook(actx, q)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down: not the endpoint's failure
+		}
+		tries, err := w.o.Queue.FailWebhook(ctx, q)
+		if err != nil {
+			return err
+		}
+		q.Tries = tries
+		if tries >= w.o.MaxAttempts {
+			w.result(OutcomeDead)
+			log.Warn("event delivery dead-lettered", zap.Int("tries", tries), zap.String("reason", reason))
+			return w.o.Queue.DeadWebhook(ctx, q, tries, reason, w.o.Now())
+		}
+		w.result(OutcomeFailed)
+		wait := w.backoff(tries)
+		log.Info("event delivery failed", zap.Int("tries", tries), zap.String("reason", reason), zap.Duration("retry_in", wait))
+		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// post makes one try of q with body; it returns "" on a 2xx answer, else
+// why it failed (a status, a time-out, a network error; never the body).
+func (w *Worker) post(ctx context.Context, t store.WebhookTarget, q store.QueuedEvent, body []byte) string {
+	rctx, cancel := context.WithTimeout(ctx, w.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return "bad url"
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "optin-gateway-events/1")
+	req.Header.Set(SignatureHeader, Sign(t.Secret, w.o.Now(), body))
+	req.Header.Set(EventIDHeader, q.Event.ID)
+	req.Header.Set(EventTypeHeader, string(q.Type))
+	req.Header.Set(AttemptHeader, strconv.Itoa(q.Tries+1))
+	resp, err := w.o.Client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		switch {
+		case errors.As(err, &ue) && ue.Timeout():
+			return "timeout"
+		case errors.As(err, &ue):
+			return ue.Err.Error()
+		}
+		return err.Error()
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return ""
+	}
+	return "status " + strconv.Itoa(resp.StatusCode)
+}
+
+func (w *Worker) result(outcome string) {
+	if w.o.OnResult != nil {
+		w.o.OnResult(outcome)
+	}
+}
+
+// backoff is the delay after the tries-th failed try: BaseBackoff doubled
+// per try, capped at MaxBackoff, the upper half drawn at random ("equal
+// jitter", as the outbound senders do), so retries spread out but never
+// come early.
+func (w *Worker) backoff(tries int) time.Duration {
+	d := w.o.BaseBackoff << min(max(tries-1, 0), 30)
+	if d > w.o.MaxBackoff || d <= 0 {
+		d = w.o.MaxBackoff
+	}
+	return d/2 + w.o.Jitter(d/2+1)
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
