@@ -164,7 +164,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m.AOFRewrites = aofRewrites(filepath.Join(dir, "redis.log")) - rw0
 		if st, err := watch.Fsync(); err == nil {
 			m.Fsync = &st
-			logf("%-10s redis fsync: longest %d ms, %d s with one of 10 ms or more", "", st.MaxMs, st.SecondsOver10)
 		}
 		logf("%-10s %s", name, m.Result)
 		if m.AOFRewrites > 0 {
@@ -172,6 +171,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if m.CPU != nil {
 			logf("%-10s cpu µs/request: gateway %.1f, redis %.1f, loadgen %.1f", "", m.CPU.Gateway, m.CPU.Redis, m.CPU.Loadgen)
+		}
+		if m.Fsync != nil {
+			logf("%-10s redis fsync: longest %d ms, %d s with one of 10 ms or more", "", m.Fsync.MaxMs, m.Fsync.SecondsOver10)
 		}
 		rep.Runs = append(rep.Runs, m)
 		return m, nil
