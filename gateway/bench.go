@@ -24,12 +24,14 @@ var (
 
 // benchRoutes registers the benchmark-only routes, and Go's profiler under
 // /debug/pprof/ to profile the server under load (through the request
-// timeout: ask for CPU profiles shorter than it, e.g. ?seconds=4).
+// timeout: ask for CPU profiles and execution traces shorter than it,
+// e.g. ?seconds=4).
 func (s *Server) benchRoutes(e *echo.Echo) {
 	e.Any(benchHelloPath, s.handleBenchHello)
 	e.POST(benchBaselinePath, s.handleBenchBaseline)
 	e.GET("/debug/pprof/", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
 	e.GET("/debug/pprof/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
+	e.GET("/debug/pprof/trace", echo.WrapHandler(http.HandlerFunc(pprof.Trace)))
 	e.GET("/debug/pprof/:name", func(c echo.Context) error {
 		pprof.Handler(c.Param("name")).ServeHTTP(c.Response(), c.Request())
 		return nil

@@ -139,6 +139,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if redis {
 			r = redisURL
 		}
+		watch, err := loadgen.DialRedis(redisURL)
+		if err == nil {
+			if err = watch.WatchFsync(); err != nil {
+				watch.Close()
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: redis latency monitor: %w", name, err)
+		}
+		defer watch.Close()
 		g0, r0, l0 := cpuTime(gwPID), cpuTime(redisPID), selfCPUTime()
 		rw0 := aofRewrites(filepath.Join(dir, "redis.log"))
 		m, err := measure(ctx, cfg, r)
@@ -152,12 +162,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 		m.AOFRewrites = aofRewrites(filepath.Join(dir, "redis.log")) - rw0
+		if st, err := watch.Fsync(); err == nil {
+			m.Fsync = &st
+		}
 		logf("%-10s %s", name, m.Result)
 		if m.AOFRewrites > 0 {
 			logf("%-10s Redis rewrote its AOF %d times during this run (fork and a full write of the data set)", "", m.AOFRewrites)
 		}
 		if m.CPU != nil {
 			logf("%-10s cpu µs/request: gateway %.1f, redis %.1f, loadgen %.1f", "", m.CPU.Gateway, m.CPU.Redis, m.CPU.Loadgen)
+		}
+		if m.Fsync != nil {
+			logf("%-10s redis fsync: longest %d ms, %d s with one of 10 ms or more", "", m.Fsync.MaxMs, m.Fsync.SecondsOver10)
 		}
 		rep.Runs = append(rep.Runs, m)
 		return m, nil

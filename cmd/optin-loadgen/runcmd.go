@@ -70,6 +70,9 @@ type measurement struct {
 	// AOFRewrites counts Redis's automatic AOF rewrites during the run
 	// (bench only): each forks Redis and writes the whole data set.
 	AOFRewrites int `json:"redis_aof_rewrites"`
+	// Fsync is what Redis's latency monitor saw of its AOF fsyncs during
+	// the run (bench only): a slow disk shows here, not in the CPU figures.
+	Fsync *loadgen.FsyncStalls `json:"redis_fsync_stalls,omitempty"`
 }
 
 // cpuFigures are the CPU microseconds each process spent per request of a

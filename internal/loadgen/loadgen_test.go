@@ -212,3 +212,14 @@ func TestRunDrivesFlowsThroughTheGateway(t *testing.T) {
 		})
 	}
 }
+
+func TestParseLatencyHistory(t *testing.T) {
+	// LATENCY HISTORY as read joins it: time stamp and milliseconds, one a line.
+	st := loadgen.ParseLatencyHistory("1796366776\n1\n1796366777\n90\n1796366778\n12\n1796366779\n3")
+	if st.MaxMs != 90 || st.SecondsOver10 != 2 {
+		t.Fatalf("got %+v; want max 90, 2 seconds over 10 ms", st)
+	}
+	if st := loadgen.ParseLatencyHistory(""); st.MaxMs != 0 || st.SecondsOver10 != 0 {
+		t.Fatalf("empty history: got %+v", st)
+	}
+}

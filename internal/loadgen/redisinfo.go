@@ -68,6 +68,55 @@ func (ri *RedisInfo) ConfigGet(name string) (string, error) {
 	return v, nil
 }
 
+// FsyncStalls are what Redis's latency monitor saw of its AOF fsyncs
+// (event aof-fsync-always) since the last ResetLatency: the longest, and in
+// how many seconds the longest fsync took 10 ms or more. With appendfsync
+// always every write waits for that fsync, and with it every reply of the
+// same event-loop turn, so one slow fsync of a shared disk delays every
+// request in flight.
+type FsyncStalls struct {
+	MaxMs         int64 `json:"max_ms"`
+	SecondsOver10 int   `json:"seconds_over_10ms"`
+}
+
+// WatchFsync turns Redis's latency monitor on (threshold 1 ms) and clears
+// what it recorded.
+func (ri *RedisInfo) WatchFsync() error {
+	if _, err := ri.do("CONFIG", "SET", "latency-monitor-threshold", "1"); err != nil {
+		return err
+	}
+	_, err := ri.do("LATENCY", "RESET")
+	return err
+}
+
+// Fsync returns the fsync stalls recorded since WatchFsync. Redis keeps one
+// sample per second (the longest of that second), 160 at most.
+func (ri *RedisInfo) Fsync() (FsyncStalls, error) {
+	reply, err := ri.do("LATENCY", "HISTORY", "aof-fsync-always")
+	if err != nil {
+		return FsyncStalls{}, err
+	}
+	return ParseLatencyHistory(reply), nil
+}
+
+// ParseLatencyHistory reads LATENCY HISTORY's pairs of time stamp and
+// milliseconds, as read joins them (one a line).
+func ParseLatencyHistory(reply string) FsyncStalls {
+	var st FsyncStalls
+	f := strings.Fields(reply)
+	for i := 1; i < len(f); i += 2 {
+		ms, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			continue
+		}
+		st.MaxMs = max(st.MaxMs, ms)
+		if ms >= 10 {
+			st.SecondsOver10++
+		}
+	}
+	return st
+}
+
 // Close closes the connection.
 func (ri *RedisInfo) Close() error { return ri.conn.Close() }
 
@@ -155,7 +204,7 @@ func (ri *RedisInfo) read(cmd string) (string, error) {
 			parts = append(parts, p)
 		}
 		return strings.Join(parts, "\n"), nil
-	case strings.HasPrefix(line, "+"):
+	case strings.HasPrefix(line, "+"), strings.HasPrefix(line, ":"):
 		return line[1:], nil
 	case strings.HasPrefix(line, "-"):
 		return "", fmt.Errorf("loadgen: redis %s: %s", cmd, line[1:])
