@@ -14,10 +14,18 @@ const (
 	RoleAdmin   Role = "admin"   // configure, tokens, erase
 	RoleSupport Role = "support" // look up, history, export, opt out and record revocations by hand
 	RoleAuditor Role = "auditor" // read only: evidence, verify, access log
+	// RoleSender is a business's sending system: it may only check consent
+	// and read campaigns' audiences.
+	RoleSender Role = "sender"
 )
 
+// Roles are the roles a token may have.
+var Roles = []Role{RoleAdmin, RoleSupport, RoleAuditor, RoleSender}
+
 // ValidRole reports whether r is a role a token may have.
-func ValidRole(r Role) bool { return r == RoleAdmin || r == RoleSupport || r == RoleAuditor }
+func ValidRole(r Role) bool {
+	return r == RoleAdmin || r == RoleSupport || r == RoleAuditor || r == RoleSender
+}
 
 // TokenDoc is an API token of a tenant as stored: only the SHA-256 of its
 // secret is kept (Hash, hex), never the token.
@@ -74,6 +82,9 @@ const (
 	AccessReveal     = "reveal"
 	AccessErase      = "erase"
 	AccessEvidence   = "evidence"
+	// AccessAudience is an export of a campaign's audience; Subscriber
+	// then names the campaign ("campaign:<id>").
+	AccessAudience = "audience_export"
 )
 
 // AccessEntry is an audit record of one look at, or change to, a
