@@ -59,7 +59,7 @@ func adminOptions(tb testing.TB) func(*gateway.Options) {
 		if _, err := st.BootstrapConfig(context.Background(), testConfig(), time.Now()); err != nil {
 			tb.Fatal(err)
 		}
-		o.Numbers, o.Config, o.Audit, o.Privacy = nil, st, st.AuditLog(dir), st.AuditLog(dir)
+		o.Numbers, o.Config, o.Audit, o.Privacy, o.Consent = nil, st, st.AuditLog(dir), st.AuditLog(dir), st
 	}
 }
 
@@ -118,6 +118,7 @@ func adminRoutes(h *harness, t string) []adminRoute {
 		A = optin.RoleAdmin
 		S = optin.RoleSupport
 		U = optin.RoleAuditor
+		X = optin.RoleSender
 	)
 	p := "/v1/tenants/" + t
 	num := url.PathEscape(bizNumber)
@@ -147,6 +148,11 @@ func adminRoutes(h *harness, t string) []adminRoute {
 		{"GET", p + "/audit/verify", "", []optin.Role{U}, 200},
 		{"GET", p + "/access-log", "", []optin.Role{A, U}, 200},
 		{"GET", sub + "/export", "", []optin.Role{S}, 200},
+		{"GET", p + "/consent?phone=" + url.QueryEscape(person) + "&campaign=deals", "", []optin.Role{X, S}, 200},
+		{"GET", p + "/consent?phone=" + url.QueryEscape(person), "", []optin.Role{X, S}, 200},
+		{"POST", p + "/consent/check", fmt.Sprintf(`{"phones":[%q]}`, person), []optin.Role{X, S}, 200},
+		{"GET", p + "/campaigns/deals/subscribers", "", []optin.Role{X}, 200},
+		{"GET", p + "/campaigns/deals/subscribers?format=csv", "", []optin.Role{X}, 200},
 		{"DELETE", sub, "", []optin.Role{A}, 200}, // last: it erases the person
 	}
 }
@@ -158,7 +164,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 	h := newAdminHarness(t)
 	tokens := map[optin.Role]string{"operator": adminToken}
 	others := map[optin.Role]string{}
-	for _, r := range []optin.Role{optin.RoleAdmin, optin.RoleSupport, optin.RoleAuditor} {
+	for _, r := range optin.Roles {
 		_, tokens[r] = h.token("demo", r)
 		_, others[r] = h.token("other", r)
 	}
@@ -170,7 +176,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		return rt.path
 	}
 	for _, rt := range adminRoutes(h, "demo") {
-		for _, role := range []optin.Role{"operator", optin.RoleAdmin, optin.RoleSupport, optin.RoleAuditor} {
+		for _, role := range append([]optin.Role{"operator"}, optin.Roles...) {
 			want := http.StatusForbidden
 			if role == "operator" || containsRole(rt.allowed, role) {
 				want = rt.status

@@ -82,8 +82,8 @@ const (
 	AccessReveal     = "reveal"
 	AccessErase      = "erase"
 	AccessEvidence   = "evidence"
-	// AccessAudience is an export of a campaign's audience; Subscriber
-	// then names the campaign ("campaign:<id>").
+	// AccessAudience is an export of a campaign's audience (Campaign);
+	// it names no subscriber.
 	AccessAudience = "audience_export"
 )
 
@@ -100,6 +100,8 @@ type AccessEntry struct {
 	Action     string    `json:"action"`
 	Subscriber string    `json:"subscriber"` // pseudonym
 	Reason     string    `json:"reason"`
+	// Campaign is the campaign of an audience export.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // ConfigRef names one stored configuration document: a tenant, a campaign
