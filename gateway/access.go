@@ -42,6 +42,13 @@ func (s *Server) recordAccess(c echo.Context, action, subscriber, reason string)
 // recordAccessIn is recordAccess under tenant, for routes without a
 // tenant in their path (the support console).
 func (s *Server) recordAccessIn(c echo.Context, tenant, action, subscriber, reason string) error {
+	return s.recordAccessEntry(c, optin.AccessEntry{Tenant: tenant, Action: action, Subscriber: subscriber, Reason: reason})
+}
+
+// recordAccessEntry is recordAccess of e, which names the tenant, the
+// action and what it was about; the rest is filled in.
+func (s *Server) recordAccessEntry(c echo.Context, e optin.AccessEntry) error {
+	reason := e.Reason
 	if s.opts.Config == nil {
 		return nil // static mode: no config store to record into
 	}
@@ -56,10 +63,8 @@ func (s *Server) recordAccessIn(c echo.Context, tenant, action, subscriber, reas
 		return err
 	}
 	p := who(c)
-	return s.opts.Config.RecordAccess(c.Request().Context(), optin.AccessEntry{
-		ID: "acc:" + id, Tenant: tenant, At: s.opts.Now().UTC(), Actor: p.actor, Role: p.roleName(),
-		Action: action, Subscriber: subscriber, Reason: reason,
-	})
+	e.ID, e.At, e.Actor, e.Role, e.Reason = "acc:"+id, s.opts.Now().UTC(), p.actor, p.roleName(), reason
+	return s.opts.Config.RecordAccess(c.Request().Context(), e)
 }
 
 func randomHex(r io.Reader, n int) (string, error) {

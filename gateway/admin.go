@@ -509,7 +509,7 @@ func (s *Server) handleTokenCreate(c echo.Context) error {
 	}
 	switch {
 	case !optin.ValidRole(req.Role):
-		return &optin.FieldError{Field: "role", Msg: "role must be admin, support or auditor"}
+		return &optin.FieldError{Field: "role", Msg: "role must be admin, support, auditor or sender"}
 	case strings.TrimSpace(req.Name) == "" || len(req.Name) > 64:
 		return &optin.FieldError{Field: "name", Msg: "name must be 1 to 64 characters"}
 	}

@@ -59,7 +59,7 @@ func adminOptions(tb testing.TB) func(*gateway.Options) {
 		if _, err := st.BootstrapConfig(context.Background(), testConfig(), time.Now()); err != nil {
 			tb.Fatal(err)
 		}
-		o.Numbers, o.Config, o.Audit, o.Privacy, o.Webhooks = nil, st, st.AuditLog(dir), st.AuditLog(dir), st.WebhookAdmin(dir)
+		o.Numbers, o.Config, o.Audit, o.Privacy, o.Webhooks, o.Consent = nil, st, st.AuditLog(dir), st.AuditLog(dir), st.WebhookAdmin(dir), st
 	}
 }
 
@@ -118,6 +118,7 @@ func adminRoutes(h *harness, t string) []adminRoute {
 		A = optin.RoleAdmin
 		S = optin.RoleSupport
 		U = optin.RoleAuditor
+		X = optin.RoleSender
 	)
 	p := "/v1/tenants/" + t
 	num := url.PathEscape(bizNumber)
@@ -153,6 +154,11 @@ func adminRoutes(h *harness, t string) []adminRoute {
 		{"GET", p + "/webhooks/hook/dead-letters", "", []optin.Role{A}, 200},
 		{"POST", p + "/webhooks/hook/replay", fmt.Sprintf(`{"since":%q}`, h.clock.Now().Format(time.RFC3339)), []optin.Role{A}, 202},
 		{"DELETE", p + "/webhooks/hook?dry_run=true", "", []optin.Role{A}, 200},
+		{"GET", p + "/consent?phone=" + url.QueryEscape(person) + "&campaign=deals", "", []optin.Role{X, S}, 200},
+		{"GET", p + "/consent?phone=" + url.QueryEscape(person), "", []optin.Role{X, S}, 200},
+		{"POST", p + "/consent/check", fmt.Sprintf(`{"phones":[%q]}`, person), []optin.Role{X, S}, 200},
+		{"GET", p + "/campaigns/deals/subscribers", "", []optin.Role{X}, 200},
+		{"GET", p + "/campaigns/deals/subscribers?format=csv", "", []optin.Role{X}, 200},
 		{"DELETE", sub, "", []optin.Role{A}, 200}, // last: it erases the person
 	}
 }
@@ -164,7 +170,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 	h := newAdminHarness(t)
 	tokens := map[optin.Role]string{"operator": adminToken}
 	others := map[optin.Role]string{}
-	for _, r := range []optin.Role{optin.RoleAdmin, optin.RoleSupport, optin.RoleAuditor} {
+	for _, r := range optin.Roles {
 		_, tokens[r] = h.token("demo", r)
 		_, others[r] = h.token("other", r)
 	}
@@ -177,7 +183,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		return rt.path
 	}
 	for _, rt := range adminRoutes(h, "demo") {
-		for _, role := range []optin.Role{"operator", optin.RoleAdmin, optin.RoleSupport, optin.RoleAuditor} {
+		for _, role := range append([]optin.Role{"operator"}, optin.Roles...) {
 			want := http.StatusForbidden
 			if role == "operator" || containsRole(rt.allowed, role) {
 				want = rt.status

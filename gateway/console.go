@@ -71,6 +71,7 @@ var (
 	errConsoleToken    = consoleError{errUnauthorized, "That token is not valid."}
 	errConsoleOperator = consoleError{errUnauthorized, "The operator token needs the id of an existing tenant."}
 	errConsoleRole     = consoleError{errForbidden, "Your role may not look subscribers up."}
+	errConsoleSender   = consoleError{errForbidden, "A sender token may only check consent and read audiences through the API."}
 )
 
 // consoleSession is what the session cookie holds, sealed.
@@ -372,6 +373,11 @@ func (s *Server) handleConsoleSignInPost(c echo.Context) error {
 		s.authFails.fail(ip, now)
 		s.security(c, "bad_token")
 		return fail(errConsoleToken)
+	}
+	if p.role == optin.RoleSender {
+		// A sending system's token is for the consent routes only.
+		s.security(c, "forbidden")
+		return fail(errConsoleSender)
 	}
 	tenant := p.tenant
 	if p.operator {

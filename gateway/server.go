@@ -68,6 +68,9 @@ type Options struct {
 	Audit Auditor
 	// Privacy serves the export and erasure routes; nil answers them 404.
 	Privacy Privacy
+	// Consent serves the consent checks and audience exports of the
+	// businesses' sending systems; nil answers them 404.
+	Consent Consent
 	// ReplyModes are the numbers' reply modes by E.164; a number not
 	// listed replies in TwiML.
 	ReplyModes map[string]ReplyMode
@@ -204,7 +207,12 @@ func (s *Server) routes() *echo.Echo {
 		middleware.RequestID(),
 		s.accessLog,
 		middleware.BodyLimit(fmt.Sprintf("%dB", s.opts.MaxBodyBytes)),
-		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: s.opts.RequestTimeout}),
+		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+			Timeout: s.opts.RequestTimeout,
+			// An audience export streams for as long as it takes; it ends
+			// when the client goes away.
+			Skipper: func(c echo.Context) bool { return c.Path() == audiencePath },
+		}),
 	)
 
 	e.GET("/healthz", s.handleHealthGet)
@@ -220,14 +228,17 @@ func (s *Server) routes() *echo.Echo {
 	// The admin API (README "Admin API"): authenticate checks the token
 	// and keeps every tenant token to its own tenant (404 otherwise);
 	// allow checks the role (403). The operator token has every role.
+	// A sender token (a business's sending system) may only check
+	// consent and read audiences.
 	const (
 		admin   = optin.RoleAdmin
 		support = optin.RoleSupport
 		auditor = optin.RoleAuditor
+		sender  = optin.RoleSender
 	)
 	any3 := s.allow(admin, support, auditor)
 	e.GET("/v1/openapi.json", s.handleOpenAPIGet)
-	e.GET("/v1/tenants", s.handleTenantList, s.authenticate, s.needConfig)
+	e.GET("/v1/tenants", s.handleTenantList, s.authenticate, any3, s.needConfig)
 	t := e.Group("/v1/tenants/:tenant", s.authenticate)
 	t.PUT("", s.handleTenantPut, s.allow(admin), s.needConfig)
 	t.GET("", s.handleTenantGet, any3, s.needConfig)
@@ -258,6 +269,9 @@ func (s *Server) routes() *echo.Echo {
 	t.DELETE("/webhooks/:id", s.handleWebhookDelete, s.allow(admin), s.needWebhooks)
 	t.GET("/webhooks/:id/dead-letters", s.handleWebhookDeadLetters, s.allow(admin), s.needWebhooks)
 	t.POST("/webhooks/:id/replay", s.handleWebhookReplay, s.allow(admin), s.needWebhooks)
+	t.GET("/consent", s.handleConsentGet, s.allow(sender, support))
+	t.POST("/consent/check", s.handleConsentCheckPost, s.allow(sender, support))
+	e.GET(audiencePath, s.handleAudienceGet, s.authenticate, s.allow(sender))
 
 	// The support console (README "Support console"): HTML pages, no
 	// JavaScript; every form a POST with a CSRF token (console.go).

@@ -14,10 +14,18 @@ const (
 	RoleAdmin   Role = "admin"   // configure, tokens, erase
 	RoleSupport Role = "support" // look up, history, export, opt out and record revocations by hand
 	RoleAuditor Role = "auditor" // read only: evidence, verify, access log
+	// RoleSender is a business's sending system: it may only check consent
+	// and read campaigns' audiences.
+	RoleSender Role = "sender"
 )
 
+// Roles are the roles a token may have.
+var Roles = []Role{RoleAdmin, RoleSupport, RoleAuditor, RoleSender}
+
 // ValidRole reports whether r is a role a token may have.
-func ValidRole(r Role) bool { return r == RoleAdmin || r == RoleSupport || r == RoleAuditor }
+func ValidRole(r Role) bool {
+	return r == RoleAdmin || r == RoleSupport || r == RoleAuditor || r == RoleSender
+}
 
 // TokenDoc is an API token of a tenant as stored: only the SHA-256 of its
 // secret is kept (Hash, hex), never the token.
@@ -74,6 +82,9 @@ const (
 	AccessReveal     = "reveal"
 	AccessErase      = "erase"
 	AccessEvidence   = "evidence"
+	// AccessAudience is an export of a campaign's audience (Campaign);
+	// it names no subscriber.
+	AccessAudience = "audience_export"
 )
 
 // AccessEntry is an audit record of one look at, or change to, a
@@ -89,6 +100,8 @@ type AccessEntry struct {
 	Action     string    `json:"action"`
 	Subscriber string    `json:"subscriber"` // pseudonym
 	Reason     string    `json:"reason"`
+	// Campaign is the campaign of an audience export.
+	Campaign string `json:"campaign,omitempty"`
 }
 
 // ConfigRef names one stored configuration document: a tenant, a campaign

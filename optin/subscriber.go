@@ -26,6 +26,10 @@ type Subscriber struct {
 type Enrollment struct {
 	State State     `json:"state"`
 	Since time.Time `json:"since"` // when State was entered
+	// Event is the id of the audit event of the transition that set State
+	// (the store assigns event ids, and sets it when it writes the
+	// transition); empty for a state written before it was kept.
+	Event string `json:"event,omitempty"`
 	// Code is the live confirmation code while pending; nil otherwise. The
 	// store keeps it in a key of its own that expires with it.
 	Code *PendingCode `json:"-"`

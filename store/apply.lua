@@ -5,7 +5,9 @@
 -- KEYS[1] subscriber hash   KEYS[2] idempotency record
 -- KEYS[3] outbox stream     KEYS[4] history list
 -- KEYS[5] outbound queue stream  KEYS[6] the subscriber's data key
--- KEYS[7..] code keys, one per code to write or delete
+-- KEYS[7..6+c] code keys, one per code to write or delete
+-- KEYS[7+c..6+c+k] audience sorted sets whose membership changes, then,
+-- when k > 0, the subscriber's suppression entry (deleted on a join)
 -- ARGV[1] expected version  ARGV[2] new document ("" = state unchanged)
 -- ARGV[3] reply             ARGV[4] idempotency TTL in ms
 -- ARGV[5] history length    ARGV[6] number of events n
@@ -16,6 +18,8 @@
 -- one exists), "have" (the stored one must still be the wrapped key that
 -- follows) or "" (not needed), the wrapped key, and the sealed phone
 -- number ("" = leave as is)
+-- then per audience key: "+" (joined: ZADD) or "-" (left: ZREM), the
+-- member (the pseudonym) and, last, k
 -- Returns {"ok", version} | {"dup", stored reply, data key} |
 -- {"conflict", version}.
 local stored = redis.call('GET', KEYS[2])
@@ -25,7 +29,11 @@ end
 local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 local n = tonumber(ARGV[6])
 local m = tonumber(ARGV[7 + n])
-local ncodes = #KEYS - 6
+local naud = tonumber(ARGV[#ARGV])
+local ncodes = #KEYS - 6 - naud
+if naud > 0 then
+  ncodes = ncodes - 1
+end
 local tail = 8 + n + m + 2 * ncodes
 local mode, phone = ARGV[tail], ARGV[tail + 2]
 if mode ~= '' then
@@ -45,6 +53,21 @@ if ARGV[2] ~= '' then
   if phone ~= '' then
     redis.call('HSET', KEYS[1], 'p', phone)
   end
+  -- the audiences: only a change into or out of subscribed touches them
+  local member = ARGV[#ARGV - 1]
+  local joined = false
+  for i = 1, naud do
+    local key = KEYS[6 + ncodes + i]
+    if ARGV[tail + 2 + i] == '+' then
+      redis.call('ZADD', key, 0, member)
+      joined = true
+    else
+      redis.call('ZREM', key, member)
+    end
+  end
+  if joined then
+    redis.call('DEL', KEYS[#KEYS])
+  end
 end
 if mode == 'new' then
   redis.call('SET', KEYS[6], ARGV[tail + 1])
@@ -62,7 +85,7 @@ for i = 1, m do
   redis.call('XADD', KEYS[5], '*', 'r', ARGV[7 + n + i])
 end
 local a = 8 + n + m
-for k = 7, #KEYS do
+for k = 7, 6 + ncodes do
   if ARGV[a] == '' then
     redis.call('DEL', KEYS[k])
   else

@@ -24,14 +24,21 @@ var eraseScript = redis.NewScript(eraseSource)
 // audit outbox. Every record sealed under the destroyed key, archived or
 // not, can no longer be opened by anyone; the audit chain is untouched and
 // still verifies. A later message from the same number starts afresh with a
-// new data key. It reports whether the store held anything of the
-// subscriber; the event is recorded either way.
+// new data key. The pseudonym leaves the audiences of campaigns, and a
+// suppression entry (pseudonym, time, the event's id; nothing else) stays
+// until the person subscribes again by text, so that a consent check
+// answers "erased" meanwhile. It reports whether the store held anything
+// of the subscriber; the event and the entry are recorded either way.
 func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, actor string, at time.Time) (bool, error) {
 	id := s.pseudonyms.Pseudonym(tenant, phone)
 	shard := shardOf(id, s.shards)
-	keys := []string{dataKeyKey(shard, tenant, id), subscriberKey(shard, tenant, id), historyKey(shard, tenant, id), OutboxKey(shard)}
+	keys := []string{dataKeyKey(shard, tenant, id), subscriberKey(shard, tenant, id), historyKey(shard, tenant, id), OutboxKey(shard),
+		suppressionKey(shard, tenant, id)}
 	for _, c := range campaigns {
 		keys = append(keys, codeKey(shard, tenant, id, c))
+	}
+	for _, c := range campaigns {
+		keys = append(keys, audienceKey(shard, tenant, c))
 	}
 	ev := optin.Event{
 		ID:     fmt.Sprintf("erase:%s:%d", id, at.UnixNano()),
@@ -42,7 +49,7 @@ func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, cam
 	if err != nil {
 		return false, fmt.Errorf("store: erase %s: %w", id, err)
 	}
-	n, err := eraseScript.Run(ctx, s.rdb, keys, b).Int()
+	n, err := eraseScript.Run(ctx, s.rdb, keys, b, len(campaigns), id, at.UTC().Format(time.RFC3339Nano), ev.ID).Int()
 	if err != nil {
 		return false, translate("erase "+id, err)
 	}

@@ -198,3 +198,21 @@ func webhookTriesKey(shard int) string { return "og:" + shardTag(shard) + ":whtr
 
 // webhookLeaseKey names the worker that delivers shard n's events for now.
 func webhookLeaseKey(shard int) string { return "og:" + shardTag(shard) + ":whlease" }
+
+// audienceKey is the audience of one campaign of tenant in shard n: a
+// sorted set of the pseudonyms subscribed to it, all of score 0, so that
+// they come back in byte order and an export resumes exactly after the
+// last pseudonym it gave (ZRANGE … BYLEX). The apply script keeps it
+// (ZADD on a change into subscribed, ZREM on a change out of it), erasure
+// and Rebuild too.
+func audienceKey(shard int, tenant, campaign string) string {
+	return "og:" + shardTag(shard) + ":aud:" + tenant + ":" + campaign
+}
+
+// suppressionKey is what is kept of an erased subscriber: a hash with
+// "at" (RFC 3339) and "event" (the id of the erased event), under the
+// pseudonym only. The apply script deletes it when the person subscribes
+// again.
+func suppressionKey(shard int, tenant, id string) string {
+	return "og:" + shardTag(shard) + ":supp:" + tenant + ":" + id
+}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 )
@@ -17,6 +20,7 @@ type RebuildStats struct {
 	Pending     int    // events read from the outbox streams, not yet archived
 	Subscribers int    // subscribers written
 	Enrollments int    // (subscriber, campaign) states written
+	Suppressed  int    // suppression entries of erased subscribers written
 }
 
 // ErrNotEmpty is returned by Rebuild when Redis already holds subscribers.
@@ -24,7 +28,9 @@ var ErrNotEmpty = errors.New("store: redis already holds subscribers; rebuild on
 
 // Rebuild restores every subscriber's consent state (state and since, per
 // campaign) and recent history into an empty Redis from the verified audit
-// log, then from the events still in the outbox streams. Pending codes are
+// log, then from the events still in the outbox streams, with the
+// campaigns' audiences and the suppression entries of subscribers erased
+// and not subscribed again since. Pending codes are
 // not restored: a subscriber left pending must text the keyword again. It
 // refuses (ErrNotEmpty) when Redis already holds a subscriber, and returns
 // a *ChainError when the log does not verify. Run it with the gateway
@@ -46,6 +52,8 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 	}
 	subs := map[subKey]*sub{}
 	var order []subKey
+	// suppressed: erased and not subscribed again since
+	suppressed := map[subKey]optin.Suppression{}
 	seen := map[string]bool{} // entryKey of the events applied
 	apply := func(key string, raw []byte, ev optin.Event) {
 		if seen[key] {
@@ -54,7 +62,9 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		seen[key] = true
 		k := subKey{ev.Tenant, ev.Subscriber}
 		if ev.Reason == optin.OutcomeErased {
-			// Erased: what came before is gone, in Redis as in its data key.
+			// Erased: what came before is gone, in Redis as in its data
+			// key; the suppression entry stays.
+			suppressed[k] = optin.Suppression{At: ev.At, Event: ev.ID}
 			if subs[k] != nil {
 				delete(subs, k)
 				order = slices.DeleteFunc(order, func(o subKey) bool { return o == k })
@@ -69,7 +79,10 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		}
 		e := s.enrollments[ev.Campaign]
 		if ev.From != ev.To || e.Since.IsZero() {
-			e.Since = ev.At
+			e.Since, e.Event = ev.At, ev.ID
+		}
+		if ev.To == optin.StateSubscribed {
+			delete(suppressed, k)
 		}
 		e.State = ev.To
 		s.enrollments[ev.Campaign] = e
@@ -132,6 +145,11 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 		}
 		pipe.Del(ctx, hk)
 		pipe.LPush(ctx, hk, args...) // newest ends up first
+		for c, e := range s.enrollments {
+			if e.State == optin.StateSubscribed {
+				pipe.ZAdd(ctx, audienceKey(shard, k.tenant, c), redis.Z{Member: k.id})
+			}
+		}
 		stats.Subscribers++
 		stats.Enrollments += len(s.enrollments)
 		if (i+1)%perPipeline == 0 || i == len(order)-1 {
@@ -139,6 +157,18 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 				return stats, translate("rebuild write", err)
 			}
 		}
+	}
+	for k, sup := range suppressed {
+		pipe.HSet(ctx, suppressionKey(shardOf(k.id, l.st.shards), k.tenant, k.id), "at", sup.At.UTC().Format(time.RFC3339Nano), "event", sup.Event)
+		stats.Suppressed++
+		if stats.Suppressed%perPipeline == 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return stats, translate("rebuild write", err)
+			}
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return stats, translate("rebuild write", err)
 	}
 	return stats, nil
 }

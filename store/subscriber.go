@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -162,8 +163,19 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	// a message that meant nothing leaves none behind.
 	needKey := dec.Changed || len(dec.Events) > 0 || len(queued) > 0 || len(dec.Replies) > 0
 	doc, phone := "", ""
+	var audience []string // "+" or "-" per audience key appended below
 	if dec.Changed {
-		b, err := json.Marshal(dec.Next.Enrollments)
+		next := withEvidence(dec, in)
+		for id, e := range next {
+			was, is := prev.Enrollments[id].State == optin.StateSubscribed, e.State == optin.StateSubscribed
+			switch {
+			case is && !was:
+				audience = append(audience, "+", id)
+			case was && !is:
+				audience = append(audience, "-", id)
+			}
+		}
+		b, err := json.Marshal(next)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: %w", prev.ID, prev.Version, err)
 		}
@@ -219,6 +231,16 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		keyMode, wrapped = "have", dk.wrapped
 	}
 	args = append(args, keyMode, wrapped, phone)
+	member := ""
+	for i := 0; i < len(audience); i += 2 {
+		keys = append(keys, audienceKey(shard, prev.Tenant, audience[i+1]))
+		args = append(args, audience[i])
+		member = prev.ID
+	}
+	if len(audience) > 0 {
+		keys = append(keys, suppressionKey(shard, prev.Tenant, prev.ID))
+	}
+	args = append(args, member, len(audience)/2)
 	res, err := applyScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
 		return 0, nil, translate(fmt.Sprintf("apply %s v%d", prev.ID, prev.Version), err)
@@ -244,6 +266,23 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		return 0, nil, fmt.Errorf("store: apply %s v%d: version %q: %w", prev.ID, prev.Version, res[1], err)
 	}
 	return v, nil, nil
+}
+
+// withEvidence returns the enrollments of dec.Next, each campaign whose
+// state a transition of dec set holding the id of that transition's
+// audit event (Enrollment.Event), as Apply assigns the ids.
+func withEvidence(dec optin.Decision, in optin.Inbound) map[string]optin.Enrollment {
+	next := maps.Clone(dec.Next.Enrollments)
+	for i, ev := range dec.Events {
+		if ev.From == ev.To {
+			continue
+		}
+		if e, ok := next[ev.Campaign]; ok && e.State == ev.To {
+			e.Event = EventID(in, ev.Campaign, i)
+			next[ev.Campaign] = e
+		}
+	}
+	return next
 }
 
 func sameCode(a, b *optin.PendingCode) bool {

@@ -115,6 +115,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Spool:           gwSpool,
 		Audit:           st.AuditLog(cfg.Audit.Dir),
 		Privacy:         st.AuditLog(cfg.Audit.Dir).WithRetention(cfg.Audit.Retention),
+		Consent:         st,
 		Logger:          log,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RequestTimeout:  cfg.RequestTimeout,

@@ -234,11 +234,11 @@ func (c *cli) tokens(ctx context.Context, verb string, a []string) error {
 			return err
 		}
 		switch c.role {
-		case "admin", "support", "auditor":
+		case "admin", "support", "auditor", "sender":
 		case "":
-			return usagef("%s: --role is required: admin, support or auditor", cmd)
+			return usagef("%s: --role is required: admin, support, auditor or sender", cmd)
 		default:
-			return usagef("%s: --role %q: must be admin, support or auditor", cmd, c.role)
+			return usagef("%s: --role %q: must be admin, support, auditor or sender", cmd, c.role)
 		}
 		body := map[string]string{"role": c.role, "name": c.name}
 		b, err := c.api.Do(ctx, http.MethodPost, tokenPath(t), body)
