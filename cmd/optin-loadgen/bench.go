@@ -49,6 +49,10 @@ type report struct {
 	RoundTripsPerMessage float64            `json:"redis_round_trips_per_message"`
 	GatewayRoundTripsPer float64            `json:"redis_round_trips_per_message_gateway_metrics"`
 	RedisCommandsPerMsg  map[string]float64 `json:"redis_commands_per_message"`
+	ConsentRPS           float64            `json:"consent_rps"`
+	ConsentPctOfHello    float64            `json:"consent_rps_pct_of_hello"`
+	ConsentP99           float64            `json:"consent_p99_ms"`
+	ConsentRoundTrips    float64            `json:"consent_redis_round_trips_per_check"`
 	Plot                 string             `json:"plot"`
 	Runs                 []*measurement     `json:"runs"`
 }
@@ -68,6 +72,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "bench", "where report.json and latency.svg go")
 	scratch := fs.String("scratch", "bench/out", "scratch directory: Redis data, logs, profiles")
 	redisArgs := fs.String("redis-args", "", `extra redis-server arguments, space separated, e.g. "--auto-aof-rewrite-percentage 0" (the report records them)`)
+	consentTenant := fs.String("consent-tenant", "demo", "the tenant whose consent checks the consent run asks (of the configuration file)")
+	consentCampaign := fs.String("consent-campaign", "deals", `the campaign the consent run asks about ("" for every campaign of the tenant)`)
 	cpuprofile := fs.Bool("cpuprofile", false, "save 4 s CPU profiles of the gateway during the full route's runs (peak and half peak) to the scratch directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -128,6 +134,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logf("gateway on %s (log %s)", gwURL, filepath.Join(dir, "gateway.log"))
 
+	var phaseRun func(name string, redis bool, run func(context.Context) (*loadgen.Result, error)) (*measurement, error)
 	base := loadgen.Config{
 		Target: gwURL, PublicURL: gwURL, AuthToken: token, To: "+12025550100", Odds: loadgen.DefaultOdds,
 		Concurrency: *conc, Duration: *dur, Warmup: *warmup, Senders: 30000,
@@ -135,6 +142,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	phase := func(name, path string, rate float64, seed uint64, redis bool) (*measurement, error) {
 		cfg := base
 		cfg.Path, cfg.Flows, cfg.Rate, cfg.Seed = path, path == webhookPath, rate, seed
+		return phaseRun(name, redis, func(ctx context.Context) (*loadgen.Result, error) { return loadgen.Run(ctx, cfg) })
+	}
+	phaseRun = func(name string, redis bool, run func(context.Context) (*loadgen.Result, error)) (*measurement, error) {
 		r := ""
 		if redis {
 			r = redisURL
@@ -151,7 +161,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer watch.Close()
 		g0, r0, l0 := cpuTime(gwPID), cpuTime(redisPID), selfCPUTime()
 		rw0 := aofRewrites(filepath.Join(dir, "redis.log"))
-		m, err := measure(ctx, cfg, r)
+		m, err := measureRun(ctx, run, r)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", name, err)
 		}
@@ -242,6 +252,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	rep.HelloP99AtHalfPeak = helloHalf.P99
 
+	// Consent checks of the numbers the webhook runs enrolled, as a
+	// sending system asks before each send (issue 9): closed loop at the
+	// same concurrency as the peak runs, with the operator's token.
+	consent, err := phaseRun("consent", true, func(ctx context.Context) (*loadgen.Result, error) {
+		return loadgen.RunConsent(ctx, loadgen.ConsentConfig{
+			Target: gwURL, Token: admin, Tenant: *consentTenant, Campaign: *consentCampaign,
+			Concurrency: *conc, Warmup: *warmup, Duration: *dur, Senders: base.Senders,
+		})
+	})
+	if err != nil {
+		return err
+	}
+	rep.ConsentRPS, rep.ConsentP99 = round1(consent.RPS), consent.P99
+	if hello.RPS > 0 {
+		rep.ConsentPctOfHello = round1(100 * consent.RPS / hello.RPS)
+	}
+	if consent.Redis != nil {
+		rep.ConsentRoundTrips = consent.Redis.RoundTripsPerMessage
+	}
+
 	rep.HelloRPS, rep.BaselineRPS, rep.FullRPS = round1(hello.RPS), round1(baseline.RPS), round1(full.RPS)
 	if hello.RPS > 0 {
 		rep.FullPctOfHello = round1(100 * full.RPS / hello.RPS)
@@ -288,6 +318,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logf("hello %.0f/s, baseline %.0f/s (%.1f%%), full %.0f/s (%.1f%% of hello), full p99 at half peak %.2f ms (hello at that rate %.2f ms), %.3f Redis round trips per message (gateway's own count %.3f)",
 		rep.HelloRPS, rep.BaselineRPS, rep.BaselinePctOfHello, rep.FullRPS, rep.FullPctOfHello, rep.FullP99AtHalfPeak, rep.HelloP99AtHalfPeak, rep.RoundTripsPerMessage, rep.GatewayRoundTripsPer)
+	logf("consent checks %.0f/s (%.1f%% of hello), p99 %.2f ms, %.3f Redis round trips per check",
+		rep.ConsentRPS, rep.ConsentPctOfHello, rep.ConsentP99, rep.ConsentRoundTrips)
 	logf("wrote %s and %s", filepath.Join(*out, "report.json"), filepath.Join(*out, rep.Plot))
 	return nil
 }

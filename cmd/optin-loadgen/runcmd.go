@@ -96,6 +96,12 @@ type redisFigures struct {
 // measure runs cfg, reading Redis's INFO before and after when redisURL
 // is set.
 func measure(ctx context.Context, cfg loadgen.Config, redisURL string) (*measurement, error) {
+	return measureRun(ctx, func(ctx context.Context) (*loadgen.Result, error) { return loadgen.Run(ctx, cfg) }, redisURL)
+}
+
+// measureRun is measure for any run of the load generator (webhooks,
+// consent checks).
+func measureRun(ctx context.Context, run func(context.Context) (*loadgen.Result, error), redisURL string) (*measurement, error) {
 	var ri *loadgen.RedisInfo
 	var before loadgen.RedisStats
 	if redisURL != "" {
@@ -108,7 +114,7 @@ func measure(ctx context.Context, cfg loadgen.Config, redisURL string) (*measure
 			return nil, err
 		}
 	}
-	res, err := loadgen.Run(ctx, cfg)
+	res, err := run(ctx)
 	if err != nil {
 		return nil, err
 	}
