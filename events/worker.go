@@ -13,11 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store"
 )
@@ -136,137 +136,27 @@ func (w *Worker) Owner() string { return w.o.Owner }
 
 // Run delivers until ctx is done; then it returns nil once every try in
 // flight has ended. What was not delivered stays pending for the next
-// lease holder.
+// lease holder. Each shard's deliveries go in lanes, one per endpoint and
+// subscriber, so that a failing endpoint, or a delivery waiting for its
+// retry, holds up only its own lane.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.o.Queue.EnsureWebhookGroups(ctx); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for shard := range w.o.Queue.Shards() {
-		wg.Go(func() { w.drain(ctx, shard) })
-	}
-	wg.Wait()
-	return nil
-}
-
-// drain works on shard whenever it holds the shard's lease.
-func (w *Worker) drain(ctx context.Context, shard int) {
-	log := w.o.Logger.With(zap.Int("shard", shard), zap.String("owner", w.o.Owner))
-	for ctx.Err() == nil {
-		ok, err := w.o.Queue.WebhookLease(ctx, shard, w.o.Owner, w.o.LeaseTTL)
-		switch {
-		case err != nil:
-			log.Warn("lease", zap.Error(err))
-			sleep(ctx, w.o.Poll)
-		case !ok:
-			sleep(ctx, w.o.LeaseTTL/3)
-		default:
-			w.own(ctx, shard, log)
-		}
-	}
-}
-
-// shardWork is one shard's deliveries in flight: one line per endpoint
-// and subscriber, each delivered in stream order by its own goroutine, so
-// that a failing endpoint, or a delivery waiting for its retry, holds up
-// only its own line.
-type shardWork struct {
-	mu       sync.Mutex
-	lines    map[string][]store.QueuedEvent // by endpoint and subscriber; the head is being delivered
-	inFlight map[string]bool                // stream ids read and not done
-	wg       sync.WaitGroup
-}
-
-// own delivers shard while it holds the lease: first what a crashed
-// worker left pending, then new entries, renewing the lease as it goes.
-func (w *Worker) own(ctx context.Context, shard int, log *zap.Logger) {
-	octx, cancel := context.WithCancel(ctx)
-	sw := &shardWork{lines: map[string][]store.QueuedEvent{}, inFlight: map[string]bool{}}
-	defer func() { cancel(); sw.wg.Wait() }()
-	cursor, renewAt := "0-0", time.Now().Add(w.o.LeaseTTL/3)
-	pending := true
-	for octx.Err() == nil {
-		if time.Now().After(renewAt) {
-			ok, err := w.o.Queue.WebhookLease(octx, shard, w.o.Owner, w.o.LeaseTTL)
-			if err == nil && !ok {
-				log.Info("lease lost")
-				return
-			}
-			renewAt = time.Now().Add(w.o.LeaseTTL / 3)
-		}
-		sw.mu.Lock()
-		busy := len(sw.inFlight) >= w.o.MaxInFlight
-		sw.mu.Unlock()
-		if busy {
-			sleep(octx, w.o.Poll)
-			continue
-		}
-		var batch []store.QueuedEvent
-		var err error
-		if pending {
-			batch, cursor, err = w.o.Queue.ClaimWebhooks(octx, shard, w.o.Owner, cursor, w.o.Batch)
-			pending = err != nil || cursor != "0-0"
-		} else {
-			batch, err = w.o.Queue.ReadWebhooks(octx, shard, w.o.Owner, w.o.Batch)
-		}
-		if err != nil {
-			log.Warn("read", zap.Error(err))
-			sleep(octx, w.o.Poll)
-			continue
-		}
-		for _, q := range batch {
-			w.dispatch(octx, sw, q, log)
-		}
-		if len(batch) == 0 && !pending {
-			sleep(octx, w.o.Poll)
-		}
-	}
-}
-
-// dispatch appends q to its line, starting the line when it is idle.
-func (w *Worker) dispatch(ctx context.Context, sw *shardWork, q store.QueuedEvent, log *zap.Logger) {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	if sw.inFlight[q.StreamID] {
-		return
-	}
-	sw.inFlight[q.StreamID] = true
-	line := q.Endpoint + "\x00" + q.Event.Subscriber
-	sw.lines[line] = append(sw.lines[line], q)
-	if len(sw.lines[line]) > 1 {
-		return // the line's goroutine gets to it
-	}
-	sw.wg.Go(func() {
-		for {
-			sw.mu.Lock()
-			head := sw.lines[line][0]
-			sw.mu.Unlock()
-			// A store error leaves the delivery where it is: tried again
-			// after a pause, never skipped, so the line keeps its order.
-			for pause := 1; ; pause++ {
-				err := w.deliver(ctx, head)
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				log.Warn("deliver", zap.String("event_id", head.Event.ID), zap.Error(err))
-				if !sleep(ctx, min(w.o.Poll<<min(pause, 10), 5*time.Second)) {
-					return
-				}
-			}
-			sw.mu.Lock()
-			delete(sw.inFlight, head.StreamID)
-			sw.lines[line] = sw.lines[line][1:]
-			if len(sw.lines[line]) == 0 {
-				delete(sw.lines, line)
-				sw.mu.Unlock()
-				return
-			}
-			sw.mu.Unlock()
-		}
+	q := w.o.Queue
+	lanes.Run(ctx, lanes.Config[store.QueuedEvent]{
+		Shards: q.Shards(), Owner: w.o.Owner,
+		Lease: q.WebhookLease, Claim: q.ClaimWebhooks, Read: q.ReadWebhooks,
+		StreamID: func(e store.QueuedEvent) string { return e.StreamID },
+		Lane:     func(e store.QueuedEvent) string { return e.Endpoint + "\x00" + e.Event.Subscriber },
+		Deliver:  w.deliver,
+		Pause:    func(n int) time.Duration { return min(w.o.Poll<<min(n, 10), 5*time.Second) },
+		Failed: func(log *zap.Logger, e store.QueuedEvent, err error) {
+			log.Warn("deliver", zap.String("event_id", e.Event.ID), zap.Error(err))
+		},
+		LeaseTTL: w.o.LeaseTTL, Poll: w.o.Poll, Batch: w.o.Batch, MaxInFlight: w.o.MaxInFlight, Logger: w.o.Logger,
 	})
+	return nil
 }
 
 // deliver posts q until its endpoint answers 2xx or its tries are spent;
@@ -320,7 +210,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedEvent) error {
 		w.result(OutcomeFailed)
 		wait := w.backoff(tries)
 		log.Info("event delivery failed", zap.Int("tries", tries), zap.String("reason", reason), zap.Duration("retry_in", wait))
-		if !sleep(ctx, wait) {
+		if !lanes.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}
@@ -376,16 +266,4 @@ func (w *Worker) backoff(tries int) time.Duration {
 		d = w.o.MaxBackoff
 	}
 	return d/2 + w.o.Jitter(d/2+1)
-}
-
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	randv2 "math/rand/v2"
 	"strconv"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store"
 )
@@ -125,139 +125,26 @@ func (w *Worker) Owner() string { return w.o.Owner }
 
 // Run drains the queues until ctx is done; then it returns nil once every
 // send in flight has finished. A shard whose lease it loses is left to
-// its new owner.
+// its new owner. Each shard's replies go in lanes, one per subscriber, so
+// that a slow number or a retried reply holds up only its subscriber.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.o.Queue.EnsureSenderGroups(ctx); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	for shard := range w.o.Queue.Shards() {
-		wg.Go(func() { w.drain(ctx, shard) })
-	}
-	wg.Wait()
-	return nil
-}
-
-// drain works on shard whenever it holds the shard's lease.
-func (w *Worker) drain(ctx context.Context, shard int) {
-	log := w.o.Logger.With(zap.Int("shard", shard), zap.String("owner", w.o.Owner))
-	for ctx.Err() == nil {
-		ok, err := w.o.Queue.Lease(ctx, shard, w.o.Owner, w.o.LeaseTTL)
-		switch {
-		case err != nil:
-			log.Warn("lease", zap.Error(err))
-			sleep(ctx, w.o.Poll)
-		case !ok:
-			sleep(ctx, w.o.LeaseTTL/3)
-		default:
-			w.own(ctx, shard, log)
-		}
-	}
-}
-
-// shardWork is the replies of one shard in flight: one line per
-// subscriber, each delivered in queue order by its own goroutine, so that
-// a slow number or a retried reply holds up only its subscriber.
-type shardWork struct {
-	mu       sync.Mutex
-	lines    map[string][]store.QueuedReply // by subscriber; the head is being delivered
-	inFlight map[string]bool                // stream ids read and not done
-	wg       sync.WaitGroup
-}
-
-// own drains shard while it holds the lease: first the entries a crashed
-// sender left pending, then new ones, renewing the lease as it goes. It
-// returns once the lease is lost or ctx is done and every line stopped;
-// what was not done stays pending for the next owner.
-func (w *Worker) own(ctx context.Context, shard int, log *zap.Logger) {
-	octx, cancel := context.WithCancel(ctx)
-	sw := &shardWork{lines: map[string][]store.QueuedReply{}, inFlight: map[string]bool{}}
-	defer func() { cancel(); sw.wg.Wait() }()
-	cursor, renewAt := "0-0", time.Now().Add(w.o.LeaseTTL/3)
-	pending := true
-	for octx.Err() == nil {
-		if time.Now().After(renewAt) {
-			ok, err := w.o.Queue.Lease(octx, shard, w.o.Owner, w.o.LeaseTTL)
-			if err == nil && !ok {
-				log.Info("lease lost")
-				return
-			}
-			renewAt = time.Now().Add(w.o.LeaseTTL / 3)
-		}
-		sw.mu.Lock()
-		busy := len(sw.inFlight) >= w.o.MaxInFlight
-		sw.mu.Unlock()
-		if busy {
-			sleep(octx, w.o.Poll)
-			continue
-		}
-		var batch []store.QueuedReply
-		var err error
-		if pending {
-			batch, cursor, err = w.o.Queue.ClaimPending(octx, shard, w.o.Owner, cursor, w.o.Batch)
-			pending = err != nil || cursor != "0-0"
-		} else {
-			batch, err = w.o.Queue.ReadReplies(octx, shard, w.o.Owner, w.o.Batch)
-		}
-		if err != nil {
-			log.Warn("read", zap.Error(err))
-			sleep(octx, w.o.Poll)
-			continue
-		}
-		for _, q := range batch {
-			w.dispatch(octx, sw, q, log)
-		}
-		if len(batch) == 0 && !pending {
-			sleep(octx, w.o.Poll)
-		}
-	}
-}
-
-// dispatch appends q to its subscriber's line, starting the line when it
-// is idle.
-func (w *Worker) dispatch(ctx context.Context, sw *shardWork, q store.QueuedReply, log *zap.Logger) {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	if sw.inFlight[q.StreamID] {
-		return
-	}
-	sw.inFlight[q.StreamID] = true
-	sub := q.Reply.Subscriber
-	sw.lines[sub] = append(sw.lines[sub], q)
-	if len(sw.lines[sub]) > 1 {
-		return // the line's goroutine gets to it
-	}
-	sw.wg.Go(func() {
-		for {
-			sw.mu.Lock()
-			line := sw.lines[sub]
-			sw.mu.Unlock()
-			// A store error leaves the reply where it is: tried again
-			// after a pause, never skipped, so the line keeps its order.
-			for tries := 1; ; tries++ {
-				err := w.deliver(ctx, line[0])
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					return
-				}
-				log.Warn("send", zap.String("reply_id", line[0].Reply.ID), zap.Error(err))
-				if !sleep(ctx, w.backoff(tries)) {
-					return
-				}
-			}
-			sw.mu.Lock()
-			delete(sw.inFlight, line[0].StreamID)
-			sw.lines[sub] = sw.lines[sub][1:]
-			if len(sw.lines[sub]) == 0 {
-				delete(sw.lines, sub)
-				sw.mu.Unlock()
-				return
-			}
-			sw.mu.Unlock()
-		}
+	q := w.o.Queue
+	lanes.Run(ctx, lanes.Config[store.QueuedReply]{
+		Shards: q.Shards(), Owner: w.o.Owner,
+		Lease: q.Lease, Claim: q.ClaimPending, Read: q.ReadReplies,
+		StreamID: func(r store.QueuedReply) string { return r.StreamID },
+		Lane:     func(r store.QueuedReply) string { return r.Reply.Subscriber },
+		Deliver:  w.deliver,
+		Pause:    w.backoff,
+		Failed: func(log *zap.Logger, r store.QueuedReply, err error) {
+			log.Warn("send", zap.String("reply_id", r.Reply.ID), zap.Error(err))
+		},
+		LeaseTTL: w.o.LeaseTTL, Poll: w.o.Poll, Batch: w.o.Batch, MaxInFlight: w.o.MaxInFlight, Logger: w.o.Logger,
 	})
+	return nil
 }
 
 // deliver sends q exactly once, guarded by its send record: a reply
@@ -325,7 +212,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 				return err
 			}
 		}
-		if !sleep(ctx, w.backoff(tries)) {
+		if !lanes.Sleep(ctx, w.backoff(tries)) {
 			return ctx.Err()
 		}
 		if ambiguous {
@@ -388,7 +275,7 @@ func (w *Worker) throttle(ctx context.Context, from string) error {
 		if err != nil || wait == 0 {
 			return err
 		}
-		if !sleep(ctx, wait) {
+		if !lanes.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}
@@ -407,18 +294,6 @@ func (w *Worker) backoff(tries int) time.Duration {
 
 func (w *Worker) logFor(r optin.Reply) *zap.Logger {
 	return w.o.Logger.With(zap.String("reply_id", r.ID), zap.Stringer("to", r.To), zap.String("tenant", r.Tenant))
-}
-
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // deadLetter gives up on reply q: it moves it to the dead-letter stream

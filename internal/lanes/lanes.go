@@ -1,0 +1,185 @@
+// Package lanes is the delivery loop that the outbound reply senders and
+// the event webhook workers share: every shard of a Redis stream is worked
+// by the one worker holding the shard's lease; it first claims what a
+// crashed worker left pending, then reads new entries, and delivers them
+// in lanes (one per subscriber, or per endpoint and subscriber), each in
+// stream order by its own goroutine, so that a slow or failing lane holds
+// up only itself.
+package lanes
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config is one kind of delivery. Every field is required.
+type Config[T any] struct {
+	Shards int
+	Owner  string
+	// Lease takes or renews the shard's lease for Owner; false when
+	// another worker holds it.
+	Lease func(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
+	// Claim takes over the pending entries of shard from start on; it
+	// returns the next start, "0-0" once there are no more.
+	Claim func(ctx context.Context, shard int, consumer, start string, count int) ([]T, string, error)
+	// Read reads new entries of shard.
+	Read func(ctx context.Context, shard int, consumer string, count int) ([]T, error)
+	// StreamID is an entry's stream id; Lane names the lane it joins.
+	StreamID, Lane func(T) string
+	// Deliver delivers one entry; an error (the store failed) leaves the
+	// entry at the head of its lane, tried again after Pause(n) for the
+	// n-th error in a row, so the lane keeps its order.
+	Deliver func(ctx context.Context, entry T) error
+	Pause   func(n int) time.Duration
+	// Failed logs a Deliver error: the message and what names the entry.
+	Failed func(log *zap.Logger, entry T, err error)
+
+	LeaseTTL    time.Duration
+	Poll        time.Duration // idle wait between reads of an empty stream
+	Batch       int
+	MaxInFlight int // entries read and not done, per shard
+	Logger      *zap.Logger
+}
+
+// Run works every shard whenever it holds the shard's lease, until ctx is
+// done; it returns once every delivery in flight has ended. What was not
+// done stays pending for the next lease holder.
+func Run[T any](ctx context.Context, c Config[T]) {
+	var wg sync.WaitGroup
+	for shard := range c.Shards {
+		wg.Go(func() { c.drain(ctx, shard) })
+	}
+	wg.Wait()
+}
+
+// drain works on shard whenever it holds the shard's lease.
+func (c *Config[T]) drain(ctx context.Context, shard int) {
+	log := c.Logger.With(zap.Int("shard", shard), zap.String("owner", c.Owner))
+	for ctx.Err() == nil {
+		ok, err := c.Lease(ctx, shard, c.Owner, c.LeaseTTL)
+		switch {
+		case err != nil:
+			log.Warn("lease", zap.Error(err))
+			Sleep(ctx, c.Poll)
+		case !ok:
+			Sleep(ctx, c.LeaseTTL/3)
+		default:
+			c.own(ctx, shard, log)
+		}
+	}
+}
+
+// shardWork is one shard's entries in flight.
+type shardWork[T any] struct {
+	mu       sync.Mutex
+	lanes    map[string][]T  // by lane; the head is being delivered
+	inFlight map[string]bool // stream ids read and not done
+	wg       sync.WaitGroup
+}
+
+// own works shard while it holds the lease: first what a crashed worker
+// left pending, then new entries, renewing the lease as it goes. It
+// returns once the lease is lost or ctx is done and every lane stopped.
+func (c *Config[T]) own(ctx context.Context, shard int, log *zap.Logger) {
+	octx, cancel := context.WithCancel(ctx)
+	sw := &shardWork[T]{lanes: map[string][]T{}, inFlight: map[string]bool{}}
+	defer func() { cancel(); sw.wg.Wait() }()
+	cursor, renewAt := "0-0", time.Now().Add(c.LeaseTTL/3)
+	pending := true
+	for octx.Err() == nil {
+		if time.Now().After(renewAt) {
+			ok, err := c.Lease(octx, shard, c.Owner, c.LeaseTTL)
+			if err == nil && !ok {
+				log.Info("lease lost")
+				return
+			}
+			renewAt = time.Now().Add(c.LeaseTTL / 3)
+		}
+		sw.mu.Lock()
+		busy := len(sw.inFlight) >= c.MaxInFlight
+		sw.mu.Unlock()
+		if busy {
+			Sleep(octx, c.Poll)
+			continue
+		}
+		var batch []T
+		var err error
+		if pending {
+			batch, cursor, err = c.Claim(octx, shard, c.Owner, cursor, c.Batch)
+			pending = err != nil || cursor != "0-0"
+		} else {
+			batch, err = c.Read(octx, shard, c.Owner, c.Batch)
+		}
+		if err != nil {
+			log.Warn("read", zap.Error(err))
+			Sleep(octx, c.Poll)
+			continue
+		}
+		for _, e := range batch {
+			c.dispatch(octx, sw, e, log)
+		}
+		if len(batch) == 0 && !pending {
+			Sleep(octx, c.Poll)
+		}
+	}
+}
+
+// dispatch appends e to its lane, starting the lane when it is idle.
+func (c *Config[T]) dispatch(ctx context.Context, sw *shardWork[T], e T, log *zap.Logger) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	id := c.StreamID(e)
+	if sw.inFlight[id] {
+		return
+	}
+	sw.inFlight[id] = true
+	lane := c.Lane(e)
+	sw.lanes[lane] = append(sw.lanes[lane], e)
+	if len(sw.lanes[lane]) > 1 {
+		return // the lane's goroutine gets to it
+	}
+	sw.wg.Go(func() {
+		for {
+			sw.mu.Lock()
+			head := sw.lanes[lane][0]
+			sw.mu.Unlock()
+			for n := 1; ; n++ {
+				err := c.Deliver(ctx, head)
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				c.Failed(log, head, err)
+				if !Sleep(ctx, c.Pause(n)) {
+					return
+				}
+			}
+			sw.mu.Lock()
+			delete(sw.inFlight, c.StreamID(head))
+			sw.lanes[lane] = sw.lanes[lane][1:]
+			if len(sw.lanes[lane]) == 0 {
+				delete(sw.lanes, lane)
+				sw.mu.Unlock()
+				return
+			}
+			sw.mu.Unlock()
+		}
+	})
+}
+
+// Sleep waits d or until ctx is done; it reports whether d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
