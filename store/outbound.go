@@ -62,24 +62,14 @@ type SendRecord struct {
 // EnsureSenderGroups creates the senders' consumer group on every shard's
 // queue (and the queue itself), if missing.
 func (s *Store) EnsureSenderGroups(ctx context.Context) error {
-	for shard := range s.shards {
-		err := s.rdb.XGroupCreateMkStream(ctx, OutQueueKey(shard), SenderGroup, "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return translate("create group "+OutQueueKey(shard), err)
-		}
-	}
-	return nil
+	return s.ensureGroups(ctx, OutQueueKey, SenderGroup)
 }
 
 // Lease takes or renews owner's lease of shard's queue for ttl. One sender
 // at a time drains a shard, which keeps each subscriber's replies in
 // order; a lease that is not renewed passes to another sender after ttl.
 func (s *Store) Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error) {
-	n, err := sendLeaseScript.Run(ctx, s.rdb, []string{outLeaseKey(shard)}, owner, ttl.Milliseconds()).Int()
-	if err != nil {
-		return false, translate("lease "+outLeaseKey(shard), err)
-	}
-	return n == 1, nil
+	return s.takeLease(ctx, outLeaseKey(shard), owner, ttl)
 }
 
 // ClaimPending takes over, for consumer, up to count replies of shard's
@@ -89,12 +79,9 @@ func (s *Store) Lease(ctx context.Context, shard int, owner string, ttl time.Dur
 // scan is done. The caller holds the shard's lease, so no live sender
 // still works on them.
 func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]QueuedReply, string, error) {
-	key := OutQueueKey(shard)
-	msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: key, Group: SenderGroup, Consumer: consumer, MinIdle: 0, Start: start, Count: int64(count),
-	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, start, translate("claim "+key, err)
+	msgs, next, err := s.claimStream(ctx, OutQueueKey(shard), SenderGroup, consumer, start, count)
+	if err != nil {
+		return nil, next, err
 	}
 	out, err := s.decodeQueued(ctx, shard, msgs)
 	return out, next, err
@@ -103,16 +90,9 @@ func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start str
 // ReadReplies returns up to count replies of shard's queue that no sender
 // has had yet, oldest first, without waiting.
 func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]QueuedReply, error) {
-	key := OutQueueKey(shard)
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: SenderGroup, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(count), Block: -1,
-	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, translate("read "+key, err)
-	}
-	var msgs []redis.XMessage
-	for _, st := range res {
-		msgs = append(msgs, st.Messages...)
+	msgs, err := s.readStream(ctx, OutQueueKey(shard), SenderGroup, consumer, count)
+	if err != nil {
+		return nil, err
 	}
 	return s.decodeQueued(ctx, shard, msgs)
 }

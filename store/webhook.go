@@ -164,24 +164,14 @@ func (s *Store) SubscriberPhone(ctx context.Context, tenant, id string) (optin.P
 // EnsureWebhookGroups creates the delivery workers' consumer group on
 // every shard's delivery stream (and the stream itself), if missing.
 func (s *Store) EnsureWebhookGroups(ctx context.Context) error {
-	for shard := range s.shards {
-		err := s.rdb.XGroupCreateMkStream(ctx, WebhookQueueKey(shard), WebhookGroup, "0").Err()
-		if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
-			return translate("create group "+WebhookQueueKey(shard), err)
-		}
-	}
-	return nil
+	return s.ensureGroups(ctx, WebhookQueueKey, WebhookGroup)
 }
 
 // WebhookLease takes or renews owner's lease of shard's delivery stream
 // for ttl: one worker at a time delivers a shard, which keeps each
 // subscriber's events in order.
 func (s *Store) WebhookLease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error) {
-	n, err := sendLeaseScript.Run(ctx, s.rdb, []string{webhookLeaseKey(shard)}, owner, ttl.Milliseconds()).Int()
-	if err != nil {
-		return false, translate("lease "+webhookLeaseKey(shard), err)
-	}
-	return n == 1, nil
+	return s.takeLease(ctx, webhookLeaseKey(shard), owner, ttl)
 }
 
 // ClaimWebhooks takes over, for consumer, up to count deliveries of shard
@@ -189,12 +179,9 @@ func (s *Store) WebhookLease(ctx context.Context, shard int, owner string, ttl t
 // first, from cursor start ("0-0" the first time); it returns the cursor
 // to continue from, "0-0" when done. The caller holds the shard's lease.
 func (s *Store) ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]QueuedEvent, string, error) {
-	key := WebhookQueueKey(shard)
-	msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: key, Group: WebhookGroup, Consumer: consumer, MinIdle: 0, Start: start, Count: int64(count),
-	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, start, translate("claim "+key, err)
+	msgs, next, err := s.claimStream(ctx, WebhookQueueKey(shard), WebhookGroup, consumer, start, count)
+	if err != nil {
+		return nil, next, err
 	}
 	out, err := s.decodeWebhooks(ctx, shard, msgs)
 	return out, next, err
@@ -203,16 +190,9 @@ func (s *Store) ClaimWebhooks(ctx context.Context, shard int, consumer, start st
 // ReadWebhooks returns up to count deliveries of shard that no worker has
 // had yet, oldest first, without waiting.
 func (s *Store) ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]QueuedEvent, error) {
-	key := WebhookQueueKey(shard)
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: WebhookGroup, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(count), Block: -1,
-	}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, translate("read "+key, err)
-	}
-	var msgs []redis.XMessage
-	for _, st := range res {
-		msgs = append(msgs, st.Messages...)
+	msgs, err := s.readStream(ctx, WebhookQueueKey(shard), WebhookGroup, consumer, count)
+	if err != nil {
+		return nil, err
 	}
 	return s.decodeWebhooks(ctx, shard, msgs)
 }
