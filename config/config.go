@@ -334,21 +334,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		}
 		c.Shards = n
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		out  *time.Duration
-	}{
-		{"shutdown_timeout", f.ShutdownTimeout, &c.ShutdownTimeout},
-		{"request_timeout", f.RequestTimeout, &c.RequestTimeout},
-	} {
-		if d.v == nil {
-			continue
-		}
-		if *d.v <= 0 {
-			return nil, fmt.Errorf("config: %s: must be positive", d.name)
-		}
-		*d.out = *d.v
+	if err := setDurations(
+		durationSetting{"shutdown_timeout", f.ShutdownTimeout, &c.ShutdownTimeout},
+		durationSetting{"request_timeout", f.RequestTimeout, &c.RequestTimeout},
+	); err != nil {
+		return nil, err
 	}
 	if f.MaxBodyBytes != nil {
 		if *f.MaxBodyBytes <= 0 {
@@ -718,4 +708,25 @@ func (c *Config) ConfigSet() optin.ConfigSet {
 		}
 	}
 	return set
+}
+
+// durationSetting is an optional duration of the file (nil when absent),
+// its name there, and the field it sets.
+type durationSetting struct {
+	name    string
+	in, out *time.Duration
+}
+
+// setDurations sets each given duration; every one must be positive.
+func setDurations(ds ...durationSetting) error {
+	for _, d := range ds {
+		if d.in == nil {
+			continue
+		}
+		if *d.in <= 0 {
+			return fmt.Errorf("config: %s: must be positive", d.name)
+		}
+		*d.out = *d.in
+	}
+	return nil
 }

@@ -48,22 +48,12 @@ func loadEvents(f eventsFile, getenv func(string) string) (Events, error) {
 		}
 		e.MaxAttempts = *f.MaxAttempts
 	}
-	for _, v := range []struct {
-		name string
-		in   *time.Duration
-		out  *time.Duration
-	}{
-		{"events.base_backoff", f.BaseBackoff, &e.BaseBackoff},
-		{"events.max_backoff", f.MaxBackoff, &e.MaxBackoff},
-		{"events.timeout", f.Timeout, &e.Timeout},
-	} {
-		if v.in == nil {
-			continue
-		}
-		if *v.in <= 0 {
-			return e, fmt.Errorf("config: %s: must be a positive duration", v.name)
-		}
-		*v.out = *v.in
+	if err := setDurations(
+		durationSetting{"events.base_backoff", f.BaseBackoff, &e.BaseBackoff},
+		durationSetting{"events.max_backoff", f.MaxBackoff, &e.MaxBackoff},
+		durationSetting{"events.timeout", f.Timeout, &e.Timeout},
+	); err != nil {
+		return e, err
 	}
 	return e, nil
 }

@@ -176,21 +176,11 @@ func (c *Config) loadOutbound(f file, getenv func(string) string) error {
 	if o.MaxAttempts < 0 {
 		return fmt.Errorf("config: outbound.max_attempts: must not be negative")
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		out  *time.Duration
-	}{
-		{"outbound.base_backoff", f.Outbound.BaseBackoff, &o.BaseBackoff},
-		{"outbound.max_backoff", f.Outbound.MaxBackoff, &o.MaxBackoff},
-	} {
-		if d.v == nil {
-			continue
-		}
-		if *d.v <= 0 {
-			return fmt.Errorf("config: %s: must be positive", d.name)
-		}
-		*d.out = *d.v
+	if err := setDurations(
+		durationSetting{"outbound.base_backoff", f.Outbound.BaseBackoff, &o.BaseBackoff},
+		durationSetting{"outbound.max_backoff", f.Outbound.MaxBackoff, &o.MaxBackoff},
+	); err != nil {
+		return err
 	}
 	c.Outbound = o
 	return nil

@@ -294,13 +294,9 @@ func (s *Server) handleAccessLogGet(c echo.Context) error {
 		}
 		since = t
 	}
-	limit := defaultAccessLimit
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxAccessLimit {
-			return &optin.FieldError{Field: "limit", Msg: fmt.Sprintf("limit must be 1..%d", maxAccessLimit)}
-		}
-		limit = n
+	limit, err := queryLimit(c, defaultAccessLimit, maxAccessLimit)
+	if err != nil {
+		return err
 	}
 	items, err := s.opts.Config.AccessLog(c.Request().Context(), tenant, since, limit)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,14 +145,7 @@ func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *
 	if err != nil {
 		return err
 	}
-	changes := diff(prev, nextMap)
-	action := "update"
-	switch {
-	case prevRaw == nil:
-		action = "create"
-	case len(changes) == 0:
-		action = "unchanged"
-	}
+	action, changes := plan(prev, nextMap, prevRaw != nil)
 	if isDryRun(c) {
 		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: action, Changes: changes})
 	}
@@ -580,4 +574,30 @@ func (s *Server) handleTokenDelete(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// plan is what a PUT of next over prev does: "create" (nothing existed),
+// "unchanged" or "update", with the changed fields.
+func plan(prev, next map[string]any, exists bool) (string, []change) {
+	changes := diff(prev, next)
+	switch {
+	case !exists:
+		return "create", changes
+	case len(changes) == 0:
+		return "unchanged", changes
+	}
+	return "update", changes
+}
+
+// queryLimit is the "limit" query parameter, 1..most, def when absent.
+func queryLimit(c echo.Context, def, most int) (int, error) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, &optin.FieldError{Field: "limit", Msg: fmt.Sprintf("limit must be 1..%d", most)}
+	}
+	return n, nil
 }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -170,14 +169,7 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	changes := diff(prevMap, nextMap)
-	action := "update"
-	switch {
-	case prevRaw == nil:
-		action = "create"
-	case len(changes) == 0:
-		action = "unchanged"
-	}
+	action, changes := plan(prevMap, nextMap, prevRaw != nil)
 	if isDryRun(c) {
 		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: action, Changes: changes})
 	}
@@ -242,13 +234,9 @@ func (s *Server) handleWebhookDeadLetters(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit := defaultDeadLetterLimit
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxDeadLetterLimit {
-			return &optin.FieldError{Field: "limit", Msg: fmt.Sprintf("limit must be 1..%d", maxDeadLetterLimit)}
-		}
-		limit = n
+	limit, err := queryLimit(c, defaultDeadLetterLimit, maxDeadLetterLimit)
+	if err != nil {
+		return err
 	}
 	items, err := s.opts.Webhooks.DeadLetters(c.Request().Context(), d.Tenant, d.ID, limit)
 	if err != nil {
