@@ -78,7 +78,6 @@ func TestMetrics(t *testing.T) {
 		`optin_transitions_total{from="none",to="pending"} 1`,
 		`optin_transitions_total{from="pending",to="subscribed"} 1`,
 		`optin_transitions_total{from="subscribed",to="unsubscribed"} 1`,
-		`optin_redis_duration_seconds_count{op="pipeline"} 3`,
 		`optin_redis_duration_seconds_count{op="evalsha"} 3`,
 		`optin_http_request_duration_seconds_count{code="200",route="/v1/webhooks/twilio/sms"} 3`,
 		`optin_archiver_lag_seconds 2.5`,

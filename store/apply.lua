@@ -1,68 +1,87 @@
--- apply.lua: compare the subscriber's version and, atomically, write the
--- outcome of one decision. It only compares and sets; the state machine
--- stays in Go.
+-- apply.lua: check what a decision was made on and, atomically, write its
+-- outcome. It only compares and sets; the state machine stays in Go.
 --
 -- KEYS[1] subscriber hash   KEYS[2] idempotency record
 -- KEYS[3] outbox stream     KEYS[4] history list
 -- KEYS[5] outbound queue stream  KEYS[6] the subscriber's data key
--- KEYS[7..6+c] code keys, one per code to write or delete
--- KEYS[7+c..6+c+k] audience sorted sets whose membership changes, then,
--- when k > 0, the subscriber's suppression entry (deleted on a join)
+-- KEYS[7..6+r] the code keys of the read set (one per campaign loaded)
+-- KEYS[7+r..6+r+c] code keys, one per code to write or delete
+-- KEYS[7+r+c..6+r+c+k] audience sorted sets whose membership changes,
+-- then, when k > 0, the subscriber's suppression entry (deleted on a join)
+--
 -- ARGV[1] expected version  ARGV[2] new document ("" = state unchanged)
 -- ARGV[3] reply             ARGV[4] idempotency TTL in ms
--- ARGV[5] history length    ARGV[6] number of events n
--- ARGV[7..6+n] events (JSON)
--- ARGV[7+n] number of queued replies m, ARGV[8+n..7+n+m] replies (JSON)
--- then per code key: value ("" = delete), expiry as Unix ms
--- then the data key mode: "new" (store the wrapped key that follows unless
--- one exists), "have" (the stored one must still be the wrapped key that
--- follows) or "" (not needed), the wrapped key, and the sealed phone
--- number ("" = leave as is)
--- then per audience key: "+" (joined: ZADD) or "-" (left: ZREM), the
--- member (the pseudonym) and, last, k
+-- ARGV[5] history length
+-- ARGV[6] check: "1" = the decision was made on a read set, which must
+--   equal what Redis holds, by value: the version (ARGV[1]), the document
+--   (ARGV[7]), the wrapped data key (ARGV[8], "" = none) and the r code
+--   keys; "" = only the version, and only when the state changes
+-- ARGV[7] expected document  ARGV[8] expected wrapped data key
+-- ARGV[9] data key mode: "new" (store the wrapped key ARGV[10]: there must
+--   be none), "have" (the stored one must still be ARGV[10]) or "" (not
+--   needed, or checked with the read set)
+-- ARGV[10] wrapped data key  ARGV[11] sealed phone number ("" = leave as is)
+-- ARGV[12] the audience member (the pseudonym)
+-- ARGV[13] r  ARGV[14] events n  ARGV[15] queued replies m  ARGV[16] c
+-- ARGV[17] k
+-- then r expected code values ("" = none), n events (JSON), m replies
+-- (JSON), per code key to write a value ("" = delete) and an expiry as Unix
+-- ms, and per audience key "+" (joined: ZADD) or "-" (left: ZREM).
+--
 -- Returns {"ok", version} | {"dup", stored reply, data key} |
--- {"conflict", version}.
+-- {"conflict", version} | {"stale", version, document, data key, the r
+-- code values}: the read set as Redis holds it.
 local stored = redis.call('GET', KEYS[2])
 if stored then
   return {'dup', stored, redis.call('GET', KEYS[6]) or ''}
 end
-local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-local n = tonumber(ARGV[6])
-local m = tonumber(ARGV[7 + n])
-local naud = tonumber(ARGV[#ARGV])
-local ncodes = #KEYS - 6 - naud
-if naud > 0 then
-  ncodes = ncodes - 1
-end
-local tail = 8 + n + m + 2 * ncodes
-local mode, phone = ARGV[tail], ARGV[tail + 2]
-if mode ~= '' then
+local cur = redis.call('HMGET', KEYS[1], 'v', 'doc')
+local version = tonumber(cur[1] or '0')
+local r, n, m, c, k = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
+local mode, wrapped, phone = ARGV[9], ARGV[10], ARGV[11]
+if ARGV[6] == '1' then
+  local doc = cur[2] or ''
+  local dk = redis.call('GET', KEYS[6]) or ''
+  local stale = version ~= tonumber(ARGV[1]) or doc ~= ARGV[7] or dk ~= ARGV[8]
+  local codes = {}
+  for i = 1, r do
+    codes[i] = redis.call('GET', KEYS[6 + i]) or ''
+    if codes[i] ~= ARGV[17 + i] then
+      stale = true
+    end
+  end
+  if stale then
+    return {'stale', tostring(version), doc, dk, unpack(codes)}
+  end
+else
   -- a data key created, erased, replaced or re-wrapped since the load:
   -- decide again
-  local dk = redis.call('GET', KEYS[6])
-  if (mode == 'new' and dk) or (mode == 'have' and dk ~= ARGV[tail + 1]) then
+  if mode ~= '' then
+    local dk = redis.call('GET', KEYS[6])
+    if (mode == 'new' and dk) or (mode == 'have' and dk ~= wrapped) then
+      return {'conflict', tostring(version)}
+    end
+  end
+  if ARGV[2] ~= '' and version ~= tonumber(ARGV[1]) then
     return {'conflict', tostring(version)}
   end
 end
 if ARGV[2] ~= '' then
-  if version ~= tonumber(ARGV[1]) then
-    return {'conflict', tostring(version)}
-  end
   version = version + 1
   redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2])
   if phone ~= '' then
     redis.call('HSET', KEYS[1], 'p', phone)
   end
   -- the audiences: only a change into or out of subscribed touches them
-  local member = ARGV[#ARGV - 1]
   local joined = false
-  for i = 1, naud do
-    local key = KEYS[6 + ncodes + i]
-    if ARGV[tail + 2 + i] == '+' then
-      redis.call('ZADD', key, 0, member)
+  local ops = 17 + r + n + m + 2 * c
+  for i = 1, k do
+    local key = KEYS[6 + r + c + i]
+    if ARGV[ops + i] == '+' then
+      redis.call('ZADD', key, 0, ARGV[12])
       joined = true
     else
-      redis.call('ZREM', key, member)
+      redis.call('ZREM', key, ARGV[12])
     end
   end
   if joined then
@@ -70,27 +89,28 @@ if ARGV[2] ~= '' then
   end
 end
 if mode == 'new' then
-  redis.call('SET', KEYS[6], ARGV[tail + 1])
+  redis.call('SET', KEYS[6], wrapped)
 end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+local a = 17 + r
 for i = 1, n do
-  local event = ARGV[6 + i]
+  local event = ARGV[a + i]
   redis.call('XADD', KEYS[3], '*', 'e', event)
   redis.call('LPUSH', KEYS[4], event)
 end
 if n > 0 then
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
 end
+a = a + n
 for i = 1, m do
-  redis.call('XADD', KEYS[5], '*', 'r', ARGV[7 + n + i])
+  redis.call('XADD', KEYS[5], '*', 'r', ARGV[a + i])
 end
-local a = 8 + n + m
-for k = 7, 6 + ncodes do
+a = a + m + 1
+for i = 7 + r, 6 + r + c do
   if ARGV[a] == '' then
-    redis.call('DEL', KEYS[k])
+    redis.call('DEL', KEYS[i])
   else
-    redis.call('SET', KEYS[k], ARGV[a])
-    redis.call('PEXPIREAT', KEYS[k], ARGV[a + 1])
+    redis.call('SET', KEYS[i], ARGV[a], 'PXAT', ARGV[a + 1])
   end
   a = a + 2
 end

@@ -49,7 +49,9 @@ func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, cam
 	if err != nil {
 		return false, fmt.Errorf("store: erase %s: %w", id, err)
 	}
+	s.cache.forget(tenant, id)
 	n, err := eraseScript.Run(ctx, s.rdb, keys, b, len(campaigns), id, at.UTC().Format(time.RFC3339Nano), ev.ID).Int()
+	s.cache.forget(tenant, id) // and again, should a message have put it back meanwhile
 	if err != nil {
 		return false, translate("erase "+id, err)
 	}

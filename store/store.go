@@ -52,6 +52,14 @@ type Options struct {
 	// returned an error other than a miss. It must be fast and safe for
 	// concurrent use; gateway.Metrics.ObserveRedis is one.
 	Observe func(op string, d time.Duration, failed bool)
+	// SubscriberCache is how many subscribers' read sets (state, data key,
+	// live codes) the store keeps in memory so that a message is decided
+	// without a read (see Load): DefaultSubscriberCache when 0, none when
+	// negative (every Load reads Redis).
+	SubscriberCache int
+	// SubscriberCacheIdle is how long an unused entry of the cache is
+	// kept; DefaultSubscriberCacheIdle when 0.
+	SubscriberCacheIdle time.Duration
 }
 
 // Store is the Redis store. It is safe for concurrent use.
@@ -63,6 +71,7 @@ type Store struct {
 	historyLen int
 	roundTrips atomic.Uint64
 	keys       *Keyring
+	cache      *subscriberCache
 }
 
 // Open connects to Redis at opts.URL and checks that it answers.
@@ -107,6 +116,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.rdb.Close()
 		return nil, translate("load script", err)
 	}
+	s.cache = newSubscriberCache(opts.SubscriberCache, opts.SubscriberCacheIdle)
 	return s, nil
 }
 
@@ -118,7 +128,10 @@ func cmp[T int | time.Duration](v, def T) T {
 }
 
 // Close closes the connections to Redis.
-func (s *Store) Close() error { return s.rdb.Close() }
+func (s *Store) Close() error {
+	s.cache.close()
+	return s.rdb.Close()
+}
 
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -32,16 +32,25 @@ func newKey(tb testing.TB) []byte {
 }
 
 // openStore opens a store on a private redis-server.
-func openStore(tb testing.TB) (*store.Store, *redistest.Server) {
+// openStore opens a store (4 shards, the subscriber cache on) on a Redis
+// of its own, its options changed by each of with.
+func openStore(tb testing.TB, with ...func(*store.Options)) (*store.Store, *redistest.Server) {
 	tb.Helper()
 	srv := redistest.Start(tb)
-	st, err := store.Open(context.Background(), store.Options{URL: srv.URL(), MasterKey: newKey(tb), Shards: 4})
+	o := store.Options{URL: srv.URL(), MasterKey: newKey(tb), Shards: 4}
+	for _, f := range with {
+		f(&o)
+	}
+	st, err := store.Open(context.Background(), o)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
 	return st, srv
 }
+
+// noCache turns the subscriber cache off: every Load reads Redis.
+func noCache(o *store.Options) { o.SubscriberCache = -1 }
 
 func testNumber(tb testing.TB) *optin.Number {
 	tb.Helper()
@@ -185,7 +194,18 @@ func TestApplyConflict(t *testing.T) {
 }
 
 func TestApplyDuplicate(t *testing.T) {
-	st, srv := openStore(t)
+	t.Run("cached", func(t *testing.T) { testApplyDuplicate(t, false) })
+	t.Run("no cache", func(t *testing.T) { testApplyDuplicate(t, true) })
+}
+
+// testApplyDuplicate: a processed message applied again writes nothing and
+// gets the stored reply; with the cache off, Load already returns it.
+func testApplyDuplicate(t *testing.T, off bool) {
+	var with []func(*store.Options)
+	if off {
+		with = append(with, noCache)
+	}
+	st, srv := openStore(t, with...)
 	n := testNumber(t)
 	sub, dec, in := decide(t, st, n, "SM0001", "JOIN")
 	reply := []byte(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>first</Message></Response>`)
@@ -204,9 +224,8 @@ func TestApplyDuplicate(t *testing.T) {
 	if !errors.Is(err, optin.ErrDuplicate) || !bytes.Equal(stored, reply) {
 		t.Fatalf("Apply of a processed message = %q, %v; want the first reply, ErrDuplicate", stored, err)
 	}
-	_, loaded, err := st.Load(context.Background(), n.Tenant, person, []string{"deals"}, in)
-	if err != nil || !bytes.Equal(loaded, reply) {
-		t.Fatalf("Load of a processed message = %q, %v; want the first reply", loaded, err)
+	if _, loaded, err := st.Load(context.Background(), n.Tenant, person, []string{"deals"}, in); err != nil || (off && !bytes.Equal(loaded, reply)) || (!off && loaded != nil) {
+		t.Fatalf("Load of a processed message = %q, %v; want %s", loaded, err, map[bool]string{true: "the first reply", false: "none (Apply finds it)"}[off])
 	}
 	if got := srv.Client(t).DBSize(context.Background()).Val(); got != size {
 		t.Errorf("keys %d → %d after a duplicate; want no change", size, got)
@@ -260,12 +279,24 @@ func TestExpiries(t *testing.T) {
 
 func TestUnavailable(t *testing.T) {
 	st, srv := openStore(t)
+	uncached, srv2 := openStore(t, noCache)
 	srv.Stop(t)
+	srv2.Stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _, err := st.Load(ctx, "demo", person, []string{"deals"}, optin.Inbound{Provider: "twilio", MessageID: "SM1"})
+	in := optin.Inbound{Provider: "twilio", MessageID: "SM1", Text: "JOIN"}
+	if _, _, err := uncached.Load(ctx, "demo", person, []string{"deals"}, in); !errors.Is(err, optin.ErrUnavailable) {
+		t.Errorf("Load (cache off) with Redis stopped = %v; want ErrUnavailable", err)
+	}
+	// With the cache, Load needs no Redis; Apply does.
+	sub, _, err := st.Load(ctx, "demo", person, []string{"deals"}, in)
+	if err != nil {
+		t.Fatalf("Load (cached) with Redis stopped = %v; want nil", err)
+	}
+	n := testNumber(t)
+	_, _, err = st.Apply(ctx, sub, optin.Decide(sub, n, in, now, "4839201234"), in, []byte("r"))
 	if !errors.Is(err, optin.ErrUnavailable) {
-		t.Errorf("Load with Redis stopped = %v; want ErrUnavailable", err)
+		t.Errorf("Apply with Redis stopped = %v; want ErrUnavailable", err)
 	}
 	if err := st.Ping(ctx); !errors.Is(err, optin.ErrUnavailable) {
 		t.Errorf("Ping with Redis stopped = %v; want ErrUnavailable", err)

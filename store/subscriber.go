@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,12 +21,18 @@ var applySource string
 
 var applyScript = redis.NewScript(applySource)
 
-// Load returns, in one round trip, the subscriber that phone is under
-// tenant (with the live codes of the given campaigns and its data key) and,
-// when the message in was processed before, the reply stored for it (nil
-// otherwise; empty when the subscriber was erased since). A subscriber
-// never seen comes back with Version 0, no enrollments and a fresh data
-// key that Apply stores.
+// Load returns the subscriber that phone is under tenant, with the live
+// codes of the given campaigns, as this store last wrote or read it: from
+// the subscriber cache when it holds the subscriber, and otherwise as one
+// never seen (Version 0, no enrollments, a fresh data key), without a round
+// trip. Apply checks what Load returned against Redis by value and, when it
+// is out of date, applies nothing, refreshes the cache and returns an error
+// wrapping optin.ErrConflict: deciding again then works on what Redis
+// holds. A message processed before is found by Apply (optin.ErrDuplicate).
+// With the cache off (Options.SubscriberCache < 0), Load reads Redis in one
+// round trip and, when message in was processed before, also returns the
+// reply stored for it (nil otherwise; empty when the subscriber was erased
+// since).
 func (s *Store) Load(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
 	sub, stored, err := s.loadID(ctx, tenant, s.pseudonyms.Pseudonym(tenant, phone), campaigns, in)
 	sub.Phone = phone
@@ -34,48 +41,112 @@ func (s *Store) Load(ctx context.Context, tenant string, phone optin.Phone, camp
 
 // loadID is Load by pseudonym.
 func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
-	sub := optin.Subscriber{Tenant: tenant, ID: id}
-	shard := shardOf(sub.ID, s.shards)
+	rs, ok := s.cache.get(tenant, id)
+	switch {
+	case ok:
+	case s.cache != nil:
+		rs = &readSet{}
+	default:
+		var stored []byte
+		var err error
+		if rs, stored, err = s.read(ctx, tenant, id, campaigns, in); err != nil || stored != nil {
+			return optin.Subscriber{Tenant: tenant, ID: id}, stored, err
+		}
+	}
+	dk := rs.dk
+	if dk == nil {
+		var err error
+		if dk, err = s.keys.newDataKey(tenant, id); err != nil {
+			return optin.Subscriber{Tenant: tenant, ID: id}, nil, err
+		}
+	}
+	sub := rs.subscriber(tenant, id, campaigns)
+	sub.Key = &loaded{rs: rs, campaigns: campaigns, dk: dk}
+	return sub, nil, nil
+}
+
+// loaded is the Key of a Subscriber that Load returned: the read set it
+// describes, the campaigns whose code keys it covers and the data key to
+// seal under (the stored one, or a fresh one that Apply stores when it
+// seals something).
+type loaded struct {
+	rs        *readSet
+	campaigns []string
+	dk        *dataKey
+}
+
+// read reads subscriber id of tenant from Redis in one round trip: its
+// hash, data key and the code keys of campaigns and, when message in was
+// processed before, the reply stored for it.
+func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string, in optin.Inbound) (*readSet, []byte, error) {
+	shard := shardOf(id, s.shards)
 	pipe := s.rdb.Pipeline()
 	idem := pipe.Get(ctx, idempotencyKey(shard, in.Provider, in.MessageID))
-	doc := pipe.HMGet(ctx, subscriberKey(shard, tenant, sub.ID), "v", "doc")
-	wrapped := pipe.Get(ctx, dataKeyKey(shard, tenant, sub.ID))
+	doc := pipe.HMGet(ctx, subscriberKey(shard, tenant, id), "v", "doc")
+	wrapped := pipe.Get(ctx, dataKeyKey(shard, tenant, id))
 	codes := make([]*redis.StringCmd, len(campaigns))
 	for i, c := range campaigns {
-		codes[i] = pipe.Get(ctx, codeKey(shard, tenant, sub.ID, c))
+		codes[i] = pipe.Get(ctx, codeKey(shard, tenant, id, c))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return sub, nil, translate("load "+sub.ID, err)
+		return nil, nil, translate("load "+id, err)
 	}
-	dk, err := s.dataKeyOf(tenant, sub.ID, wrapped)
+	dk, err := s.existingDataKey(tenant, id, wrapped)
 	if err != nil {
-		return sub, nil, err
+		return nil, nil, err
 	}
-	sub.Key = dk
 	if reply, err := idem.Result(); err == nil {
-		return sub, s.openIdempotent(dk, tenant, sub.ID, in, reply), nil
+		if dk == nil {
+			dk = &dataKey{fresh: true}
+		}
+		return nil, s.openIdempotent(dk, tenant, id, in, reply), nil
 	}
-	if err := decodeSubscriber(&sub, doc.Val()); err != nil {
-		return sub, nil, err
+	var v, d string
+	if f := doc.Val(); len(f) == 2 {
+		v, _ = f[0].(string)
+		d, _ = f[1].(string)
 	}
+	sealed := make([]string, len(campaigns))
+	for i := range campaigns {
+		sealed[i] = codes[i].Val()
+	}
+	rs, err := s.readSetOf(tenant, id, v, d, dk, campaigns, sealed)
+	return rs, nil, err
+}
+
+// readSetOf makes the read set of subscriber id of tenant from what Redis
+// holds: the hash's version and doc ("" when none), its data key (nil when
+// none) and the values of the code keys of campaigns ("" when none).
+func (s *Store) readSetOf(tenant, id, v, doc string, dk *dataKey, campaigns, sealed []string) (*readSet, error) {
+	rs := &readSet{doc: doc, dk: dk, codes: map[string]readCode{}, at: time.Now()}
+	sub := optin.Subscriber{ID: id}
+	var fields []any
+	if v != "" {
+		fields = []any{v, doc}
+	}
+	if err := decodeSubscriber(&sub, fields); err != nil {
+		return nil, err
+	}
+	rs.version, rs.enrollments = sub.Version, sub.Enrollments
 	for i, c := range campaigns {
-		raw, err := codes[i].Result()
-		if err != nil {
+		if sealed[i] == "" {
 			continue
 		}
-		plain, err := dk.open(raw, adOf(tenant, sub.ID, "code/"+c))
-		if err != nil {
-			continue // sealed under a key erased since: no live code
+		rc := readCode{sealed: sealed[i]}
+		if dk != nil {
+			// A code that does not open was sealed under a key erased
+			// since: no live code.
+			if plain, err := dk.open(sealed[i], adOf(tenant, id, "code/"+c)); err == nil {
+				var code optin.PendingCode
+				if err := json.Unmarshal(plain, &code); err != nil {
+					return nil, fmt.Errorf("store: load code %s/%s: %w", id, c, err)
+				}
+				rc.code = &code
+			}
 		}
-		var code optin.PendingCode
-		if err := json.Unmarshal(plain, &code); err != nil {
-			return sub, nil, fmt.Errorf("store: load code %s/%s: %w", sub.ID, c, err)
-		}
-		e := sub.Enrollments[c]
-		e.Code = &code
-		sub.Enrollments[c] = e
+		rs.codes[c] = rc
 	}
-	return sub, nil, nil
+	return rs, nil
 }
 
 // dataKeyOf unwraps the data key a GET found, or makes a fresh one when
@@ -124,15 +195,19 @@ func decodeSubscriber(sub *optin.Subscriber, fields []any) error {
 }
 
 // Apply writes dec, decided on prev, in one round trip and one Lua script:
-// it compares prev's version and atomically writes the next state, the
-// changed codes with their expiry, reply as the idempotency record of message in
-// and the events into the outbox stream and the history. Everything
-// personal (the number, codes, the reply, the texts of the events) is
-// sealed under prev's data key, which the script stores when it is new.
-// It returns the new version. When the message was already processed it
-// writes nothing and returns the stored reply with an error wrapping
-// optin.ErrDuplicate; when the subscriber changed (or was erased, or got a
-// data key) since prev was loaded, an error wrapping optin.ErrConflict.
+// it checks that prev is what Redis holds and atomically writes the next
+// state, the changed codes with their expiry, reply as the idempotency
+// record of message in and the events into the outbox stream and the
+// history. Everything personal (the number, codes, the reply, the texts of
+// the events) is sealed under prev's data key, which the script stores
+// when it is new. It returns the new version. When the message was already
+// processed it writes nothing and returns the stored reply with an error
+// wrapping optin.ErrDuplicate. When prev is out of date, an error wrapping
+// optin.ErrConflict: for a prev that Load returned, any part of what it
+// was decided on differs (version, state, data key, a code of its
+// campaigns), and the subscriber cache then holds what Redis does; for
+// any other prev, the subscriber changed (or was erased, or got a data
+// key) since and dec changes its state.
 func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) (int64, []byte, error) {
 	return s.ApplyQueued(ctx, prev, dec, in, reply, nil)
 }
@@ -143,8 +218,11 @@ func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Deci
 // queues nothing again.
 func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte, queued []optin.Reply) (int64, []byte, error) {
 	shard := shardOf(prev.ID, s.shards)
-	dk, _ := prev.Key.(*dataKey)
-	if dk == nil {
+	ld, _ := prev.Key.(*loaded)
+	var dk *dataKey
+	if ld != nil {
+		dk = ld.dk
+	} else {
 		// Not loaded by Load: one more round trip for the data key.
 		var err error
 		if dk, err = s.dataKeyOf(prev.Tenant, prev.ID, s.rdb.Get(ctx, dataKeyKey(shard, prev.Tenant, prev.ID))); err != nil {
@@ -163,9 +241,10 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	// a message that meant nothing leaves none behind.
 	needKey := dec.Changed || len(dec.Events) > 0 || len(queued) > 0 || len(dec.Replies) > 0
 	doc, phone := "", ""
+	var next map[string]optin.Enrollment
 	var audience []string // "+" or "-" per audience key appended below
 	if dec.Changed {
-		next := withEvidence(dec, in)
+		next = withEvidence(dec, in)
 		for id, e := range next {
 			was, is := prev.Enrollments[id].State == optin.StateSubscribed, e.State == optin.StateSubscribed
 			switch {
@@ -188,61 +267,78 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	if len(dec.Replies) > 0 {
 		stored = dk.seal(reply, adOf(prev.Tenant, prev.ID, "idem/"+in.Provider+"/"+in.MessageID))
 	}
-	args := make([]any, 0, 9+len(dec.Events)+1+len(queued)+4)
-	args = append(args, prev.Version, doc, stored, s.idemTTL.Milliseconds(), s.historyLen, len(dec.Events))
+	// The tail of ARGV, after the fixed part: the read set's code values,
+	// the events, the replies, the codes to write, the audience changes.
+	var tail []any
+	check, expectDoc, expectKey := "", "", ""
+	if ld != nil {
+		check, expectDoc, expectKey = "1", ld.rs.doc, ld.rs.wrapped()
+		for _, c := range ld.campaigns {
+			keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, c))
+			tail = append(tail, ld.rs.codes[c].sealed)
+		}
+	}
 	for i, ev := range dec.Events {
 		ev.ID = EventID(in, ev.Campaign, i)
 		b, err := json.Marshal(sealEvent(dk, ev))
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: event: %w", prev.ID, prev.Version, err)
 		}
-		args = append(args, b)
+		tail = append(tail, b)
 	}
-	args = append(args, len(queued))
 	for _, r := range queued {
 		b, err := sealReply(dk, r)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: reply: %w", prev.ID, prev.Version, err)
 		}
-		args = append(args, b)
+		tail = append(tail, b)
 	}
-	for id, next := range dec.Next.Enrollments {
-		old := prev.Enrollments[id].Code
-		if sameCode(old, next.Code) {
+	written := map[string]readCode{} // campaign → the code written ("" deleted)
+	for id, e := range dec.Next.Enrollments {
+		if sameCode(prev.Enrollments[id].Code, e.Code) {
 			continue
 		}
 		keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, id))
-		if next.Code == nil {
-			args = append(args, "", 0)
+		if e.Code == nil {
+			written[id] = readCode{}
+			tail = append(tail, "", 0)
 			continue
 		}
 		needKey = true
-		b, err := json.Marshal(next.Code)
+		b, err := json.Marshal(e.Code)
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: code: %w", prev.ID, prev.Version, err)
 		}
-		args = append(args, dk.seal(b, adOf(prev.Tenant, prev.ID, "code/"+id)), next.Code.ExpiresAt.UnixMilli())
+		code := *e.Code
+		written[id] = readCode{sealed: dk.seal(b, adOf(prev.Tenant, prev.ID, "code/"+id)), code: &code}
+		tail = append(tail, written[id].sealed, e.Code.ExpiresAt.UnixMilli())
 	}
-	keyMode, wrapped := "", ""
+	keyMode := ""
 	switch {
 	case needKey && dk.fresh:
-		keyMode, wrapped = "new", dk.wrapped
-	case needKey:
-		keyMode, wrapped = "have", dk.wrapped
+		keyMode = "new"
+	case needKey && ld == nil:
+		keyMode = "have"
 	}
-	args = append(args, keyMode, wrapped, phone)
 	member := ""
 	for i := 0; i < len(audience); i += 2 {
 		keys = append(keys, audienceKey(shard, prev.Tenant, audience[i+1]))
-		args = append(args, audience[i])
+		tail = append(tail, audience[i])
 		member = prev.ID
 	}
 	if len(audience) > 0 {
 		keys = append(keys, suppressionKey(shard, prev.Tenant, prev.ID))
 	}
-	args = append(args, member, len(audience)/2)
+	nread := 0
+	if ld != nil {
+		nread = len(ld.campaigns)
+	}
+	args := append([]any{prev.Version, doc, stored, s.idemTTL.Milliseconds(), s.historyLen,
+		check, expectDoc, expectKey, keyMode, dk.wrapped, phone, member,
+		nread, len(dec.Events), len(queued), len(written), len(audience) / 2}, tail...)
 	res, err := applyScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
+		s.cache.forget(prev.Tenant, prev.ID)
 		return 0, nil, translate(fmt.Sprintf("apply %s v%d", prev.ID, prev.Version), err)
 	}
 	if len(res) < 2 {
@@ -260,12 +356,55 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		return 0, s.openIdempotent(dk, prev.Tenant, prev.ID, in, res[1]), fmt.Errorf("store: apply %s: message %s: %w", prev.ID, in.MessageID, optin.ErrDuplicate)
 	case "conflict":
 		return 0, nil, fmt.Errorf("store: apply %s v%d (now v%s): %w", prev.ID, prev.Version, res[1], optin.ErrConflict)
+	case "stale":
+		if err := s.refresh(prev.Tenant, prev.ID, ld, res[1:]); err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, fmt.Errorf("store: apply %s v%d (now v%s): %w", prev.ID, prev.Version, res[1], optin.ErrConflict)
 	}
 	v, err := strconv.ParseInt(res[1], 10, 64)
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: apply %s v%d: version %q: %w", prev.ID, prev.Version, res[1], err)
 	}
+	if ld != nil {
+		var stored *dataKey
+		if needKey {
+			stored = dk
+		}
+		s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, next, stored, written))
+	}
 	return v, nil, nil
+}
+
+// refresh puts into the subscriber cache the read set that apply.lua
+// found instead of ld's: version, doc, wrapped data key, then the values
+// of the code keys of ld's campaigns.
+func (s *Store) refresh(tenant, id string, ld *loaded, cur []string) error {
+	s.cache.forget(tenant, id)
+	if len(cur) != 3+len(ld.campaigns) {
+		return fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
+	}
+	v, doc, wrapped := cur[0], cur[1], cur[2]
+	if v == "0" {
+		v = ""
+	}
+	var dk *dataKey
+	switch {
+	case wrapped == "":
+	case wrapped == ld.rs.wrapped():
+		dk = ld.rs.dk
+	default:
+		var err error
+		if dk, err = s.keys.openDataKey(tenant, id, wrapped); err != nil {
+			return fmt.Errorf("store: data key %s: %w", id, err)
+		}
+	}
+	rs, err := s.readSetOf(tenant, id, v, doc, dk, ld.campaigns, cur[3:])
+	if err != nil {
+		return err
+	}
+	s.cache.put(tenant, id, rs)
+	return nil
 }
 
 // withEvidence returns the enrollments of dec.Next, each campaign whose
