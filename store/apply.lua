@@ -68,9 +68,10 @@ else
 end
 if ARGV[2] ~= '' then
   version = version + 1
-  redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2])
   if phone ~= '' then
-    redis.call('HSET', KEYS[1], 'p', phone)
+    redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2], 'p', phone)
+  else
+    redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2])
   end
   -- the audiences: only a change into or out of subscribed touches them
   local joined = false

@@ -29,9 +29,13 @@ const (
 	DefaultArchiveBatch = 512
 	DefaultPollInterval = 20 * time.Millisecond
 	// DefaultCommitWindow is how long the archiver lets events gather
-	// after a round that did not fill its batch, so that one fsync serves
-	// many: under load, rounds back to back would each fsync a handful.
-	DefaultCommitWindow = 10 * time.Millisecond
+	// after a round that did not fill its batch, so that one fsync and one
+	// round of reads and deletes in Redis serve many: under load, rounds
+	// back to back would each fsync a handful, and Redis (one thread,
+	// which also fsyncs its own log) would spend on the archiver's reads
+	// what the webhooks need. 50 ms held a TV spot's burst at a few
+	// hundred events a round on the bench (docs/performance.md).
+	DefaultCommitWindow = 50 * time.Millisecond
 	// maxArchiveBatch keeps delete.lua's arguments within Lua's stack.
 	maxArchiveBatch = 4096
 )
