@@ -31,11 +31,13 @@ import (
 
 // Defaults and limits of the settings.
 const (
-	DefaultAddr            = ":8080"
-	DefaultDataDir         = "./data"
-	DefaultLogFormat       = "json"
-	DefaultLogLevel        = "info"
-	DefaultShards          = 16
+	DefaultAddr      = ":8080"
+	DefaultDataDir   = "./data"
+	DefaultLogFormat = "json"
+	DefaultLogLevel  = "info"
+	DefaultShards    = 16
+	// DefaultSubscriberCache is store.DefaultSubscriberCache.
+	DefaultSubscriberCache = 50_000
 	MaxShards              = 1024
 	DefaultShutdownTimeout = 15 * time.Second
 	DefaultRequestTimeout  = 5 * time.Second
@@ -64,10 +66,15 @@ type Config struct {
 	MasterKeys []MasterKey
 	// PseudonymKey is the key subscriber pseudonyms derive from
 	// (OPTIN_PSEUDONYM_KEY; MasterKey by default).
-	PseudonymKey    []byte
-	DataDir         string
-	Log             Log
-	Shards          int // Redis outbox shards, 1..MaxShards
+	PseudonymKey []byte
+	DataDir      string
+	Log          Log
+	Shards       int // Redis outbox shards, 1..MaxShards
+	// SubscriberCache is how many subscribers each gateway keeps in memory
+	// to decide a message without reading Redis first
+	// (OPTIN_SUBSCRIBER_CACHE or subscriber_cache; DefaultSubscriberCache;
+	// 0 turns the cache off).
+	SubscriberCache int
 	ShutdownTimeout time.Duration
 	RequestTimeout  time.Duration
 	MaxBodyBytes    int64
@@ -164,7 +171,9 @@ type file struct {
 		Level  string `yaml:"level"`
 	} `yaml:"log"`
 	Shards *int `yaml:"shards"`
-	Twilio struct {
+	// SubscriberCache: see Config.SubscriberCache.
+	SubscriberCache *int `yaml:"subscriber_cache"`
+	Twilio          struct {
 		AuthToken  string `yaml:"auth_token"`
 		AccountSid string `yaml:"account_sid"`
 		APIKey     string `yaml:"api_key"`
@@ -223,7 +232,8 @@ func (s *setting) setSecret(getenv func(string) string, env string) error {
 
 // Load reads the YAML file at path (none when path is ""), applies the
 // environment variables OPTIN_ADDR, OPTIN_PUBLIC_URL, OPTIN_REDIS_URL,
-// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS, the
+// OPTIN_DATA_DIR, OPTIN_LOG_FORMAT, OPTIN_LOG_LEVEL, OPTIN_SHARDS,
+// OPTIN_SUBSCRIBER_CACHE, the
 // audit settings OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
 // OPTIN_AUDIT_ARCHIVE_IN_SERVE, and the
 // secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN, OPTIN_MASTER_KEY,
@@ -249,6 +259,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if f.Shards != nil {
 		shards.value = strconv.Itoa(*f.Shards)
 	}
+	subCache := setting{"subscriber_cache", ""}
+	if f.SubscriberCache != nil {
+		subCache.value = strconv.Itoa(*f.SubscriberCache)
+	}
+	subCache.set(getenv, "OPTIN_SUBSCRIBER_CACHE")
 	twilioToken := setting{"twilio.auth_token", f.Twilio.AuthToken}
 	adminToken := setting{"admin_token", f.AdminToken}
 	masterKey := setting{"master_key", f.MasterKey}
@@ -281,6 +296,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		DataDir:         cmp.Or(dataDir.value, DefaultDataDir),
 		Log:             Log{Format: cmp.Or(logFormat.value, DefaultLogFormat), Level: cmp.Or(logLevel.value, DefaultLogLevel)},
 		Shards:          DefaultShards,
+		SubscriberCache: DefaultSubscriberCache,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		RequestTimeout:  DefaultRequestTimeout,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
@@ -333,6 +349,13 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("config: %s: must be an integer in 1..%d", shards.name, MaxShards)
 		}
 		c.Shards = n
+	}
+	if subCache.value != "" {
+		n, err := strconv.Atoi(subCache.value)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("config: %s: must be a whole number of subscribers (0 turns the cache off)", subCache.name)
+		}
+		c.SubscriberCache = n
 	}
 	if err := setDurations(
 		durationSetting{"shutdown_timeout", f.ShutdownTimeout, &c.ShutdownTimeout},

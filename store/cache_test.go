@@ -22,7 +22,7 @@ type instance struct {
 
 // openInstances opens n stores, each with a subscriber cache of its own,
 // on one Redis with the same keys, as n gateway instances would.
-func openInstances(t *testing.T, srv *redistest.Server, n int, with ...func(*store.Options)) []instance {
+func openInstances(t testing.TB, srv *redistest.Server, n int, with ...func(*store.Options)) []instance {
 	t.Helper()
 	key := newKey(t)
 	out := make([]instance, n)
@@ -50,7 +50,7 @@ type handled struct {
 // handle runs one message as the gateway does: load, decide, apply, again
 // on a conflict. It returns the outcome (or "duplicate"), the reply (the
 // decision's replies joined) and the round trips it took.
-func handle(t *testing.T, st *store.Store, n *optin.Number, p optin.Phone, sid, text string) (handled, uint64) {
+func handle(t testing.TB, st *store.Store, n *optin.Number, p optin.Phone, sid, text string) (handled, uint64) {
 	t.Helper()
 	ctx := context.Background()
 	in := optin.Inbound{Provider: "twilio", MessageID: sid, Text: text}

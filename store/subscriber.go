@@ -118,7 +118,7 @@ func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string,
 // holds: the hash's version and doc ("" when none), its data key (nil when
 // none) and the values of the code keys of campaigns ("" when none).
 func (s *Store) readSetOf(tenant, id, v, doc string, dk *dataKey, campaigns, sealed []string) (*readSet, error) {
-	rs := &readSet{doc: doc, dk: dk, codes: map[string]readCode{}, at: time.Now()}
+	rs := &readSet{doc: doc, dk: dk, at: time.Now()}
 	sub := optin.Subscriber{ID: id}
 	var fields []any
 	if v != "" {
@@ -127,12 +127,12 @@ func (s *Store) readSetOf(tenant, id, v, doc string, dk *dataKey, campaigns, sea
 	if err := decodeSubscriber(&sub, fields); err != nil {
 		return nil, err
 	}
-	rs.version, rs.enrollments = sub.Version, sub.Enrollments
+	rs.version, rs.enrollments = sub.Version, statesOf(sub.Enrollments)
 	for i, c := range campaigns {
 		if sealed[i] == "" {
 			continue
 		}
-		rc := readCode{sealed: sealed[i]}
+		rc := readCode{campaign: c, sealed: sealed[i]}
 		if dk != nil {
 			// A code that does not open was sealed under a key erased
 			// since: no live code.
@@ -144,7 +144,7 @@ func (s *Store) readSetOf(tenant, id, v, doc string, dk *dataKey, campaigns, sea
 				rc.code = &code
 			}
 		}
-		rs.codes[c] = rc
+		rs.codes = append(rs.codes, rc)
 	}
 	return rs, nil
 }
@@ -275,7 +275,7 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		check, expectDoc, expectKey = "1", ld.rs.doc, ld.rs.wrapped()
 		for _, c := range ld.campaigns {
 			keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, c))
-			tail = append(tail, ld.rs.codes[c].sealed)
+			tail = append(tail, ld.rs.code(c).sealed)
 		}
 	}
 	for i, ev := range dec.Events {

@@ -16,7 +16,10 @@ import (
 // storeOptions are the store options of cfg on the Redis at url, with
 // master (the generated key of the embedded mode) when cfg has none.
 func storeOptions(cfg *config.Config, url string, master []byte) store.Options {
-	o := store.Options{URL: url, MasterKey: master, PseudonymKey: cfg.PseudonymKey, Shards: cfg.Shards}
+	o := store.Options{URL: url, MasterKey: master, PseudonymKey: cfg.PseudonymKey, Shards: cfg.Shards, SubscriberCache: cfg.SubscriberCache}
+	if cfg.SubscriberCache == 0 {
+		o.SubscriberCache = -1 // off
+	}
 	for _, k := range cfg.MasterKeys {
 		o.MasterKeys = append(o.MasterKeys, store.MasterKey{ID: k.ID, Key: k.Key})
 	}
