@@ -1,13 +1,10 @@
 package store
 
 import (
-	"slices"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-
-	"github.com/optin-gateway/optin-gateway/optin"
 )
 
 // Defaults of the subscriber cache (Options.SubscriberCache and
@@ -18,67 +15,40 @@ const (
 )
 
 // readSet is everything a decision on one subscriber is based on, as one
-// Load read it or as this store last wrote it: the version and document of
-// its hash, its data key and the code keys of some of its campaigns.
-// apply.lua compares each part by value with what Redis holds before it
-// writes, so a decision made on a read set that is out of date (written
-// since by another instance, erased, re-keyed, a code expired) is never
-// applied: the script answers with the current read set instead. A
-// readSet is never changed once made.
+// Load read it or as this store last wrote it, exactly as Redis holds it:
+// the version and document of its hash, its wrapped data key and the
+// sealed code keys of some of its campaigns. apply.lua compares each part
+// by value with what Redis holds before it writes, so a decision made on a
+// read set that is out of date (written since by another instance, erased,
+// re-keyed, a code expired) is never applied: the script answers with the
+// current read set instead. A readSet is never changed once made.
+//
+// It keeps nothing in clear that Redis keeps sealed: the data key stays
+// wrapped under the master key and the codes sealed under the data key;
+// Load opens them for each message (decodeReadSet). And it is small, few
+// objects of which few hold pointers, since tens of thousands of cached
+// subscribers are heap the garbage collector marks (BenchmarkCacheMemory:
+// 3 KB and 15 objects per subscriber when it kept the decoded state in
+// maps).
 type readSet struct {
-	version     int64
-	doc         string          // the hash's "doc" field; "" when none
-	enrollments []campaignState // doc decoded; no codes
-	dk          *dataKey        // the stored data key; nil when none
-	codes       []readCode      // the code keys that exist; a campaign missing has none
-	at          time.Time       // when read or written
+	version int64
+	doc     string     // the hash's "doc" field; "" when none
+	wrapped string     // the data key as stored; "" when none
+	codes   []codeKeyV // the code keys that exist; a campaign missing has none
+	at      time.Time  // when read or written
 }
 
-// A readSet keeps slices, not maps: a Go map of one entry takes a group of
-// eight slots, and tens of thousands of cached subscribers are heap the
-// garbage collector marks (3 KB and 15 objects per subscriber with maps, 1.8 KB and
-// 13 with slices: BenchmarkCacheMemory).
+// codeKeyV is the value of one campaign's code key.
+type codeKeyV struct{ campaign, sealed string }
 
-// campaignState is one enrollment of a readSet, its code left out.
-type campaignState struct {
-	campaign string
-	e        optin.Enrollment
-}
-
-// readCode is one code key as read: the sealed value and, when it opens
-// under the data key, the code.
-type readCode struct {
-	campaign, sealed string
-	code             *optin.PendingCode
-}
-
-// code returns the code key of campaign as read; zero when none exists.
-func (rs *readSet) code(campaign string) readCode {
-	for _, rc := range rs.codes {
-		if rc.campaign == campaign {
-			return rc
+// code returns the sealed code of campaign; "" when none exists.
+func (rs *readSet) code(campaign string) string {
+	for _, c := range rs.codes {
+		if c.campaign == campaign {
+			return c.sealed
 		}
 	}
-	return readCode{}
-}
-
-// statesOf returns m as a readSet keeps it: codes left out, prompts copied.
-func statesOf(m map[string]optin.Enrollment) []campaignState {
-	out := make([]campaignState, 0, len(m))
-	for id, e := range m {
-		e.Code = nil
-		e.Prompts = slices.Clone(e.Prompts)
-		out = append(out, campaignState{id, e})
-	}
-	return out
-}
-
-// wrapped is the data key as stored; "" when none is.
-func (rs *readSet) wrapped() string {
-	if rs.dk == nil {
-		return ""
-	}
-	return rs.dk.wrapped
+	return ""
 }
 
 // subscriberCache keeps the read sets this store last wrote or was told
@@ -173,50 +143,26 @@ func (c *subscriberCache) close() {
 	c.entries.Purge()
 }
 
-// subscriber returns the subscriber rs describes, with the codes of
-// campaigns, as a Load result: its own copy of everything, which the
-// caller may change.
-func (rs *readSet) subscriber(tenant, id string, campaigns []string) optin.Subscriber {
-	sub := optin.Subscriber{Tenant: tenant, ID: id, Version: rs.version, Enrollments: make(map[string]optin.Enrollment, len(rs.enrollments))}
-	for _, cs := range rs.enrollments {
-		e := cs.e
-		e.Prompts = slices.Clone(e.Prompts)
-		sub.Enrollments[cs.campaign] = e
-	}
-	for _, c := range campaigns {
-		rc := rs.code(c)
-		if rc.code == nil {
-			continue
-		}
-		code := *rc.code
-		e := sub.Enrollments[c]
-		e.Code = &code
-		sub.Enrollments[c] = e
-	}
-	return sub
-}
-
 // after returns the read set that applying a decision on rs made: version
-// v, doc and enrollments (unchanged when doc is ""), dk stored (when not
-// nil), and the codes written (keyed by campaign; sealed "" when deleted).
-func (rs *readSet) after(v int64, doc string, enrollments map[string]optin.Enrollment, dk *dataKey, written map[string]readCode) *readSet {
-	next := &readSet{version: v, doc: rs.doc, enrollments: rs.enrollments, dk: rs.dk, at: time.Now()}
+// v, doc (unchanged when ""), the data key wrapped (unchanged when ""),
+// and the codes written (by campaign; "" when deleted).
+func (rs *readSet) after(v int64, doc, wrapped string, written map[string]string) *readSet {
+	next := &readSet{version: v, doc: rs.doc, wrapped: rs.wrapped, at: time.Now()}
 	if doc != "" {
-		next.doc, next.enrollments = doc, statesOf(enrollments)
+		next.doc = doc
 	}
-	if next.dk == nil && dk != nil {
-		next.dk = &dataKey{aead: dk.aead, wrapped: dk.wrapped}
+	if next.wrapped == "" {
+		next.wrapped = wrapped
 	}
-	next.codes = make([]readCode, 0, len(rs.codes)+len(written))
-	for _, rc := range rs.codes {
-		if _, ok := written[rc.campaign]; !ok {
-			next.codes = append(next.codes, rc)
+	next.codes = make([]codeKeyV, 0, len(rs.codes)+len(written))
+	for _, c := range rs.codes {
+		if _, ok := written[c.campaign]; !ok {
+			next.codes = append(next.codes, c)
 		}
 	}
-	for c, rc := range written {
-		if rc.sealed != "" {
-			rc.campaign = c
-			next.codes = append(next.codes, rc)
+	for c, sealed := range written {
+		if sealed != "" {
+			next.codes = append(next.codes, codeKeyV{c, sealed})
 		}
 	}
 	return next

@@ -52,8 +52,9 @@ type Options struct {
 	// returned an error other than a miss. It must be fast and safe for
 	// concurrent use; gateway.Metrics.ObserveRedis is one.
 	Observe func(op string, d time.Duration, failed bool)
-	// SubscriberCache is how many subscribers' read sets (state, data key,
-	// live codes) the store keeps in memory so that a message is decided
+	// SubscriberCache is how many subscribers' read sets (state, wrapped
+	// data key, sealed codes: as Redis holds them) the store keeps in
+	// memory so that a message is decided
 	// without a read (see Load): DefaultSubscriberCache when 0, none when
 	// negative (every Load reads Redis).
 	SubscriberCache int

@@ -53,26 +53,60 @@ func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []strin
 			return optin.Subscriber{Tenant: tenant, ID: id}, stored, err
 		}
 	}
-	dk := rs.dk
-	if dk == nil {
-		var err error
-		if dk, err = s.keys.newDataKey(tenant, id); err != nil {
-			return optin.Subscriber{Tenant: tenant, ID: id}, nil, err
-		}
-	}
-	sub := rs.subscriber(tenant, id, campaigns)
-	sub.Key = &loaded{rs: rs, campaigns: campaigns, dk: dk}
-	return sub, nil, nil
+	return s.decodeReadSet(tenant, id, rs, campaigns)
 }
 
 // loaded is the Key of a Subscriber that Load returned: the read set it
-// describes, the campaigns whose code keys it covers and the data key to
-// seal under (the stored one, or a fresh one that Apply stores when it
-// seals something).
+// was decoded from, the campaigns whose code keys it covers and the data
+// key to seal under (the stored one, or a fresh one that Apply stores when
+// it seals something).
 type loaded struct {
 	rs        *readSet
 	campaigns []string
 	dk        *dataKey
+}
+
+// decodeReadSet returns the subscriber id of tenant that rs holds, with the
+// codes of campaigns: its state decoded, its data key unwrapped (a fresh
+// one when it has none) and its codes opened.
+func (s *Store) decodeReadSet(tenant, id string, rs *readSet, campaigns []string) (optin.Subscriber, []byte, error) {
+	sub := optin.Subscriber{Tenant: tenant, ID: id}
+	var fields []any
+	if rs.version != 0 {
+		fields = []any{strconv.FormatInt(rs.version, 10), rs.doc}
+	}
+	if err := decodeSubscriber(&sub, fields); err != nil {
+		return sub, nil, err
+	}
+	var dk *dataKey
+	var err error
+	if rs.wrapped == "" {
+		dk, err = s.keys.newDataKey(tenant, id)
+	} else if dk, err = s.keys.openDataKey(tenant, id, rs.wrapped); err != nil {
+		err = fmt.Errorf("store: data key %s: %w", id, err)
+	}
+	if err != nil {
+		return sub, nil, err
+	}
+	for _, c := range campaigns {
+		sealed := rs.code(c)
+		if sealed == "" || dk.fresh {
+			continue
+		}
+		plain, err := dk.open(sealed, adOf(tenant, id, "code/"+c))
+		if err != nil {
+			continue // sealed under a key erased since: no live code
+		}
+		var code optin.PendingCode
+		if err := json.Unmarshal(plain, &code); err != nil {
+			return sub, nil, fmt.Errorf("store: load code %s/%s: %w", id, c, err)
+		}
+		e := sub.Enrollments[c]
+		e.Code = &code
+		sub.Enrollments[c] = e
+	}
+	sub.Key = &loaded{rs: rs, campaigns: campaigns, dk: dk}
+	return sub, nil, nil
 }
 
 // read reads subscriber id of tenant from Redis in one round trip: its
@@ -91,11 +125,11 @@ func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string,
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, nil, translate("load "+id, err)
 	}
-	dk, err := s.existingDataKey(tenant, id, wrapped)
-	if err != nil {
-		return nil, nil, err
-	}
 	if reply, err := idem.Result(); err == nil {
+		dk, err := s.existingDataKey(tenant, id, wrapped)
+		if err != nil {
+			return nil, nil, err
+		}
 		if dk == nil {
 			dk = &dataKey{fresh: true}
 		}
@@ -110,41 +144,26 @@ func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string,
 	for i := range campaigns {
 		sealed[i] = codes[i].Val()
 	}
-	rs, err := s.readSetOf(tenant, id, v, d, dk, campaigns, sealed)
+	rs, err := readSetOf(id, v, d, wrapped.Val(), campaigns, sealed)
 	return rs, nil, err
 }
 
-// readSetOf makes the read set of subscriber id of tenant from what Redis
-// holds: the hash's version and doc ("" when none), its data key (nil when
-// none) and the values of the code keys of campaigns ("" when none).
-func (s *Store) readSetOf(tenant, id, v, doc string, dk *dataKey, campaigns, sealed []string) (*readSet, error) {
-	rs := &readSet{doc: doc, dk: dk, at: time.Now()}
-	sub := optin.Subscriber{ID: id}
-	var fields []any
+// readSetOf makes the read set of subscriber id from what Redis holds: the
+// hash's version and doc ("" when none), its wrapped data key and the
+// values of the code keys of campaigns ("" when none).
+func readSetOf(id, v, doc, wrapped string, campaigns, sealed []string) (*readSet, error) {
+	rs := &readSet{doc: doc, wrapped: wrapped, at: time.Now()}
 	if v != "" {
-		fields = []any{v, doc}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("store: load %s: version: %w", id, err)
+		}
+		rs.version = n
 	}
-	if err := decodeSubscriber(&sub, fields); err != nil {
-		return nil, err
-	}
-	rs.version, rs.enrollments = sub.Version, statesOf(sub.Enrollments)
 	for i, c := range campaigns {
-		if sealed[i] == "" {
-			continue
+		if sealed[i] != "" {
+			rs.codes = append(rs.codes, codeKeyV{c, sealed[i]})
 		}
-		rc := readCode{campaign: c, sealed: sealed[i]}
-		if dk != nil {
-			// A code that does not open was sealed under a key erased
-			// since: no live code.
-			if plain, err := dk.open(sealed[i], adOf(tenant, id, "code/"+c)); err == nil {
-				var code optin.PendingCode
-				if err := json.Unmarshal(plain, &code); err != nil {
-					return nil, fmt.Errorf("store: load code %s/%s: %w", id, c, err)
-				}
-				rc.code = &code
-			}
-		}
-		rs.codes = append(rs.codes, rc)
 	}
 	return rs, nil
 }
@@ -272,10 +291,10 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	var tail []any
 	check, expectDoc, expectKey := "", "", ""
 	if ld != nil {
-		check, expectDoc, expectKey = "1", ld.rs.doc, ld.rs.wrapped()
+		check, expectDoc, expectKey = "1", ld.rs.doc, ld.rs.wrapped
 		for _, c := range ld.campaigns {
 			keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, c))
-			tail = append(tail, ld.rs.code(c).sealed)
+			tail = append(tail, ld.rs.code(c))
 		}
 	}
 	for i, ev := range dec.Events {
@@ -293,14 +312,14 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		}
 		tail = append(tail, b)
 	}
-	written := map[string]readCode{} // campaign → the code written ("" deleted)
+	written := map[string]string{} // campaign → the code written, sealed ("" deleted)
 	for id, e := range dec.Next.Enrollments {
 		if sameCode(prev.Enrollments[id].Code, e.Code) {
 			continue
 		}
 		keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, id))
 		if e.Code == nil {
-			written[id] = readCode{}
+			written[id] = ""
 			tail = append(tail, "", 0)
 			continue
 		}
@@ -309,9 +328,8 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		if err != nil {
 			return 0, nil, fmt.Errorf("store: apply %s v%d: code: %w", prev.ID, prev.Version, err)
 		}
-		code := *e.Code
-		written[id] = readCode{sealed: dk.seal(b, adOf(prev.Tenant, prev.ID, "code/"+id)), code: &code}
-		tail = append(tail, written[id].sealed, e.Code.ExpiresAt.UnixMilli())
+		written[id] = dk.seal(b, adOf(prev.Tenant, prev.ID, "code/"+id))
+		tail = append(tail, written[id], e.Code.ExpiresAt.UnixMilli())
 	}
 	keyMode := ""
 	switch {
@@ -367,11 +385,11 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		return 0, nil, fmt.Errorf("store: apply %s v%d: version %q: %w", prev.ID, prev.Version, res[1], err)
 	}
 	if ld != nil {
-		var stored *dataKey
-		if needKey {
-			stored = dk
+		wrapped := ""
+		if keyMode == "new" {
+			wrapped = dk.wrapped
 		}
-		s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, next, stored, written))
+		s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, wrapped, written))
 	}
 	return v, nil, nil
 }
@@ -384,22 +402,11 @@ func (s *Store) refresh(tenant, id string, ld *loaded, cur []string) error {
 	if len(cur) != 3+len(ld.campaigns) {
 		return fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
 	}
-	v, doc, wrapped := cur[0], cur[1], cur[2]
+	v := cur[0]
 	if v == "0" {
 		v = ""
 	}
-	var dk *dataKey
-	switch {
-	case wrapped == "":
-	case wrapped == ld.rs.wrapped():
-		dk = ld.rs.dk
-	default:
-		var err error
-		if dk, err = s.keys.openDataKey(tenant, id, wrapped); err != nil {
-			return fmt.Errorf("store: data key %s: %w", id, err)
-		}
-	}
-	rs, err := s.readSetOf(tenant, id, v, doc, dk, ld.campaigns, cur[3:])
+	rs, err := readSetOf(id, v, cur[1], cur[2], ld.campaigns, cur[3:])
 	if err != nil {
 		return err
 	}
