@@ -20,8 +20,9 @@ type instance struct {
 	st   *store.Store
 }
 
-// openInstances opens n stores, each with a subscriber cache of its own,
-// on one Redis with the same keys, as n gateway instances would.
+// openInstances opens n stores (4 shards), each with a subscriber cache of
+// its own, on one Redis with the same keys, as n gateway instances would,
+// their options changed by each of with.
 func openInstances(t testing.TB, srv *redistest.Server, n int, with ...func(*store.Options)) []instance {
 	t.Helper()
 	key := newKey(t)
@@ -39,6 +40,15 @@ func openInstances(t testing.TB, srv *redistest.Server, n int, with ...func(*sto
 		out[i] = instance{name: fmt.Sprintf("instance %d", i), st: st}
 	}
 	return out
+}
+
+// twoInstances opens two instances on a Redis of their own, and the test
+// number.
+func twoInstances(t *testing.T) (*redistest.Server, *store.Store, *store.Store, *optin.Number) {
+	t.Helper()
+	srv := redistest.Start(t)
+	inst := openInstances(t, srv, 2)
+	return srv, inst[0].st, inst[1].st, testNumber(t)
 }
 
 // handled is what one message came to.
@@ -160,10 +170,7 @@ func TestCacheEquivalence(t *testing.T) {
 // a message on an instance whose entry another instance made stale takes
 // two, and the next one again one.
 func TestCacheRoundTrips(t *testing.T) {
-	srv := redistest.Start(t)
-	inst := openInstances(t, srv, 2)
-	a, b := inst[0].st, inst[1].st
-	n := testNumber(t)
+	_, a, b, n := twoInstances(t)
 	p := optin.Phone("+12025550103")
 	steps := []struct {
 		st      *store.Store
@@ -193,14 +200,13 @@ func TestCacheRoundTrips(t *testing.T) {
 // stale; the next message from the number starts afresh under a new data
 // key, and the old one is gone from this instance's cache.
 func TestCacheErasure(t *testing.T) {
-	srv := redistest.Start(t)
-	inst := openInstances(t, srv, 2)
-	a, b := inst[0].st, inst[1].st
-	n := testNumber(t)
+	srv, a, b, n := twoInstances(t)
 	p := optin.Phone("+12025550104")
 	ctx := context.Background()
 	handle(t, a, n, p, "SM1", "JOIN")
-	handle(t, a, n, p, "SM2", "4839201234")
+	if got, _ := handle(t, a, n, p, "SM2", "483920"); got.outcome != "confirmed" {
+		t.Fatalf("code reply = %s; want confirmed", got.outcome)
+	}
 	rdb := srv.Client(t)
 	before := rdb.Keys(ctx, "*:dk:*").Val()
 	if ok, err := b.Erase(ctx, n.Tenant, p, []string{"deals"}, "support", now); !ok || err != nil {

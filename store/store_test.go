@@ -31,22 +31,12 @@ func newKey(tb testing.TB) []byte {
 	return k
 }
 
-// openStore opens a store on a private redis-server.
 // openStore opens a store (4 shards, the subscriber cache on) on a Redis
 // of its own, its options changed by each of with.
 func openStore(tb testing.TB, with ...func(*store.Options)) (*store.Store, *redistest.Server) {
 	tb.Helper()
 	srv := redistest.Start(tb)
-	o := store.Options{URL: srv.URL(), MasterKey: newKey(tb), Shards: 4}
-	for _, f := range with {
-		f(&o)
-	}
-	st, err := store.Open(context.Background(), o)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return st, srv
+	return openInstances(tb, srv, 1, with...)[0].st, srv
 }
 
 // noCache turns the subscriber cache off: every Load reads Redis.
