@@ -12,88 +12,71 @@
 -- ARGV[1] expected version  ARGV[2] new document ("" = state unchanged)
 -- ARGV[3] reply             ARGV[4] idempotency TTL in ms
 -- ARGV[5] history length
--- ARGV[6] check: "1" = the decision was made on a read set, which must
---   equal what Redis holds, by value: the version (ARGV[1]), the document
---   (ARGV[7]), the wrapped data key (ARGV[8], "" = none) and the r code
---   keys; "" = only the version, and only when the state changes
--- ARGV[7] expected document  ARGV[8] expected wrapped data key
--- ARGV[9] data key mode: "new" (store the wrapped key ARGV[10]: there must
---   be none), "have" (the stored one must still be ARGV[10]) or "" (not
---   needed, or checked with the read set)
--- ARGV[10] wrapped data key  ARGV[11] sealed phone number ("" = leave as is)
--- ARGV[12] the audience member (the pseudonym)
--- ARGV[13] r  ARGV[14] events n  ARGV[15] queued replies m  ARGV[16] c
--- ARGV[17] k
+-- ARGV[6] expected document  ARGV[7] expected wrapped data key ("" = none)
+--   The decision was made on a read set (the expected version, document,
+--   data key and the r code values below), which must equal what Redis
+--   holds, by value.
+-- ARGV[8] data key mode: "new" (store the wrapped key ARGV[9]) or "" (not
+--   needed, or stored already)
+-- ARGV[9] wrapped data key  ARGV[10] sealed phone number ("" = leave as is)
+-- ARGV[11] the audience member (the pseudonym)
+-- ARGV[12] r  ARGV[13] events n  ARGV[14] queued replies m  ARGV[15] c
+-- ARGV[16] k
 -- then r expected code values ("" = none), n events (JSON), m replies
 -- (JSON), per code key to write a value ("" = delete) and an expiry as Unix
 -- ms, and per audience key "+" (joined: ZADD) or "-" (left: ZREM).
 --
 -- Returns {"ok", version} | {"dup", stored reply, data key} |
--- {"conflict", version} | {"stale", version, document, data key, the r
--- code values}: the read set as Redis holds it.
+-- {"stale", version, document, data key, the r code values}: the read set
+-- as Redis holds it.
 local stored = redis.call('GET', KEYS[2])
 if stored then
   return {'dup', stored, redis.call('GET', KEYS[6]) or ''}
 end
 local cur = redis.call('HMGET', KEYS[1], 'v', 'doc')
 local version = tonumber(cur[1] or '0')
-local r, n, m, c, k = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17])
-local mode, wrapped, phone = ARGV[9], ARGV[10], ARGV[11]
-if ARGV[6] == '1' then
-  local doc = cur[2] or ''
-  local dk = redis.call('GET', KEYS[6]) or ''
-  local stale = version ~= tonumber(ARGV[1]) or doc ~= ARGV[7] or dk ~= ARGV[8]
-  local codes = {}
-  for i = 1, r do
-    codes[i] = redis.call('GET', KEYS[6 + i]) or ''
-    if codes[i] ~= ARGV[17 + i] then
-      stale = true
-    end
+local r, n, m, c, k = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
+local doc = cur[2] or ''
+local dk = redis.call('GET', KEYS[6]) or ''
+local stale = version ~= tonumber(ARGV[1]) or doc ~= ARGV[6] or dk ~= ARGV[7]
+local codes = {}
+for i = 1, r do
+  codes[i] = redis.call('GET', KEYS[6 + i]) or ''
+  if codes[i] ~= ARGV[16 + i] then
+    stale = true
   end
-  if stale then
-    return {'stale', tostring(version), doc, dk, unpack(codes)}
-  end
-else
-  -- a data key created, erased, replaced or re-wrapped since the load:
-  -- decide again
-  if mode ~= '' then
-    local dk = redis.call('GET', KEYS[6])
-    if (mode == 'new' and dk) or (mode == 'have' and dk ~= wrapped) then
-      return {'conflict', tostring(version)}
-    end
-  end
-  if ARGV[2] ~= '' and version ~= tonumber(ARGV[1]) then
-    return {'conflict', tostring(version)}
-  end
+end
+if stale then
+  return {'stale', tostring(version), doc, dk, unpack(codes)}
 end
 if ARGV[2] ~= '' then
   version = version + 1
-  if phone ~= '' then
-    redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2], 'p', phone)
+  if ARGV[10] ~= '' then
+    redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2], 'p', ARGV[10])
   else
     redis.call('HSET', KEYS[1], 'v', version, 'doc', ARGV[2])
   end
   -- the audiences: only a change into or out of subscribed touches them
   local joined = false
-  local ops = 17 + r + n + m + 2 * c
+  local ops = 16 + r + n + m + 2 * c
   for i = 1, k do
     local key = KEYS[6 + r + c + i]
     if ARGV[ops + i] == '+' then
-      redis.call('ZADD', key, 0, ARGV[12])
+      redis.call('ZADD', key, 0, ARGV[11])
       joined = true
     else
-      redis.call('ZREM', key, ARGV[12])
+      redis.call('ZREM', key, ARGV[11])
     end
   end
   if joined then
     redis.call('DEL', KEYS[#KEYS])
   end
 end
-if mode == 'new' then
-  redis.call('SET', KEYS[6], wrapped)
+if ARGV[8] == 'new' then
+  redis.call('SET', KEYS[6], ARGV[9])
 end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-local a = 17 + r
+local a = 16 + r
 for i = 1, n do
   local event = ARGV[a + i]
   redis.call('XADD', KEYS[3], '*', 'e', event)

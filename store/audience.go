@@ -75,7 +75,7 @@ func (s *Store) audienceBatch(ctx context.Context, shard int, tenant, campaign s
 		doc, _ := f[0].(string)
 		sealed, _ := f[1].(string)
 		sub := optin.Subscriber{ID: id}
-		if err := decodeSubscriber(&sub, []any{"1", doc}); err != nil {
+		if err := decodeDoc(&sub, doc); err != nil {
 			return err
 		}
 		e := sub.Enrollments[campaign]

@@ -56,7 +56,7 @@ func decodeEnrollments(id string, get *redis.StringCmd) (map[string]optin.Enroll
 	if err != nil {
 		return nil, translate("consent "+id, err)
 	}
-	if err := decodeSubscriber(&sub, []any{"1", doc}); err != nil {
+	if err := decodeDoc(&sub, doc); err != nil {
 		return nil, err
 	}
 	return sub.Enrollments, nil

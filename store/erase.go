@@ -49,9 +49,8 @@ func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, cam
 	if err != nil {
 		return false, fmt.Errorf("store: erase %s: %w", id, err)
 	}
-	s.cache.forget(tenant, id)
 	n, err := eraseScript.Run(ctx, s.rdb, keys, b, len(campaigns), id, at.UTC().Format(time.RFC3339Nano), ev.ID).Int()
-	s.cache.forget(tenant, id) // and again, should a message have put it back meanwhile
+	s.cache.forget(tenant, id) // after the script: a message meanwhile may have put it back
 	if err != nil {
 		return false, translate("erase "+id, err)
 	}

@@ -47,11 +47,18 @@ func (s *Store) loadID(ctx context.Context, tenant, id string, campaigns []strin
 	case s.cache != nil:
 		rs = &readSet{}
 	default:
-		var stored []byte
-		var err error
-		if rs, stored, err = s.read(ctx, tenant, id, campaigns, in); err != nil || stored != nil {
-			return optin.Subscriber{Tenant: tenant, ID: id}, stored, err
-		}
+		return s.readID(ctx, tenant, id, campaigns, in)
+	}
+	return s.decodeReadSet(tenant, id, rs, campaigns)
+}
+
+// readID is loadID from Redis (one round trip), bypassing the cache; it
+// also returns the reply stored for message in when it was processed
+// before.
+func (s *Store) readID(ctx context.Context, tenant, id string, campaigns []string, in optin.Inbound) (optin.Subscriber, []byte, error) {
+	rs, stored, err := s.read(ctx, tenant, id, campaigns, in)
+	if err != nil || stored != nil {
+		return optin.Subscriber{Tenant: tenant, ID: id}, stored, err
 	}
 	return s.decodeReadSet(tenant, id, rs, campaigns)
 }
@@ -70,12 +77,8 @@ type loaded struct {
 // codes of campaigns: its state decoded, its data key unwrapped (a fresh
 // one when it has none) and its codes opened.
 func (s *Store) decodeReadSet(tenant, id string, rs *readSet, campaigns []string) (optin.Subscriber, []byte, error) {
-	sub := optin.Subscriber{Tenant: tenant, ID: id}
-	var fields []any
-	if rs.version != 0 {
-		fields = []any{strconv.FormatInt(rs.version, 10), rs.doc}
-	}
-	if err := decodeSubscriber(&sub, fields); err != nil {
+	sub := optin.Subscriber{Tenant: tenant, ID: id, Version: rs.version}
+	if err := decodeDoc(&sub, rs.doc); err != nil {
 		return sub, nil, err
 	}
 	var dk *dataKey
@@ -130,9 +133,6 @@ func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string,
 		if err != nil {
 			return nil, nil, err
 		}
-		if dk == nil {
-			dk = &dataKey{fresh: true}
-		}
 		return nil, s.openIdempotent(dk, tenant, id, in, reply), nil
 	}
 	var v, d string
@@ -168,23 +168,13 @@ func readSetOf(id, v, doc, wrapped string, campaigns, sealed []string) (*readSet
 	return rs, nil
 }
 
-// dataKeyOf unwraps the data key a GET found, or makes a fresh one when
-// there is none.
-func (s *Store) dataKeyOf(tenant, id string, get *redis.StringCmd) (*dataKey, error) {
-	dk, err := s.existingDataKey(tenant, id, get)
-	if err == nil && dk == nil {
-		return s.keys.newDataKey(tenant, id)
-	}
-	return dk, err
-}
-
 // openIdempotent returns a stored reply in clear; empty when it was sealed
-// under a data key erased since.
+// under a data key erased since (dk is then nil or fresh).
 func (s *Store) openIdempotent(dk *dataKey, tenant, id string, in optin.Inbound, stored string) []byte {
 	if !strings.HasPrefix(stored, sealedPrefix) {
 		return []byte(stored)
 	}
-	if dk.fresh {
+	if dk == nil || dk.fresh {
 		return []byte{}
 	}
 	plain, err := dk.open(stored, adOf(tenant, id, "idem/"+in.Provider+"/"+in.MessageID))
@@ -205,10 +195,19 @@ func decodeSubscriber(sub *optin.Subscriber, fields []any) error {
 		return fmt.Errorf("store: load %s: version: %w", sub.ID, err)
 	}
 	sub.Version = v
-	if doc, ok := fields[1].(string); ok && doc != "" {
-		if err := json.Unmarshal([]byte(doc), &sub.Enrollments); err != nil {
-			return fmt.Errorf("store: load %s v%d: %w", sub.ID, v, err)
-		}
+	doc, _ := fields[1].(string)
+	return decodeDoc(sub, doc)
+}
+
+// decodeDoc fills sub.Enrollments from the "doc" field of its hash ("" =
+// none).
+func decodeDoc(sub *optin.Subscriber, doc string) error {
+	sub.Enrollments = map[string]optin.Enrollment{}
+	if doc == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(doc), &sub.Enrollments); err != nil {
+		return fmt.Errorf("store: load %s v%d: %w", sub.ID, sub.Version, err)
 	}
 	return nil
 }
@@ -221,12 +220,11 @@ func decodeSubscriber(sub *optin.Subscriber, fields []any) error {
 // the events) is sealed under prev's data key, which the script stores
 // when it is new. It returns the new version. When the message was already
 // processed it writes nothing and returns the stored reply with an error
-// wrapping optin.ErrDuplicate. When prev is out of date, an error wrapping
-// optin.ErrConflict: for a prev that Load returned, any part of what it
-// was decided on differs (version, state, data key, a code of its
-// campaigns), and the subscriber cache then holds what Redis does; for
-// any other prev, the subscriber changed (or was erased, or got a data
-// key) since and dec changes its state.
+// wrapping optin.ErrDuplicate. When prev is out of date (any part of what
+// it was decided on differs: version, state, data key, a code of its
+// campaigns), an error wrapping optin.ErrConflict, and the subscriber
+// cache then holds what Redis does. A prev that Load did not return costs
+// one more round trip, to read what Redis holds; its version must match.
 func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) (int64, []byte, error) {
 	return s.ApplyQueued(ctx, prev, dec, in, reply, nil)
 }
@@ -237,17 +235,22 @@ func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Deci
 // queues nothing again.
 func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte, queued []optin.Reply) (int64, []byte, error) {
 	shard := shardOf(prev.ID, s.shards)
-	ld, _ := prev.Key.(*loaded)
-	var dk *dataKey
-	if ld != nil {
-		dk = ld.dk
-	} else {
-		// Not loaded by Load: one more round trip for the data key.
-		var err error
-		if dk, err = s.dataKeyOf(prev.Tenant, prev.ID, s.rdb.Get(ctx, dataKeyKey(shard, prev.Tenant, prev.ID))); err != nil {
+	ld, ok := prev.Key.(*loaded)
+	if !ok {
+		// Not returned by Load: one more round trip to read what Redis
+		// holds, which must be prev's version.
+		cur, stored, err := s.readID(ctx, prev.Tenant, prev.ID, nil, in)
+		switch {
+		case err != nil:
 			return 0, nil, err
+		case stored != nil:
+			return 0, stored, fmt.Errorf("store: apply %s: message %s: %w", prev.ID, in.MessageID, optin.ErrDuplicate)
+		case cur.Version != prev.Version:
+			return 0, nil, fmt.Errorf("store: apply %s v%d (now v%d): %w", prev.ID, prev.Version, cur.Version, optin.ErrConflict)
 		}
+		ld = cur.Key.(*loaded)
 	}
+	dk := ld.dk
 	keys := []string{
 		subscriberKey(shard, prev.Tenant, prev.ID),
 		idempotencyKey(shard, in.Provider, in.MessageID),
@@ -260,10 +263,9 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	// a message that meant nothing leaves none behind.
 	needKey := dec.Changed || len(dec.Events) > 0 || len(queued) > 0 || len(dec.Replies) > 0
 	doc, phone := "", ""
-	var next map[string]optin.Enrollment
 	var audience []string // "+" or "-" per audience key appended below
 	if dec.Changed {
-		next = withEvidence(dec, in)
+		next := withEvidence(dec, in)
 		for id, e := range next {
 			was, is := prev.Enrollments[id].State == optin.StateSubscribed, e.State == optin.StateSubscribed
 			switch {
@@ -289,13 +291,9 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	// The tail of ARGV, after the fixed part: the read set's code values,
 	// the events, the replies, the codes to write, the audience changes.
 	var tail []any
-	check, expectDoc, expectKey := "", "", ""
-	if ld != nil {
-		check, expectDoc, expectKey = "1", ld.rs.doc, ld.rs.wrapped
-		for _, c := range ld.campaigns {
-			keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, c))
-			tail = append(tail, ld.rs.code(c))
-		}
+	for _, c := range ld.campaigns {
+		keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, c))
+		tail = append(tail, ld.rs.code(c))
 	}
 	for i, ev := range dec.Events {
 		ev.ID = EventID(in, ev.Campaign, i)
@@ -332,11 +330,8 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		tail = append(tail, written[id], e.Code.ExpiresAt.UnixMilli())
 	}
 	keyMode := ""
-	switch {
-	case needKey && dk.fresh:
+	if needKey && dk.fresh {
 		keyMode = "new"
-	case needKey && ld == nil:
-		keyMode = "have"
 	}
 	member := ""
 	for i := 0; i < len(audience); i += 2 {
@@ -347,13 +342,9 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	if len(audience) > 0 {
 		keys = append(keys, suppressionKey(shard, prev.Tenant, prev.ID))
 	}
-	nread := 0
-	if ld != nil {
-		nread = len(ld.campaigns)
-	}
 	args := append([]any{prev.Version, doc, stored, s.idemTTL.Milliseconds(), s.historyLen,
-		check, expectDoc, expectKey, keyMode, dk.wrapped, phone, member,
-		nread, len(dec.Events), len(queued), len(written), len(audience) / 2}, tail...)
+		ld.rs.doc, ld.rs.wrapped, keyMode, dk.wrapped, phone, member,
+		len(ld.campaigns), len(dec.Events), len(queued), len(written), len(audience) / 2}, tail...)
 	res, err := applyScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
 		s.cache.forget(prev.Tenant, prev.ID)
@@ -372,8 +363,6 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 			}
 		}
 		return 0, s.openIdempotent(dk, prev.Tenant, prev.ID, in, res[1]), fmt.Errorf("store: apply %s: message %s: %w", prev.ID, in.MessageID, optin.ErrDuplicate)
-	case "conflict":
-		return 0, nil, fmt.Errorf("store: apply %s v%d (now v%s): %w", prev.ID, prev.Version, res[1], optin.ErrConflict)
 	case "stale":
 		if err := s.refresh(prev.Tenant, prev.ID, ld, res[1:]); err != nil {
 			return 0, nil, err
@@ -384,13 +373,11 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: apply %s v%d: version %q: %w", prev.ID, prev.Version, res[1], err)
 	}
-	if ld != nil {
-		wrapped := ""
-		if keyMode == "new" {
-			wrapped = dk.wrapped
-		}
-		s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, wrapped, written))
+	wrapped := ""
+	if keyMode == "new" {
+		wrapped = dk.wrapped
 	}
+	s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, wrapped, written))
 	return v, nil, nil
 }
 
@@ -402,11 +389,7 @@ func (s *Store) refresh(tenant, id string, ld *loaded, cur []string) error {
 	if len(cur) != 3+len(ld.campaigns) {
 		return fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
 	}
-	v := cur[0]
-	if v == "0" {
-		v = ""
-	}
-	rs, err := readSetOf(id, v, cur[1], cur[2], ld.campaigns, cur[3:])
+	rs, err := readSetOf(id, cur[0], cur[1], cur[2], ld.campaigns, cur[3:])
 	if err != nil {
 		return err
 	}
