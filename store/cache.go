@@ -1,10 +1,13 @@
 package store
 
 import (
+	"encoding/binary"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/VictoriaMetrics/fastcache"
 )
 
 // Defaults of the subscriber cache (Options.SubscriberCache and
@@ -25,11 +28,8 @@ const (
 //
 // It keeps nothing in clear that Redis keeps sealed: the data key stays
 // wrapped under the master key and the codes sealed under the data key;
-// Load opens them for each message (decodeReadSet). And it is small, few
-// objects of which few hold pointers, since tens of thousands of cached
-// subscribers are heap the garbage collector marks (BenchmarkCacheMemory:
-// 3 KB and 15 objects per subscriber when it kept the decoded state in
-// maps).
+// Load opens them for each message (decodeReadSet). The cache keeps it
+// encoded (appendReadSet), some 460 bytes with one code.
 type readSet struct {
 	version int64
 	doc     string     // the hash's "doc" field; "" when none
@@ -53,94 +53,193 @@ func (rs *readSet) code(campaign string) string {
 
 // subscriberCache keeps the read sets this store last wrote or was told
 // of, so that a message on a subscriber this instance has seen lately is
-// decided without a read: one round trip (apply.lua) instead of two. It is
-// bounded (least recently used entries go first) and forgets an entry left
-// unused for its idle time; a nil cache keeps nothing. Only Load uses it:
-// lookups, exports and consent checks always read Redis.
+// decided without a read: one round trip (apply.lua) instead of two. A nil
+// cache keeps nothing. Only Load uses it: lookups, exports and consent
+// checks always read Redis.
+//
+// It holds no pointers the garbage collector would mark: each read set is
+// kept encoded (appendReadSet) in fastcache's buckets of off-heap memory,
+// so tens of thousands of cached subscribers cost the collector nothing.
+// When they were Go objects (737 bytes and 7 objects a subscriber) they
+// made the gateway's live heap ~40 MB, and every GC cycle marked for
+// 20–50 ms under load: the webhooks that arrived meanwhile made most of
+// the tail at half peak (docs/performance.md).
+//
+// It is bounded in bytes (cacheEntryBytes a subscriber): each bucket is a
+// ring that overwrites its oldest writes first. And it forgets an entry
+// unused for its idle time: an entry older than that is never returned,
+// and two generations of half the budget each turn every idle/2 (the
+// older one emptied), so no entry stays longer than the idle time even
+// when no message comes.
 type subscriberCache struct {
-	entries *lru.Cache[string, *readSet]
-	idle    time.Duration
-	sweep   *time.Timer
+	gens   atomic.Pointer[generations]
+	idle   time.Duration
+	budget int
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards turn and closed
+	turn   *time.Timer
 	closed bool
 }
 
-// newSubscriberCache returns a cache of at most size entries, each kept
-// for idle after its last write; nil when size is negative. A timer drops
-// idle entries even when no message comes.
+// generations is the current generation, which takes the writes, and the
+// previous one, still read.
+type generations struct{ cur, prev *fastcache.Cache }
+
+// cacheEntryBytes is the budget of one subscriber in the cache: an encoded
+// read set with its key is 600–900 bytes with a code or two.
+const cacheEntryBytes = 1 << 10
+
+// newSubscriberCache returns a cache of about size entries, each kept for
+// idle after its last write; nil when size is negative.
 func newSubscriberCache(size int, idle time.Duration) *subscriberCache {
 	if size < 0 {
 		return nil
 	}
-	entries, err := lru.New[string, *readSet](cmp(size, DefaultSubscriberCache))
-	if err != nil {
-		panic(err) // only for a size of 0, which cmp rules out
-	}
-	c := &subscriberCache{entries: entries, idle: cmp(idle, DefaultSubscriberCacheIdle)}
+	c := &subscriberCache{idle: cmp(idle, DefaultSubscriberCacheIdle), budget: cmp(size, DefaultSubscriberCache) * cacheEntryBytes}
+	c.gens.Store(&generations{cur: fastcache.New(c.budget / 2), prev: fastcache.New(c.budget / 2)})
 	c.mu.Lock()
-	c.sweep = time.AfterFunc(c.idle, c.tick)
+	c.turn = time.AfterFunc(c.idle/2, c.tick)
 	c.mu.Unlock()
 	return c
 }
 
-func cacheKey(tenant, id string) string { return tenant + "\x00" + id }
+// cacheKey appends the key of subscriber id of tenant to b.
+func cacheKey(b []byte, tenant, id string) []byte {
+	b = append(b, tenant...)
+	b = append(b, 0)
+	return append(b, id...)
+}
 
 // get returns the read set kept for subscriber id of tenant.
 func (c *subscriberCache) get(tenant, id string) (*readSet, bool) {
 	if c == nil {
 		return nil, false
 	}
-	rs, ok := c.entries.Get(cacheKey(tenant, id))
-	if !ok || time.Since(rs.at) > c.idle {
+	var kb [96]byte
+	k := cacheKey(kb[:0], tenant, id)
+	g := c.gens.Load()
+	b, ok := g.cur.HasGet(nil, k)
+	if !ok {
+		if b, ok = g.prev.HasGet(nil, k); !ok {
+			return nil, false
+		}
+	}
+	rs, err := parseReadSet(b)
+	if err != nil || time.Since(rs.at) > c.idle {
 		return nil, false
 	}
 	return rs, true
 }
 
 func (c *subscriberCache) put(tenant, id string, rs *readSet) {
-	if c != nil {
-		c.entries.Add(cacheKey(tenant, id), rs)
+	if c == nil {
+		return
 	}
+	var kb [96]byte
+	k := cacheKey(kb[:0], tenant, id)
+	g := c.gens.Load()
+	g.cur.Set(k, appendReadSet(make([]byte, 0, 256+len(rs.doc)+len(rs.wrapped)), rs))
+	g.prev.Del(k)
 }
 
 func (c *subscriberCache) forget(tenant, id string) {
-	if c != nil {
-		c.entries.Remove(cacheKey(tenant, id))
+	if c == nil {
+		return
 	}
+	var kb [96]byte
+	k := cacheKey(kb[:0], tenant, id)
+	g := c.gens.Load()
+	g.cur.Del(k)
+	g.prev.Del(k)
 }
 
-// tick drops the entries idle for longer than the idle time, oldest first,
-// and sets the timer again.
+// tick turns the generations: the previous one, whose entries were all
+// written more than idle/2 ago, is emptied and takes the writes from now
+// on; and it sets the timer again.
 func (c *subscriberCache) tick() {
-	c.dropIdle(time.Now())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed {
-		c.sweep.Reset(c.idle / 4)
+	if c.closed {
+		return
 	}
+	g := c.gens.Load()
+	g.prev.Reset()
+	c.gens.Store(&generations{cur: g.prev, prev: g.cur})
+	c.turn.Reset(c.idle / 2)
 }
 
-func (c *subscriberCache) dropIdle(now time.Time) {
-	for {
-		k, rs, ok := c.entries.GetOldest()
-		if !ok || now.Sub(rs.at) <= c.idle {
-			return
-		}
-		c.entries.Remove(k)
-	}
-}
-
-// close stops the timer and forgets everything.
+// close stops the timer and forgets everything (fastcache keeps the
+// memory for the caches the process makes next).
 func (c *subscriberCache) close() {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.closed = true
-	c.sweep.Stop()
-	c.mu.Unlock()
-	c.entries.Purge()
+	c.turn.Stop()
+	g := c.gens.Load()
+	g.cur.Reset()
+	g.prev.Reset()
+}
+
+// appendReadSet appends rs encoded to b: when (Unix nanoseconds) and the
+// version as varints, then the doc, the wrapped key and each code's
+// campaign and sealed value, each as a uvarint length and its bytes.
+func appendReadSet(b []byte, rs *readSet) []byte {
+	b = binary.AppendVarint(b, rs.at.UnixNano())
+	b = binary.AppendVarint(b, rs.version)
+	b = appendField(b, rs.doc)
+	b = appendField(b, rs.wrapped)
+	for _, c := range rs.codes {
+		b = appendField(appendField(b, c.campaign), c.sealed)
+	}
+	return b
+}
+
+func appendField(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+var errCacheEntry = errors.New("store: malformed subscriber cache entry")
+
+// parseReadSet decodes what appendReadSet wrote. The strings share one
+// copy of b.
+func parseReadSet(b []byte) (*readSet, error) {
+	s := string(b)
+	pos := 0
+	varint := func() (int64, bool) {
+		v, n := binary.Varint(b[pos:])
+		pos += n
+		return v, n > 0
+	}
+	field := func() (string, bool) {
+		l, n := binary.Uvarint(b[pos:])
+		if n <= 0 || l > uint64(len(b)-pos-n) {
+			return "", false
+		}
+		pos += n
+		f := s[pos : pos+int(l)]
+		pos += int(l)
+		return f, true
+	}
+	at, ok1 := varint()
+	v, ok2 := varint()
+	doc, ok3 := field()
+	wrapped, ok4 := field()
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return nil, errCacheEntry
+	}
+	rs := &readSet{version: v, doc: doc, wrapped: wrapped, at: time.Unix(0, at)}
+	for pos < len(b) {
+		campaign, ok1 := field()
+		sealed, ok2 := field()
+		if !ok1 || !ok2 {
+			return nil, errCacheEntry
+		}
+		rs.codes = append(rs.codes, codeKeyV{campaign, sealed})
+	}
+	return rs, nil
 }
 
 // after returns the read set that applying a decision on rs made: version

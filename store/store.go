@@ -52,11 +52,12 @@ type Options struct {
 	// returned an error other than a miss. It must be fast and safe for
 	// concurrent use; gateway.Metrics.ObserveRedis is one.
 	Observe func(op string, d time.Duration, failed bool)
-	// SubscriberCache is how many subscribers' read sets (state, wrapped
-	// data key, sealed codes: as Redis holds them) the store keeps in
-	// memory so that a message is decided
-	// without a read (see Load): DefaultSubscriberCache when 0, none when
-	// negative (every Load reads Redis).
+	// SubscriberCache is about how many subscribers' read sets (state,
+	// wrapped data key, sealed codes: as Redis holds them) the store keeps
+	// in memory so that a message is decided without a read (see Load):
+	// DefaultSubscriberCache when 0, none when negative (every Load reads
+	// Redis). The cache takes 1 KiB of off-heap memory per subscriber of
+	// it (at least 64 MiB once full; an entry is ~460 bytes).
 	SubscriberCache int
 	// SubscriberCacheIdle is how long an unused entry of the cache is
 	// kept; DefaultSubscriberCacheIdle when 0.
