@@ -561,11 +561,12 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 			}
 			raw := outboxPayload(m.Values)
 			event := json.RawMessage(raw)
-			if !json.Valid(event) {
+			id, subject, valid := parseEventHead(event)
+			if !valid {
 				// Not an event: kept, as a string, rather than lost.
 				event, _ = json.Marshal(raw)
+				id, subject = eventHead(event)
 			}
-			id, subject := eventHead(event)
 			key := entryKey(s, m.ID, id)
 			if _, dup := a.archived[key]; dup {
 				continue // archived before a crash, not deleted yet
