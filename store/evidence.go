@@ -37,7 +37,7 @@ func (s *Store) AuditLog(dir string) *AuditLog { return &AuditLog{st: s, dir: di
 func (l *AuditLog) Evidence(ctx context.Context, tenant string, phone optin.Phone) (optin.Evidence, error) {
 	id := l.st.pseudonyms.Pseudonym(tenant, phone)
 	ev := optin.Evidence{Tenant: tenant, Subscriber: id, Records: []optin.AuditRecord{}, Pending: []optin.Event{}}
-	archived := map[string]bool{}
+	archived := map[archiveKey]bool{}
 	subject := subjectOf(tenant, id)
 	notHere := func(d *digest) bool {
 		_, found := slices.BinarySearch(d.Subjects, subject)

@@ -54,8 +54,8 @@ func (l *AuditLog) Rebuild(ctx context.Context) (RebuildStats, error) {
 	var order []subKey
 	// suppressed: erased and not subscribed again since
 	suppressed := map[subKey]optin.Suppression{}
-	seen := map[string]bool{} // entryKey of the events applied
-	apply := func(key string, raw []byte, ev optin.Event) {
+	seen := map[archiveKey]bool{} // entryKey of the events applied
+	apply := func(key archiveKey, raw []byte, ev optin.Event) {
 		if seen[key] {
 			return // an entry archived and not yet deleted from its stream
 		}
