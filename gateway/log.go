@@ -12,9 +12,17 @@ const logFieldsKey = "log_fields"
 
 // logFields adds fields to the request's one log line.
 func logFields(c echo.Context, fields ...zap.Field) {
-	prev, _ := c.Get(logFieldsKey).([]zap.Field)
-	c.Set(logFieldsKey, append(prev, fields...))
+	if p, ok := c.Get(logFieldsKey).(*[]zap.Field); ok {
+		*p = append(*p, fields...)
+		return
+	}
+	c.Set(logFieldsKey, &[]zap.Field{}) // outside accessLog (tests of a handler alone)
+	logFields(c, fields...)
 }
+
+// logFieldsCap is room for the fields a webhook's handler adds and
+// accessLog's own, so that none of them grows the slice.
+const logFieldsCap = 16
 
 // accessLog writes one line per request, at the edge, once: the route
 // pattern (never the raw path, which may hold a phone number), status,
@@ -23,13 +31,14 @@ func logFields(c echo.Context, fields ...zap.Field) {
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		fields := make([]zap.Field, 0, logFieldsCap)
+		c.Set(logFieldsKey, &fields)
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
 		status := c.Response().Status
 		latency := time.Since(start)
-		fields, _ := c.Get(logFieldsKey).([]zap.Field)
 		s.metrics.observeRequest(c.Path(), status, latency, fields)
 		fields = append(fields,
 			zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
