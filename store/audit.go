@@ -109,8 +109,10 @@ func encodeRecord(body recordBody) ([]byte, string, error) {
 // whitespace, nothing it escapes for HTML); false otherwise, for
 // json.Marshal to do. The archiver's events come from json.Marshal, so
 // nearly all take this way: encoding/json validated and compacted each
-// again, some 3% of the gateway's CPU under load.
-// TestRecordJSONMatchesMarshal holds it to json.Marshal.
+// again, some 3% of the gateway's CPU under load. body.Event must be
+// valid JSON, as the archiver makes sure (parseEventHead), since this way
+// does not look. TestRecordJSONMatchesMarshal and FuzzRecordJSON hold it
+// to json.Marshal.
 func appendRecordJSON(b []byte, body recordBody) ([]byte, bool) {
 	_, offset := body.ArchivedAt.Zone()
 	if y := body.ArchivedAt.Year(); y < 0 || y > 9999 || offset%60 != 0 ||
