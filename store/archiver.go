@@ -562,11 +562,10 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 			}
 			raw := outboxPayload(m.Values)
 			event := json.RawMessage(raw)
-			id, subject, valid := parseEventHead(event)
+			id, subject, valid := parseEventHead(event) // both empty when not valid
 			if !valid {
 				// Not an event: kept, as a string, rather than lost.
 				event, _ = json.Marshal(raw)
-				id, subject = eventHead(event)
 			}
 			key := entryKey(s, m.ID, id)
 			if _, dup := a.archived[key]; dup {

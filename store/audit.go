@@ -475,7 +475,8 @@ func eventHead(event json.RawMessage) (id, subject string) {
 
 // parseEventHead is eventHead that also tells whether event is valid JSON
 // (json.Unmarshal checks the whole of it before it decodes, and fails with
-// a SyntaxError if it is not), so that the archiver scans it once.
+// a SyntaxError if it is not), so that the archiver scans it once. When
+// it is not, id and subject are eventHead's of a head with no fields.
 func parseEventHead(event json.RawMessage) (id, subject string, valid bool) {
 	var head struct {
 		ID         string `json:"id"`

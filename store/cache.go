@@ -72,9 +72,8 @@ func (rs *readSet) code(campaign string) string {
 // older one emptied), so no entry stays longer than the idle time even
 // when no message comes.
 type subscriberCache struct {
-	gens   atomic.Pointer[generations]
-	idle   time.Duration
-	budget int
+	gens atomic.Pointer[generations]
+	idle time.Duration
 
 	mu     sync.Mutex // guards turn and closed
 	turn   *time.Timer
@@ -95,8 +94,9 @@ func newSubscriberCache(size int, idle time.Duration) *subscriberCache {
 	if size < 0 {
 		return nil
 	}
-	c := &subscriberCache{idle: cmp(idle, DefaultSubscriberCacheIdle), budget: cmp(size, DefaultSubscriberCache) * cacheEntryBytes}
-	c.gens.Store(&generations{cur: fastcache.New(c.budget / 2), prev: fastcache.New(c.budget / 2)})
+	c := &subscriberCache{idle: cmp(idle, DefaultSubscriberCacheIdle)}
+	half := cmp(size, DefaultSubscriberCache) * cacheEntryBytes / 2
+	c.gens.Store(&generations{cur: fastcache.New(half), prev: fastcache.New(half)})
 	c.mu.Lock()
 	c.turn = time.AfterFunc(c.idle/2, c.tick)
 	c.mu.Unlock()

@@ -135,11 +135,7 @@ func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string,
 		}
 		return nil, s.openIdempotent(dk, tenant, id, in, reply), nil
 	}
-	var v, d string
-	if f := doc.Val(); len(f) == 2 {
-		v, _ = f[0].(string)
-		d, _ = f[1].(string)
-	}
+	v, d := hashFields(doc.Val())
 	sealed := make([]string, len(campaigns))
 	for i := range campaigns {
 		sealed[i] = codes[i].Val()
@@ -152,14 +148,11 @@ func (s *Store) read(ctx context.Context, tenant, id string, campaigns []string,
 // hash's version and doc ("" when none), its wrapped data key and the
 // values of the code keys of campaigns ("" when none).
 func readSetOf(id, v, doc, wrapped string, campaigns, sealed []string) (*readSet, error) {
-	rs := &readSet{doc: doc, wrapped: wrapped, at: time.Now()}
-	if v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("store: load %s: version: %w", id, err)
-		}
-		rs.version = n
+	version, err := parseVersion(id, v)
+	if err != nil {
+		return nil, err
 	}
+	rs := &readSet{version: version, doc: doc, wrapped: wrapped, at: time.Now()}
 	for i, c := range campaigns {
 		if sealed[i] != "" {
 			rs.codes = append(rs.codes, codeKeyV{c, sealed[i]})
@@ -186,17 +179,36 @@ func (s *Store) openIdempotent(dk *dataKey, tenant, id string, in optin.Inbound,
 
 // decodeSubscriber fills sub from the "v" and "doc" fields of its hash.
 func decodeSubscriber(sub *optin.Subscriber, fields []any) error {
-	sub.Enrollments = map[string]optin.Enrollment{}
-	if len(fields) != 2 || fields[0] == nil {
-		return nil
-	}
-	v, err := strconv.ParseInt(fmt.Sprint(fields[0]), 10, 64)
+	v, doc := hashFields(fields)
+	version, err := parseVersion(sub.ID, v)
 	if err != nil {
-		return fmt.Errorf("store: load %s: version: %w", sub.ID, err)
+		sub.Enrollments = map[string]optin.Enrollment{}
+		return err
 	}
-	sub.Version = v
-	doc, _ := fields[1].(string)
+	sub.Version = version
 	return decodeDoc(sub, doc)
+}
+
+// hashFields returns the "v" and "doc" fields that an HMGET of a
+// subscriber's hash found ("" when none).
+func hashFields(fields []any) (v, doc string) {
+	if len(fields) == 2 {
+		v, _ = fields[0].(string)
+		doc, _ = fields[1].(string)
+	}
+	return v, doc
+}
+
+// parseVersion parses the "v" field of subscriber id's hash; 0 when "".
+func parseVersion(id, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("store: load %s: version: %w", id, err)
+	}
+	return n, nil
 }
 
 // decodeDoc fills sub.Enrollments from the "doc" field of its hash ("" =
@@ -385,12 +397,13 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 // found instead of ld's: version, doc, wrapped data key, then the values
 // of the code keys of ld's campaigns.
 func (s *Store) refresh(tenant, id string, ld *loaded, cur []string) error {
-	s.cache.forget(tenant, id)
-	if len(cur) != 3+len(ld.campaigns) {
-		return fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
+	var rs *readSet
+	err := fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
+	if len(cur) == 3+len(ld.campaigns) {
+		rs, err = readSetOf(id, cur[0], cur[1], cur[2], ld.campaigns, cur[3:])
 	}
-	rs, err := readSetOf(id, cur[0], cur[1], cur[2], ld.campaigns, cur[3:])
 	if err != nil {
+		s.cache.forget(tenant, id)
 		return err
 	}
 	s.cache.put(tenant, id, rs)
