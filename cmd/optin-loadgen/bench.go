@@ -137,7 +137,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var phaseRun func(name string, redis bool, run func(context.Context) (*loadgen.Result, error)) (*measurement, error)
 	base := loadgen.Config{
 		Target: gwURL, PublicURL: gwURL, AuthToken: token, To: "+12025550100", Odds: loadgen.DefaultOdds,
-		Concurrency: *conc, Duration: *dur, Warmup: *warmup, Senders: 30000,
+		Concurrency: *conc, Duration: *dur, Warmup: *warmup, Senders: 30000, Procs: openLoopProcs,
 	}
 	phase := func(name, path string, rate float64, seed uint64, redis bool) (*measurement, error) {
 		cfg := base

@@ -28,6 +28,12 @@ import (
 // from each request's due time, so they counted against the server.
 const gcPercent = 800
 
+// openLoopProcs is the load generator's GOMAXPROCS while an open loop
+// sends. One P is plenty for a rate (~80 µs of CPU a request) and spares
+// the machine the other P's spinning and the wake-ups between the two:
+// make bench's open loop cost ~85 µs of CPU a request with two.
+const openLoopProcs = 1
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)

@@ -28,6 +28,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	to := fs.String("to", "+12025550100", "the business number")
 	rate := fs.Float64("rate", 0, "open-loop: requests per second (0: closed-loop)")
 	conc := fs.Int("concurrency", 32, "closed-loop: requests in flight")
+	procs := fs.Int("procs", openLoopProcs, "open-loop: GOMAXPROCS while sending (0: leave it)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to measure")
 	warmup := fs.Duration("warmup", time.Second, "load before measuring, left out of the figures")
 	senders := fs.Int("senders", 20000, "distinct sender numbers (+1 NPA 555 01XX)")
@@ -40,7 +41,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := loadgen.Config{
 		Target: strings.TrimRight(*target, "/"), PublicURL: strings.TrimRight(*publicURL, "/"),
 		Path: *path, AuthToken: *token, To: *to, Flows: *path == webhookPath, Odds: loadgen.DefaultOdds,
-		Rate: *rate, Concurrency: *conc, Duration: *dur, Warmup: *warmup, Senders: *senders, Seed: *seed,
+		Rate: *rate, Concurrency: *conc, Duration: *dur, Warmup: *warmup, Senders: *senders, Seed: *seed, Procs: *procs,
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = cfg.Target

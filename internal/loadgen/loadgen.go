@@ -36,11 +36,15 @@ type Config struct {
 	// otherwise closed-loop with Concurrency requests in flight.
 	Rate        float64
 	Concurrency int
-	MaxInFlight int           // open-loop: requests beyond it are dropped and counted; default 1024
-	Warmup      time.Duration // sent but left out of the figures
-	Duration    time.Duration
-	Senders     int // distinct sender numbers; default 20000
-	Seed        uint64
+	MaxInFlight int // open-loop: requests beyond it are dropped and counted; default 1024
+	// Procs > 0 sets GOMAXPROCS while the open loop runs. The setting is
+	// process-wide, so only a process that runs nothing else (the
+	// optin-loadgen command) should set it; 0 leaves it.
+	Procs    int
+	Warmup   time.Duration // sent but left out of the figures
+	Duration time.Duration
+	Senders  int // distinct sender numbers; default 20000
+	Seed     uint64
 	// Bucket is the width of the latency-over-time series; default 250ms.
 	Bucket time.Duration
 }
@@ -160,10 +164,9 @@ func (r *runner) closedLoop(ctx context.Context) {
 // openLoop starts a request every 1/Rate seconds, on schedule whatever the
 // server's pace, until ctx is done.
 func (r *runner) openLoop(ctx context.Context) {
-	// One P is plenty for a rate (~80 µs of CPU a request), and spares
-	// the machine the other P's spinning and the wake-ups between the two:
-	// make bench's open loop cost ~85 µs of CPU a request with two.
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if r.cfg.Procs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(r.cfg.Procs))
+	}
 	interval := time.Duration(float64(time.Second) / r.cfg.Rate)
 	sem := make(chan struct{}, r.cfg.MaxInFlight)
 	var wg sync.WaitGroup

@@ -198,8 +198,16 @@ func TestRunDrivesFlowsThroughTheGateway(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Requests == 0 || res.Statuses["200"] != res.Requests {
-				t.Fatalf("statuses %v of %d requests; want all 200", res.Statuses, res.Requests)
+			// The open loop drops (and counts) a request that is due when
+			// every sender still waits on its last reply, as a slow
+			// machine under the race detector can make it; every request
+			// sent must be answered 200.
+			sent := res.Requests - res.Statuses["dropped"]
+			if sent <= res.Requests/2 || res.Statuses["200"] != sent {
+				t.Fatalf("statuses %v of %d requests; want every one sent answered 200, and most sent", res.Statuses, res.Requests)
+			}
+			if d := res.Statuses["dropped"]; d > 0 {
+				t.Logf("%d of %d requests dropped by the load generator (every sender busy)", d, res.Requests)
 			}
 			for _, k := range []string{"join", "code", "stop"} {
 				if res.Kinds[k] == 0 {
