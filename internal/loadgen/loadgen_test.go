@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/xml"
+	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,6 +221,42 @@ func TestRunDrivesFlowsThroughTheGateway(t *testing.T) {
 				t.Errorf("latencies p50 %v p99 %v p99.9 %v, %d points; want 0 < p50 ≤ p99 ≤ p99.9 and a series", res.P50, res.P99, res.P999, len(res.Series))
 			}
 		})
+	}
+}
+
+// TestOpenLoopProcs checks that Config.Procs holds GOMAXPROCS while the
+// open loop sends, and that the run gives the old value back; without it
+// the setting is left alone (it is process-wide: an in-process server
+// shares it).
+func TestOpenLoopProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	for _, procs := range []int{0, 1} {
+		var seen atomic.Int64 // the largest GOMAXPROCS a request saw
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for n := int64(runtime.GOMAXPROCS(0)); ; {
+				if old := seen.Load(); old >= n || seen.CompareAndSwap(old, n) {
+					break
+				}
+			}
+		}))
+		res, err := loadgen.Run(context.Background(), loadgen.Config{
+			Target: hs.URL, PublicURL: hs.URL, Path: "/bench/hello", To: "+12025550100",
+			Rate: 200, Duration: 200 * time.Millisecond, Senders: 50, Seed: 1, Procs: procs,
+		})
+		hs.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(before)
+		if procs > 0 {
+			want = int64(procs)
+		}
+		if res.Statuses["200"] == 0 || seen.Load() != want {
+			t.Errorf("Procs %d: requests saw GOMAXPROCS up to %d (statuses %v); want %d", procs, seen.Load(), res.Statuses, want)
+		}
+		if got := runtime.GOMAXPROCS(0); got != before {
+			t.Fatalf("Procs %d: GOMAXPROCS %d after the run; want %d back", procs, got, before)
+		}
 	}
 }
 
