@@ -359,7 +359,8 @@ func TestGracefulShutdown(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for range 100 {
+		// Until Serve listens (a loaded machine may take a while to get there).
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+webhookPath, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(twilioToken, publicURL+webhookPath, form))
@@ -373,7 +374,13 @@ func TestGracefulShutdown(t *testing.T) {
 			return
 		}
 	}()
-	<-slow.started
+	select {
+	case <-slow.started:
+	case <-done:
+		t.Fatalf("the request ended (status %d) before it reached the store; want it in flight", status)
+	case err := <-served:
+		t.Fatalf("Serve: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

@@ -62,7 +62,10 @@ func startEventWorker(tb testing.TB, h *harness, maxAttempts int) (stop func()) 
 	core, _ := observer.New(zapcore.DebugLevel)
 	w, err := events.New(events.Options{
 		Queue: h.store, MaxAttempts: maxAttempts, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond,
-		Timeout: 250 * time.Millisecond, LeaseTTL: 500 * time.Millisecond, Poll: 10 * time.Millisecond,
+		// A second for a delivery, not less: a try that a loaded machine
+		// makes slow must not read as the endpoint's fault (the broken
+		// endpoint's dead letters must say "status 502").
+		Timeout: time.Second, LeaseTTL: 2 * time.Second, Poll: 10 * time.Millisecond,
 		Logger: testLogger(tb, core),
 	})
 	if err != nil {
@@ -226,7 +229,7 @@ func waitDelivered(tb testing.TB, h *harness, dir string, b *business, min int) 
 func TestEventWebhooksExactlyOnce(t *testing.T) {
 	start := time.Now().UTC()
 	h, dir := newEventsHarness(t)
-	biz := &business{faults: true, stall: 400 * time.Millisecond}
+	biz := &business{faults: true, stall: 1500 * time.Millisecond} // past the worker's 1 s time-out
 	srv := httptest.NewServer(biz)
 	t.Cleanup(srv.Close)
 	biz.mu.Lock()

@@ -45,11 +45,11 @@ func TestStopWhileRedisSlow(t *testing.T) {
 	proxy := redistest.NewProxy(t, srv.Addr())
 	sp := newSpool(t)
 	h := newHarnessOn(t, proxy.URL(), func(o *gateway.Options) {
-		o.Spool, o.RequestTimeout = sp, 500*time.Millisecond
+		o.Spool, o.RequestTimeout = sp, time.Second // the setup below must make it on a loaded machine
 	})
 	from := "+12025550145"
 	h.sms(from, bizNumber, codeIn(t, h.sms(from, bizNumber, "JOIN")[0]))
-	proxy.SetDelay(2 * time.Second)
+	proxy.SetDelay(2500 * time.Millisecond) // well over the request timeout, under go-redis's 5 s read timeout (the replay)
 	start := time.Now()
 	r := h.post(inboundForm(newSid(), from, bizNumber, "STOP"))
 	took := time.Since(start)
@@ -64,7 +64,7 @@ func TestStopWhileRedisSlow(t *testing.T) {
 	if s := h.states(from)["deals"]; s != "unsubscribed" || st.Applied != 1 {
 		t.Errorf("after replay: deals %q, %+v; want unsubscribed, 1 applied", s, st)
 	}
-	t.Logf("injected: 2 s per chunk between gateway and Redis, request timeout 500 ms; STOP answered 200 after %v, spooled, applied on replay", took.Round(time.Millisecond))
+	t.Logf("injected: 2.5 s per chunk between gateway and Redis, request timeout 1 s; STOP answered 200 after %v, spooled, applied on replay", took.Round(time.Millisecond))
 }
 
 // replay applies the spool through the server, as serve's replayer does.

@@ -124,7 +124,7 @@ func fastOptions(tb testing.TB, q outbound.Queue, base string, owner string) out
 		Owner:       owner,
 		BaseBackoff: 2 * time.Millisecond,
 		MaxBackoff:  20 * time.Millisecond,
-		LeaseTTL:    time.Second,
+		LeaseTTL:    3 * time.Second, // renewed every second: a worker stalled for 2 s on a loaded machine keeps its shards
 		Poll:        10 * time.Millisecond,
 		Logger:      zaptest.NewLogger(tb),
 	}

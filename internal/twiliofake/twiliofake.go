@@ -108,7 +108,8 @@ func (r rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // FailWith sets the failure injection: fn sees each create request's To,
 // Body and the 1-based count of create requests so far, and returns the
-// failure to answer, or nil to accept.
+// failure to answer, or nil to accept. fn is called under the fake's
+// lock, one request at a time, so it may keep state without its own.
 func (f *Fake) FailWith(fn func(to, body string, attempt int) *Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
