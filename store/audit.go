@@ -86,20 +86,20 @@ func digestName(n uint64) string { return fmt.Sprintf("%s%012d%s", segPrefix, n,
 
 // encodeRecord returns the line of body and its hash.
 func encodeRecord(body recordBody) ([]byte, string, error) {
-	b, ok := appendRecordJSON(make([]byte, 0, 256+len(body.Event)), body)
+	// The body is written after room for its hash, which goes in front.
+	const head = 2*sha256.Size + 1 // the hash in hex and a space
+	line, ok := appendRecordJSON(make([]byte, head, head+256+len(body.Event)), body)
 	if !ok {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
 			return nil, "", err
 		}
+		line = append(make([]byte, head, head+len(b)+1), b...)
 	}
-	sum := sha256.Sum256(b)
-	h := hex.EncodeToString(sum[:])
-	line := make([]byte, 0, len(h)+len(b)+2)
-	line = append(line, h...)
-	line = append(line, ' ')
-	line = append(line, b...)
-	return append(line, '\n'), h, nil
+	sum := sha256.Sum256(line[head:])
+	hex.Encode(line, sum[:])
+	line[head-1] = ' '
+	return append(line, '\n'), string(line[:head-1]), nil
 }
 
 // appendRecordJSON appends body to b exactly as json.Marshal encodes it,

@@ -118,9 +118,12 @@ func (c *subscriberCache) get(tenant, id string) (*readSet, bool) {
 	var kb [96]byte
 	k := cacheKey(kb[:0], tenant, id)
 	g := c.gens.Load()
-	b, ok := g.cur.HasGet(nil, k)
+	// The entry is read into this buffer (on the heap only when larger)
+	// and copied once, by parseReadSet, into the strings it returns.
+	var vb [cacheEntryBytes]byte
+	b, ok := g.cur.HasGet(vb[:0], k)
 	if !ok {
-		if b, ok = g.prev.HasGet(nil, k); !ok {
+		if b, ok = g.prev.HasGet(vb[:0], k); !ok {
 			return nil, false
 		}
 	}
@@ -138,7 +141,8 @@ func (c *subscriberCache) put(tenant, id string, rs *readSet) {
 	var kb [96]byte
 	k := cacheKey(kb[:0], tenant, id)
 	g := c.gens.Load()
-	g.cur.Set(k, appendReadSet(make([]byte, 0, 256+len(rs.doc)+len(rs.wrapped)), rs))
+	var vb [cacheEntryBytes]byte // Set copies the value
+	g.cur.Set(k, appendReadSet(vb[:0], rs))
 	g.prev.Del(k)
 }
 

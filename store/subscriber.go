@@ -397,17 +397,22 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 // found instead of ld's: version, doc, wrapped data key, then the values
 // of the code keys of ld's campaigns.
 func (s *Store) refresh(tenant, id string, ld *loaded, cur []string) error {
-	var rs *readSet
-	err := fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
-	if len(cur) == 3+len(ld.campaigns) {
-		rs, err = readSetOf(id, cur[0], cur[1], cur[2], ld.campaigns, cur[3:])
-	}
+	rs, err := staleReadSet(id, ld.campaigns, cur)
 	if err != nil {
 		s.cache.forget(tenant, id)
 		return err
 	}
 	s.cache.put(tenant, id, rs)
 	return nil
+}
+
+// staleReadSet is the read set of apply.lua's stale reply cur (version,
+// doc, wrapped data key, the values of the code keys of campaigns).
+func staleReadSet(id string, campaigns, cur []string) (*readSet, error) {
+	if len(cur) != 3+len(campaigns) {
+		return nil, fmt.Errorf("store: apply %s: unexpected stale reply of %d values", id, len(cur))
+	}
+	return readSetOf(id, cur[0], cur[1], cur[2], campaigns, cur[3:])
 }
 
 // withEvidence returns the enrollments of dec.Next, each campaign whose
