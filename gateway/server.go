@@ -100,6 +100,9 @@ type Options struct {
 	// Webhooks serves the event webhook routes (with Config); nil
 	// answers them 404.
 	Webhooks Webhooks
+	// ReadyChecks are asked by /readyz after the store's ping; the first
+	// that fails makes it answer 503 with the check's name and reason.
+	ReadyChecks []ReadyCheck
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
@@ -314,10 +317,29 @@ func (s *Server) handleHealthGet(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyGet answers 200 while Redis is reachable, 503 otherwise.
+// ReadyCheck is one condition of readiness beside the store's ping, such
+// as the audit archive keeping up or Redis persisting what it
+// acknowledges. Check returns nil while the gateway may take traffic, or
+// an error whose text (shown on /readyz: no personal data) says why not.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// handleReadyGet answers 200 while Redis is reachable and every ReadyCheck
+// passes; 503 with Retry-After otherwise, naming the check and its reason.
 func (s *Server) handleReadyGet(c echo.Context) error {
-	if err := s.opts.Store.Ping(c.Request().Context()); err != nil {
+	ctx := c.Request().Context()
+	if err := s.opts.Store.Ping(ctx); err != nil {
 		return err
+	}
+	for _, rc := range s.opts.ReadyChecks {
+		if err := rc.Check(ctx); err != nil {
+			c.Response().Header().Set("Retry-After", retryAfter)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{
+				"status": "not ready", "check": rc.Name, "reason": err.Error(),
+			})
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
