@@ -98,6 +98,8 @@ type Config struct {
 	Outbound Outbound
 	// Events configures the event webhooks' delivery.
 	Events Events
+	// HTTP configures the listeners' timeouts and the admin listener.
+	HTTP HTTP
 }
 
 // Log configures logging.
@@ -190,6 +192,8 @@ type file struct {
 	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
 	Audit           auditFile      `yaml:"audit"`
 	Events          eventsFile     `yaml:"events"`
+	HTTP            httpFile       `yaml:"http"`
+	AdminAddr       string         `yaml:"admin_addr"`
 	Tenants         []Tenant       `yaml:"tenants"`
 }
 
@@ -374,6 +378,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Events, err = loadEvents(f.Events, getenv); err != nil {
+		return nil, err
+	}
+	if c.HTTP, err = loadHTTP(f.HTTP, f.AdminAddr, c.Addr, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {

@@ -243,7 +243,8 @@ func (s *Server) handleAudienceGet(c echo.Context) error {
 	logFields(c, zap.String("tenant", tenant), zap.String("campaign", campaign), zap.String("format", format), zap.Bool("resumed", cursor != ""))
 
 	res := c.Response()
-	bw := bufio.NewWriterSize(res, 32<<10)
+	sw := s.streamWriter(c) // each chunk has the write timeout anew
+	bw := bufio.NewWriterSize(sw, 32<<10)
 	enc := json.NewEncoder(bw)
 	var cw *csv.Writer
 	// The status goes out with the first member (or the end), so that a
@@ -279,7 +280,7 @@ func (s *Server) handleAudienceGet(c echo.Context) error {
 		if err := bw.Flush(); err != nil {
 			return err
 		}
-		res.Flush()
+		sw.Flush()
 		return nil
 	}
 	stats, err := s.opts.Consent.Audience(c.Request().Context(), tenant, campaign, cursor, 0, func(m optin.AudienceMember) error {

@@ -54,6 +54,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout
 	case errors.Is(err, optin.ErrUnavailable), errors.Is(err, optin.ErrConflict),
 		errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable

@@ -103,6 +103,9 @@ type Options struct {
 	// ReadyChecks are asked by /readyz after the store's ping; the first
 	// that fails makes it answer 503 with the check's name and reason.
 	ReadyChecks []ReadyCheck
+	// Timeouts are the HTTP server's (timeouts.go); a zero field takes
+	// its default.
+	Timeouts Timeouts
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
@@ -123,6 +126,7 @@ type Server struct {
 	metricsHandler http.Handler
 	phones         *phoneCache
 	console        *consoleSealer
+	listeners      *listeners
 }
 
 // New returns a server with every route registered.
@@ -151,6 +155,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
+	opts.Timeouts = opts.Timeouts.withDefaults()
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	for num, m := range opts.ReplyModes {
 		if m == ReplyAPI && opts.Outbound == nil {
@@ -169,6 +174,7 @@ func New(opts Options) (*Server, error) {
 		metrics:        opts.Metrics,
 		metricsHandler: opts.Metrics.Handler(),
 		phones:         newPhoneCache(defaultPhoneCacheSize),
+		listeners:      &listeners{},
 	}
 	consoleKey := opts.ConsoleKey
 	if len(consoleKey) == 0 {
@@ -209,6 +215,7 @@ func (s *Server) routes() *echo.Echo {
 		middleware.Recover(),
 		middleware.RequestID(),
 		s.accessLog,
+		s.bodyDeadline,
 		middleware.BodyLimit(fmt.Sprintf("%dB", s.opts.MaxBodyBytes)),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 			Timeout: s.opts.RequestTimeout,
@@ -296,21 +303,13 @@ func (s *Server) routes() *echo.Echo {
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Serve accepts connections on addr until Shutdown. It returns nil after a
-// graceful shutdown.
-func (s *Server) Serve(addr string) error {
-	s.echo.Server.ReadHeaderTimeout = 10 * time.Second
-	if err := s.echo.Start(addr); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("gateway: serve %s: %w", addr, err)
-	}
-	return nil
-}
+// Serve accepts connections on addr, and on Options.AdminAddr when set,
+// until Shutdown (timeouts.go). It returns nil after a graceful shutdown.
+func (s *Server) Serve(addr string) error { return s.serve(addr) }
 
 // Shutdown stops accepting connections and waits for in-flight requests to
 // finish, until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error {
-	return s.echo.Shutdown(ctx)
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.listeners.shutdown(ctx) }
 
 // handleHealthGet answers while the process is up.
 func (s *Server) handleHealthGet(c echo.Context) error {

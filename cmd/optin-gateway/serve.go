@@ -128,6 +128,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies:  cfg.TrustedProxies,
 		ConsoleKey:      consoleKey(cfg, masterKey),
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
+		Timeouts:        httpTimeouts(cfg.HTTP),
 	})
 	if err != nil {
 		return err
