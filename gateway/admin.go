@@ -503,7 +503,11 @@ func (s *Server) handleTokenCreate(c echo.Context) error {
 	}
 	switch {
 	case !optin.ValidRole(req.Role):
-		return &optin.FieldError{Field: "role", Msg: "role must be admin, support, auditor or sender"}
+		return &optin.FieldError{Field: "role", Msg: "role must be admin, support, auditor, sender or metrics"}
+	case req.Role == optin.RoleMetrics && !who(c).operator:
+		// /metrics spans every tenant: only the operator hands it out.
+		s.security(c, "forbidden")
+		return errForbidden
 	case strings.TrimSpace(req.Name) == "" || len(req.Name) > 64:
 		return &optin.FieldError{Field: "name", Msg: "name must be 1 to 64 characters"}
 	}

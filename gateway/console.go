@@ -374,7 +374,7 @@ func (s *Server) handleConsoleSignInPost(c echo.Context) error {
 		s.security(c, "bad_token")
 		return fail(errConsoleToken)
 	}
-	if p.role == optin.RoleSender {
+	if p.role == optin.RoleSender || p.role == optin.RoleMetrics {
 		// A sending system's token is for the consent routes only.
 		s.security(c, "forbidden")
 		return fail(errConsoleSender)

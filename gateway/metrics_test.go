@@ -46,7 +46,7 @@ func newMetricsHarness(tb testing.TB, bench bool) (*harness, *gateway.Metrics) {
 // scrape returns the lines of /metrics.
 func (h *harness) scrape() map[string]bool {
 	h.tb.Helper()
-	r := h.get("/metrics", "")
+	r := h.get("/metrics", adminToken)
 	if r.status != http.StatusOK {
 		h.tb.Fatalf("GET /metrics: status %d; want 200", r.status)
 	}
@@ -90,7 +90,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("/metrics:\n%s", h.get("/metrics", "").body)
+		t.Logf("/metrics:\n%s", h.get("/metrics", adminToken).body)
 	}
 }
 

@@ -106,6 +106,10 @@ type Options struct {
 	// Timeouts are the HTTP server's (timeouts.go); a zero field takes
 	// its default.
 	Timeouts Timeouts
+	// AdminAddr, when set, is the admin listener's address: it serves
+	// /metrics without a token, /healthz and /readyz, and the public
+	// listener no longer serves /metrics (adminlistener.go).
+	AdminAddr string
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
@@ -127,6 +131,7 @@ type Server struct {
 	phones         *phoneCache
 	console        *consoleSealer
 	listeners      *listeners
+	admin          *echo.Echo // the admin listener's routes; nil without AdminAddr
 }
 
 // New returns a server with every route registered.
@@ -202,6 +207,9 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.echo = s.routes()
+	if opts.AdminAddr != "" {
+		s.admin = s.adminRoutes()
+	}
 	return s, nil
 }
 
@@ -213,7 +221,7 @@ func (s *Server) routes() *echo.Echo {
 	e.IPExtractor = ipExtractor(s.opts.TrustedProxies)
 	e.Use(
 		middleware.Recover(),
-		middleware.RequestID(),
+		s.requestID,
 		s.accessLog,
 		s.bodyDeadline,
 		middleware.BodyLimit(fmt.Sprintf("%dB", s.opts.MaxBodyBytes)),
@@ -227,7 +235,10 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.handleHealthGet)
 	e.GET("/readyz", s.handleReadyGet)
-	e.GET("/metrics", s.handleMetricsGet)
+	if s.opts.AdminAddr == "" {
+		// The operator's token or a metrics token (metrics span tenants).
+		e.GET("/metrics", s.handleMetricsGet, s.authenticate, s.allow(optin.RoleMetrics))
+	}
 
 	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
 	e.POST(twilioStatusPath, s.handleTwilioStatus)

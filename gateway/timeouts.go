@@ -82,7 +82,22 @@ func (s *Server) serve(addr string) error {
 	if err != nil {
 		return fmt.Errorf("gateway: serve %s: %w", addr, err)
 	}
-	return s.ServeListener(ln)
+	if s.admin == nil {
+		return s.ServeListener(ln)
+	}
+	adminDone, err := s.serveAdmin()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	err = s.ServeListener(ln)
+	if err != nil { // not a shutdown: the admin listener goes too
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.listeners.shutdown(ctx)
+	}
+	<-adminDone
+	return err
 }
 
 // ServeListener is Serve on a listener of the caller's: it serves the

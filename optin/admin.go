@@ -17,14 +17,17 @@ const (
 	// RoleSender is a business's sending system: it may only check consent
 	// and read campaigns' audiences.
 	RoleSender Role = "sender"
+	// RoleMetrics may only scrape /metrics (which spans every tenant, so
+	// only the operator creates such tokens).
+	RoleMetrics Role = "metrics"
 )
 
 // Roles are the roles a token may have.
-var Roles = []Role{RoleAdmin, RoleSupport, RoleAuditor, RoleSender}
+var Roles = []Role{RoleAdmin, RoleSupport, RoleAuditor, RoleSender, RoleMetrics}
 
 // ValidRole reports whether r is a role a token may have.
 func ValidRole(r Role) bool {
-	return r == RoleAdmin || r == RoleSupport || r == RoleAuditor || r == RoleSender
+	return r == RoleAdmin || r == RoleSupport || r == RoleAuditor || r == RoleSender || r == RoleMetrics
 }
 
 // TokenDoc is an API token of a tenant as stored: only the SHA-256 of its

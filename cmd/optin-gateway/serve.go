@@ -129,6 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ConsoleKey:      consoleKey(cfg, masterKey),
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
 		Timeouts:        httpTimeouts(cfg.HTTP),
+		AdminAddr:       cfg.HTTP.AdminAddr,
 	})
 	if err != nil {
 		return err
@@ -168,6 +169,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer func() { stopCfg(); <-cfgWatched }()
 	log.Info("serving",
 		zap.String("addr", cfg.Addr),
+		zap.String("admin_addr", cfg.HTTP.AdminAddr),
 		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),
 		zap.Int("numbers", len(cfg.Numbers())),
 		zap.Bool("embedded_redis", cfg.Embedded()),

@@ -205,7 +205,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rtBefore, err := gatewayRoundTrips(gwURL)
+	rtBefore, err := gatewayRoundTrips(gwURL, admin)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	profiled()
-	rtAfter, err := gatewayRoundTrips(gwURL)
+	rtAfter, err := gatewayRoundTrips(gwURL, admin)
 	if err != nil {
 		return err
 	}
@@ -482,13 +482,22 @@ func fetch(url, path string) error {
 }
 
 // gatewayRoundTrips sums the gateway's optin_redis_duration_seconds_count:
-// the round trips its store made to Redis.
-func gatewayRoundTrips(base string) (float64, error) {
-	resp, err := http.Get(base + "/metrics")
+// the round trips its store made to Redis. /metrics takes the operator's
+// token, admin.
+func gatewayRoundTrips(base, admin string) (float64, error) {
+	req, err := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s/metrics: status %d", base, resp.StatusCode)
+	}
 	return loadgen.SumMetric(bufio.NewReader(resp.Body), "optin_redis_duration_seconds_count")
 }
 

@@ -234,11 +234,11 @@ func (c *cli) tokens(ctx context.Context, verb string, a []string) error {
 			return err
 		}
 		switch c.role {
-		case "admin", "support", "auditor", "sender":
+		case "admin", "support", "auditor", "sender", "metrics":
 		case "":
-			return usagef("%s: --role is required: admin, support, auditor or sender", cmd)
+			return usagef("%s: --role is required: admin, support, auditor, sender or metrics", cmd)
 		default:
-			return usagef("%s: --role %q: must be admin, support, auditor or sender", cmd, c.role)
+			return usagef("%s: --role %q: must be admin, support, auditor, sender or metrics", cmd, c.role)
 		}
 		body := map[string]string{"role": c.role, "name": c.name}
 		b, err := c.api.Do(ctx, http.MethodPost, tokenPath(t), body)

@@ -207,7 +207,7 @@ func TestUsageErrors(t *testing.T) {
 		{"erase without --yes", nil, []string{"subscriber", "erase", "+12025550123", "-t", "demo"}, "cannot be undone; add --yes"},
 		{"campaign flag on show", nil, []string{"subscriber", "show", "+12025550123", "-t", "demo", "--campaign", "deals"}, "--campaign does not apply here"},
 		{"token without role", nil, []string{"tokens", "create", "-t", "demo"}, "--role is required"},
-		{"token with bad role", nil, []string{"tokens", "create", "-t", "demo", "--role", "root"}, `--role "root": must be admin, support, auditor or sender`},
+		{"token with bad role", nil, []string{"tokens", "create", "-t", "demo", "--role", "root"}, `--role "root": must be admin, support, auditor, sender or metrics`},
 		{"revoke without id", nil, []string{"tokens", "revoke", "-t", "demo"}, "missing token ID"},
 		{"apply without file", nil, []string{"apply"}, "-f FILE is required"},
 		{"apply missing file", nil, []string{"apply", "-f", "/nonexistent/campaigns.yaml"}, "no such file"},

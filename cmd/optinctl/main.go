@@ -56,7 +56,7 @@ commands:
   subscriber opt-out PHONE --reason TEXT [--campaign ID]
                                    opt PHONE out by hand (all campaigns by default)
   subscriber erase PHONE --yes     erase PHONE's data (refused without --yes)
-  tokens create --role admin|support|auditor|sender [--name NAME]
+  tokens create --role admin|support|auditor|sender|metrics [--name NAME]
                                    create a tenant token; it is shown only once
   tokens list                      list the tenant's tokens
   tokens revoke ID                 revoke a token

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeAdminAddr: with OPTIN_ADMIN_ADDR, serve answers /metrics on
+// the admin listener without a token and 404 on the public one.
+func TestServeAdminAddr(t *testing.T) {
+	addr, adminAddr := freeAddr(t), freeAddr(t)
+	env := map[string]string{
+		"OPTIN_ADDR":       addr,
+		"OPTIN_ADMIN_ADDR": adminAddr,
+		"OPTIN_PUBLIC_URL": "http://" + addr,
+		"OPTIN_DATA_DIR":   t.TempDir(),
+		"OPTIN_LOG_FORMAT": "json",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", exampleConfig}, func(k string) string { return env[k] }, &logs, &logs)
+	}()
+	waitHealthy(t, "http://"+addr, done)
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("http://" + adminAddr + "/metrics"); status != http.StatusOK || !strings.Contains(body, "optin_security_events_total") {
+		t.Errorf("admin listener GET /metrics: %d; want 200 with the metrics", status)
+	}
+	if status, _ := get("http://" + addr + "/metrics"); status != http.StatusNotFound {
+		t.Errorf("public listener GET /metrics: %d; want 404", status)
+	}
+	if status, _ := get("http://" + adminAddr + "/healthz"); status != http.StatusOK {
+		t.Errorf("admin listener GET /healthz: %d; want 200", status)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after its context ended = %v; want nil", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not return 20 s after its context ended")
+	}
+}
