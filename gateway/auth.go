@@ -87,6 +87,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return errUnauthorized
 		}
 		c.Set(principalKey, p)
+		markAuthenticated(c)
 		logFields(c, zap.String("actor", p.actor))
 		if t := c.Param("tenant"); t != "" && !p.operator && t != p.tenant {
 			s.security(c, "cross_tenant")

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 )
@@ -84,6 +83,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		msg = "temporarily unavailable, retry later"
 	case status == http.StatusInternalServerError:
 		msg = http.StatusText(status)
+	case !authenticated(c) && len(msg) > maxUnauthenticatedMessage:
+		msg = http.StatusText(status) // it may quote the request (loghygiene.go)
 	}
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="optin-gateway"`)
@@ -101,7 +102,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		msg = "not found"
 	}
 	body["error"] = msg
-	logFields(c, zap.Error(err))
+	logFields(c, errorField(c, status, err))
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return

@@ -42,7 +42,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.observeRequest(c.Path(), status, latency, fields)
 		fields = append(fields,
 			zap.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-			zap.String("method", c.Request().Method),
+			zap.String("method", logMethod(c.Request().Method)),
 			zap.String("route", c.Path()),
 			zap.Int("status", status),
 			zap.Duration("latency", latency),

@@ -103,6 +103,7 @@ func (s *Server) handleTwilioStatus(c echo.Context) error {
 		logFields(c, zap.String("security_event", "bad_signature"))
 		return errBadSignature
 	}
+	markAuthenticated(c)
 	if s.opts.Outbound == nil {
 		return &echo.HTTPError{Code: http.StatusNotFound, Message: "no replies are sent through the API"}
 	}
@@ -119,6 +120,9 @@ func (s *Server) handleTwilioStatus(c echo.Context) error {
 		return badRequest{"missing MessageSid"}
 	case !statusWord.MatchString(string(d.Status)):
 		return badRequest{"missing or malformed MessageStatus"}
+	}
+	if err := checkMessageID(ProviderTwilio, d.ProviderMessageID); err != nil {
+		return err
 	}
 	logFields(c, zap.String("reply_id", d.ReplyID), zap.String("status", string(d.Status)), zap.String("error_code", d.ErrorCode))
 	if err := s.recordDelivery(req.Context(), d, form.Get("From")); err != nil {

@@ -183,15 +183,15 @@ func TestTwilioStatusCallback(t *testing.T) {
 		sig    func(url.Values) string
 		status int
 	}{
-		{"delivered", statusForm("SMout1", "delivered", ""), sign, http.StatusNoContent},
-		{"sent", statusForm("SMout1", "sent", ""), sign, http.StatusNoContent},
-		{"undelivered with a carrier error", statusForm("SMout1", "undelivered", "30003"), sign, http.StatusNoContent},
-		{"bad signature", statusForm("SMout1", "delivered", ""), func(url.Values) string { return "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" }, http.StatusForbidden},
-		{"no signature", statusForm("SMout1", "delivered", ""), func(url.Values) string { return "" }, http.StatusForbidden},
-		{"signed for another URL", statusForm("SMout1", "delivered", ""), func(f url.Values) string {
+		{"delivered", statusForm("SM0000000000000000000000000000a001", "delivered", ""), sign, http.StatusNoContent},
+		{"sent", statusForm("SM0000000000000000000000000000a001", "sent", ""), sign, http.StatusNoContent},
+		{"undelivered with a carrier error", statusForm("SM0000000000000000000000000000a001", "undelivered", "30003"), sign, http.StatusNoContent},
+		{"bad signature", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(url.Values) string { return "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" }, http.StatusForbidden},
+		{"no signature", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(url.Values) string { return "" }, http.StatusForbidden},
+		{"signed for another URL", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(f url.Values) string {
 			return gateway.SignTwilio(twilioToken, publicURL+"/v1/webhooks/twilio/status", f)
 		}, http.StatusForbidden},
-		{"no status", statusForm("SMout1", "", ""), sign, http.StatusBadRequest},
+		{"no status", statusForm("SM0000000000000000000000000000a001", "", ""), sign, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := post(tc.form, tc.sig(tc.form)); r.status != tc.status {
@@ -217,7 +217,7 @@ func TestTwilioStatusCallback(t *testing.T) {
 			if d.ReplyID != rep.ID {
 				continue // the sender's own records of the replies it sent
 			}
-			if d.CausedBy != "SMjoin" || d.ProviderMessageID != "SMout1" {
+			if d.CausedBy != "SMjoin" || d.ProviderMessageID != "SM0000000000000000000000000000a001" {
 				t.Errorf("delivery %+v; want caused by SMjoin, reply %s, SMout1", d, rep.ID)
 			}
 			got = append(got, string(d.Status)+d.ErrorCode)
@@ -230,7 +230,7 @@ func TestTwilioStatusCallback(t *testing.T) {
 	// A 21610 in a status callback ends consent, once however often it
 	// comes.
 	for range 2 {
-		f := statusForm("SMout2", "failed", "21610")
+		f := statusForm("SM0000000000000000000000000000a002", "failed", "21610")
 		if r := post(f, sign(f)); r.status != http.StatusNoContent {
 			t.Fatalf("POST failed/21610: %d %s; want 204", r.status, r.body)
 		}

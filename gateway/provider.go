@@ -86,6 +86,7 @@ func (s *Server) handleProviderInbound(p Provider) echo.HandlerFunc {
 			}
 			return err
 		}
+		markAuthenticated(c)
 		msgs, err := p.Parse(req.Header, body)
 		if err != nil {
 			return err
@@ -129,6 +130,9 @@ func (s *Server) processProvider(c echo.Context, p Provider, msg Inbound) ([]byt
 		return nil, badRequest{"missing sender"}
 	case msg.To == "":
 		return nil, badRequest{"missing recipient"}
+	}
+	if err := checkMessageID(p.Name(), in.MessageID); err != nil {
+		return nil, err
 	}
 	logFields(c, zap.String("message_id", in.MessageID))
 	from, err := phone.Parse(msg.From)
@@ -181,6 +185,9 @@ func (s *Server) providerStatus(c echo.Context, p Provider, st Status) error {
 	}
 	if !statusWord.MatchString(string(st.Status)) || st.ProviderMessageID == "" {
 		return badRequest{"malformed status event"}
+	}
+	if err := checkMessageID(p.Name(), st.ProviderMessageID); err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	r, err := s.opts.Outbound.SentReply(ctx, p.Name(), st.ProviderMessageID)

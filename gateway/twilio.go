@@ -84,6 +84,7 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 		logFields(c, zap.String("security_event", "bad_signature"))
 		return errBadSignature
 	}
+	markAuthenticated(c)
 	form := req.PostForm
 	in := optin.Inbound{
 		Provider:       ProviderTwilio,
@@ -99,6 +100,9 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 		return badRequest{"missing From"}
 	case rawTo == "":
 		return badRequest{"missing To"}
+	}
+	if err := checkMessageID(ProviderTwilio, in.MessageID); err != nil {
+		return err
 	}
 	logFields(c, zap.String("message_id", in.MessageID))
 	from, err := s.phones.parse(rawFrom)
