@@ -114,7 +114,17 @@ func (s *Store) startPersistence(ctx context.Context, opts PersistenceOptions) e
 	}
 	p := &persistence{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
 	s.persist = p
-	s.rdb.AddHook(persistDialer{p})
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		// A cluster client's own hooks see no dials: its nodes' do.
+		c.OnNewNode(func(n *redis.Client) { n.AddHook(persistDialer{p}) })
+		_ = c.ForEachShard(ctx, func(_ context.Context, n *redis.Client) error {
+			n.AddHook(persistDialer{p})
+			return nil
+		})
+	default:
+		s.rdb.AddHook(persistDialer{p})
+	}
 	if _, err := s.CheckPersistence(ctx); err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
@@ -245,4 +247,39 @@ func TestPersistenceConfigDenied(t *testing.T) {
 			t.Errorf("Apply with CONFIG forbidden, no AOF = %v; want ErrUnavailable", err)
 		}
 	})
+}
+
+// TestPersistenceCluster: on a Redis Cluster every master is asked; one
+// master with appendfsync everysec makes the state not ok, naming it.
+func TestPersistenceCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{URL: c.URL(), MasterKey: newKey(t), Shards: 16,
+		Persistence: store.PersistenceOptions{Mode: store.PersistenceRefuse, Every: time.Hour}})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", c.URL(), err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if ps, _ := st.Persistence(); !ps.OK || len(ps.RunIDs) != 3 {
+		t.Fatalf("Persistence() on the cluster = %+v; want ok with three masters' run ids", ps)
+	}
+	if err := join(t, st, "SM1"); err != nil {
+		t.Fatalf("Apply on the cluster: %v", err)
+	}
+	m := c.MasterOf(t, "{a}k")
+	rdb := c.Client(t)
+	if err := rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		if n.Options().Addr == m.Addr() {
+			return n.ConfigSet(ctx, "appendfsync", "everysec").Err()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ps := mustCheck(t, st); ps.OK || !strings.Contains(ps.Reason, m.Addr()+": appendfsync everysec") {
+		t.Errorf("CheckPersistence with %s at everysec = %+v; want not ok naming it", m.Addr(), ps)
+	}
+	if err := join(t, st, "SM2"); !errors.Is(err, optin.ErrUnavailable) {
+		t.Errorf("Apply with one master at everysec = %v; want ErrUnavailable", err)
+	}
 }
