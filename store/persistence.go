@@ -126,6 +126,7 @@ func (s *Store) startPersistence(ctx context.Context, opts PersistenceOptions) e
 		s.rdb.AddHook(persistDialer{p})
 	}
 	if _, err := s.CheckPersistence(ctx); err != nil {
+		close(p.done) // no goroutine to wait for
 		return err
 	}
 	go func() {
@@ -226,8 +227,9 @@ func (s *Store) checkLocked(ctx context.Context) (PersistenceState, error) {
 
 // nodePersistence is what one Redis server said.
 type nodePersistence struct {
-	info   map[string]string // INFO server and persistence fields
-	config map[string]string // nil when CONFIG GET was denied
+	info       map[string]string // INFO server and persistence fields
+	config     map[string]string // nil when CONFIG GET was denied
+	infoDenied bool              // INFO itself was denied
 }
 
 func readNode(ctx context.Context, c *redis.Client) (nodePersistence, error) {
@@ -240,13 +242,17 @@ func readNode(ctx context.Context, c *redis.Client) (nodePersistence, error) {
 		}
 		return nil
 	})
-	if info.Err() != nil {
-		return nodePersistence{}, info.Err()
+	var re redis.Error
+	switch err := info.Err(); {
+	case errors.As(err, &re):
+		// Forbidden by an ACL or renamed: nothing can be judged.
+		return nodePersistence{info: map[string]string{}, infoDenied: true}, nil
+	case err != nil:
+		return nodePersistence{}, err
 	}
 	n := nodePersistence{info: parseInfo(info.Val()), config: map[string]string{}}
 	for _, cmd := range cfg {
 		if cmd.Err() != nil {
-			var re redis.Error
 			if !errors.As(cmd.Err(), &re) {
 				return nodePersistence{}, cmd.Err()
 			}
@@ -287,6 +293,11 @@ func judge(prev *PersistenceState, nodes map[string]nodePersistence) Persistence
 		where := ""
 		if len(nodes) > 1 {
 			where = addr + ": "
+		}
+		if n.infoDenied {
+			st.OK = false
+			reasons = append(reasons, where+"INFO denied: the persistence cannot be checked")
+			continue
 		}
 		st.RunIDs[addr] = n.info["run_id"]
 		var bad []string

@@ -247,6 +247,19 @@ func TestPersistenceConfigDenied(t *testing.T) {
 			t.Errorf("Apply with CONFIG forbidden, no AOF = %v; want ErrUnavailable", err)
 		}
 	})
+	t.Run("info too", func(t *testing.T) {
+		srv := redistest.Start(t)
+		if err := srv.Client(t).Do(context.Background(), "ACL", "SETUSER", "default", "-config", "-info").Err(); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := openChecked(t, srv, store.PersistenceRefuse)
+		if ps, _ := st.Persistence(); ps.OK || !strings.Contains(ps.Reason, "INFO denied") {
+			t.Errorf("Persistence() with INFO forbidden = %+v; want not ok, INFO denied", ps)
+		}
+		if err := join(t, st, "SM1"); !errors.Is(err, optin.ErrUnavailable) {
+			t.Errorf("Apply with INFO forbidden = %v; want ErrUnavailable", err)
+		}
+	})
 }
 
 // TestPersistenceCluster: on a Redis Cluster every master is asked; one
