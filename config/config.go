@@ -98,6 +98,11 @@ type Config struct {
 	Outbound Outbound
 	// Events configures the event webhooks' delivery.
 	Events Events
+	// RedisPersistence is what the gateway does while Redis does not
+	// persist what it acknowledges (persistence.go): PersistenceRefuse
+	// (OPTIN_REDIS_PERSISTENCE or redis_persistence; the default) or
+	// PersistenceWarn.
+	RedisPersistence string
 }
 
 // Log configures logging.
@@ -191,6 +196,8 @@ type file struct {
 	Audit           auditFile      `yaml:"audit"`
 	Events          eventsFile     `yaml:"events"`
 	Tenants         []Tenant       `yaml:"tenants"`
+
+	RedisPersistence string `yaml:"redis_persistence"` // see Config.RedisPersistence
 }
 
 // setting is one string-valued setting and where it came from.
@@ -374,6 +381,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Events, err = loadEvents(f.Events, getenv); err != nil {
+		return nil, err
+	}
+	if err := loadPersistence(c, f.RedisPersistence, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {

@@ -68,6 +68,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	metrics := gateway.NewMetrics()
 	sopts := storeOptions(cfg, redisURL, masterKey)
 	sopts.Observe = metrics.ObserveRedis
+	sopts.Persistence = persistenceOptions(cfg, log, metrics)
 	st, err := store.Open(ctx, sopts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -128,6 +129,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies:  cfg.TrustedProxies,
 		ConsoleKey:      consoleKey(cfg, masterKey),
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
+		ReadyChecks:     persistenceChecks(cfg, st),
 	})
 	if err != nil {
 		return err
