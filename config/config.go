@@ -98,6 +98,8 @@ type Config struct {
 	Outbound Outbound
 	// Events configures the event webhooks' delivery.
 	Events Events
+	// Console configures the support console's sessions.
+	Console Console
 }
 
 // Log configures logging.
@@ -190,6 +192,7 @@ type file struct {
 	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
 	Audit           auditFile      `yaml:"audit"`
 	Events          eventsFile     `yaml:"events"`
+	Console         consoleFile    `yaml:"console"`
 	Tenants         []Tenant       `yaml:"tenants"`
 }
 
@@ -374,6 +377,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Events, err = loadEvents(f.Events, getenv); err != nil {
+		return nil, err
+	}
+	if c.Console, err = loadConsole(f.Console, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {
