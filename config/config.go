@@ -103,6 +103,8 @@ type Config struct {
 	// (OPTIN_REDIS_PERSISTENCE or redis_persistence; the default) or
 	// PersistenceWarn.
 	RedisPersistence string
+	// Console configures the support console's sessions.
+	Console Console
 }
 
 // Log configures logging.
@@ -195,6 +197,7 @@ type file struct {
 	MaxBodyBytes    *int64         `yaml:"max_body_bytes"`
 	Audit           auditFile      `yaml:"audit"`
 	Events          eventsFile     `yaml:"events"`
+	Console         consoleFile    `yaml:"console"`
 	Tenants         []Tenant       `yaml:"tenants"`
 
 	RedisPersistence string `yaml:"redis_persistence"` // see Config.RedisPersistence
@@ -384,6 +387,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := loadPersistence(c, f.RedisPersistence, getenv); err != nil {
+		return nil, err
+	}
+	if c.Console, err = loadConsole(f.Console, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {

@@ -128,6 +128,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Config:          st,
 		TrustedProxies:  cfg.TrustedProxies,
 		ConsoleKey:      consoleKey(cfg, masterKey),
+		ConsoleSessions: st,
+		ConsoleIdle:     cfg.Console.IdleTimeout,
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
 		ReadyChecks:     persistenceChecks(cfg, st),
 	})
