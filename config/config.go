@@ -100,6 +100,13 @@ type Config struct {
 	Events Events
 	// HTTP configures the listeners' timeouts and the admin listener.
 	HTTP HTTP
+	// RedisPersistence is what the gateway does while Redis does not
+	// persist what it acknowledges (persistence.go): PersistenceRefuse
+	// (OPTIN_REDIS_PERSISTENCE or redis_persistence; the default) or
+	// PersistenceWarn.
+	RedisPersistence string
+	// Console configures the support console's sessions.
+	Console Console
 }
 
 // Log configures logging.
@@ -194,7 +201,10 @@ type file struct {
 	Events          eventsFile     `yaml:"events"`
 	HTTP            httpFile       `yaml:"http"`
 	AdminAddr       string         `yaml:"admin_addr"`
+	Console         consoleFile    `yaml:"console"`
 	Tenants         []Tenant       `yaml:"tenants"`
+
+	RedisPersistence string `yaml:"redis_persistence"` // see Config.RedisPersistence
 }
 
 // setting is one string-valued setting and where it came from.
@@ -381,6 +391,12 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.HTTP, err = loadHTTP(f.HTTP, f.AdminAddr, c.Addr, getenv); err != nil {
+		return nil, err
+	}
+	if err := loadPersistence(c, f.RedisPersistence, getenv); err != nil {
+		return nil, err
+	}
+	if c.Console, err = loadConsole(f.Console, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {

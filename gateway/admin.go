@@ -556,7 +556,8 @@ func (s *Server) handleTokenList(c echo.Context) error {
 	return c.JSON(http.StatusOK, itemsView[tokenView]{items})
 }
 
-// handleTokenDelete revokes a token: the next request with it gets 401.
+// handleTokenDelete revokes a token: the next request with it gets 401,
+// and its console sessions end.
 func (s *Server) handleTokenDelete(c echo.Context) error {
 	t, err := s.tenantOf(c)
 	if err != nil {
@@ -577,6 +578,7 @@ func (s *Server) handleTokenDelete(c echo.Context) error {
 	if err := s.commitDoc(c, ref, prev, nil, nil, "delete", 2); err != nil {
 		return err
 	}
+	s.closeTokenSessions(c, doc.ID)
 	return c.NoContent(http.StatusNoContent)
 }
 

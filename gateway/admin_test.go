@@ -60,6 +60,7 @@ func adminOptions(tb testing.TB) func(*gateway.Options) {
 			tb.Fatal(err)
 		}
 		o.Numbers, o.Config, o.Audit, o.Privacy, o.Webhooks, o.Consent = nil, st, st.AuditLog(dir), st.AuditLog(dir), st.WebhookAdmin(dir), st
+		o.ConsoleSessions = st
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"slices"
@@ -106,31 +105,14 @@ func (s *Server) principalOf(ctx context.Context, got string) (principal, bool, 
 		return principal{actor: actorOperator, operator: true}, true, nil
 	}
 	tok, ok := strings.CutPrefix(got, "Bearer ")
-	if !ok || s.opts.Config == nil {
+	if !ok {
 		return principal{}, false, nil
 	}
 	id, ok := tokenID(tok)
 	if !ok {
 		return principal{}, false, nil
 	}
-	raw, err := s.opts.Config.ConfigGet(ctx, optin.ConfigRef{Object: optin.ObjectToken, ID: id})
-	if errors.Is(err, optin.ErrNotFound) {
-		return principal{}, false, nil
-	}
-	if err != nil {
-		return principal{}, false, err
-	}
-	var doc optin.TokenDoc
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return principal{}, false, err
-	}
-	if subtle.ConstantTimeCompare([]byte(sha256Hex(tok)), []byte(doc.Hash)) != 1 {
-		return principal{}, false, nil
-	}
-	if _, ok := s.snap().set.Tenants[doc.Tenant]; !ok {
-		return principal{}, false, nil // its tenant was deleted
-	}
-	return principal{actor: doc.ID, tenant: doc.Tenant, role: doc.Role}, true, nil
+	return s.tokenPrincipal(ctx, id, sha256Hex(tok))
 }
 
 // Token formats: the id "tok_<16 hex>", the token "ogt_<16 hex>_<43

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -28,11 +27,13 @@ import (
 )
 
 // The support console (README "Support console"): server-rendered pages
-// under /console, no JavaScript. The session is a stateless cookie sealed
-// with AES-GCM; every request authenticates its token again through
-// principalOf, as the admin API does, so a revoked token ends the session
-// at once. Phone numbers never appear in a URL: forms POST them, and the
-// result page names the subscriber by a sealed handle.
+// under /console, no JavaScript. The session lives on the server side
+// (ConsoleSessions, consolesess.go), its cookie a random id: signing out,
+// revoking the token and an idle timeout end it for every copy of the
+// cookie; every request checks the session's token again, so a revoked
+// token ends the session at once. Without ConsoleSessions the console is
+// not served. Phone numbers never appear in a URL: forms POST them, and
+// the result page names the subscriber by a sealed handle.
 
 //go:embed console/*.tmpl console/*.css
 var consoleFS embed.FS
@@ -44,11 +45,10 @@ var consoleTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 
 // Console constants.
 const (
-	consoleCookie     = "optin_console"
-	consolePath       = "/console"
-	consoleSessionTTL = 8 * time.Hour
-	consolePurpose    = "console session v1"
-	consoleHandleAAD  = "console handle v1 "
+	consoleCookie    = "optin_console"
+	consolePath      = "/console"
+	consolePurpose   = "console session v1" // the handles' key
+	consoleHandleAAD = "console handle v1 "
 	// consoleCSP is the Content-Security-Policy of every console page: no
 	// script at all, styles and images from the gateway only.
 	consoleCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -74,21 +74,13 @@ var (
 	errConsoleSender   = consoleError{errForbidden, "A sender token may only check consent and read audiences through the API."}
 )
 
-// consoleSession is what the session cookie holds, sealed.
-type consoleSession struct {
-	Token   string `json:"tok"`
-	Tenant  string `json:"ten"`
-	CSRF    []byte `json:"csrf"` // the secret the forms' tokens derive from
-	Expires int64  `json:"exp"`  // Unix seconds
-}
-
-// consoleSealer seals sessions and subscriber handles under a key derived
-// from the server's key material.
+// consoleSealer seals subscriber handles under a key derived from the
+// server's key material.
 type consoleSealer struct{ aead cipher.AEAD }
 
 // newConsoleSealer derives the console key from master with HKDF-SHA256
-// (purpose "console session v1"). Gateways that share master share
-// sessions.
+// (purpose "console session v1"). Gateways that share master accept each
+// other's handles.
 func newConsoleSealer(master []byte) (*consoleSealer, error) {
 	key, err := hkdf.Key(sha256.New, master, nil, consolePurpose, 32)
 	if err != nil {
@@ -221,26 +213,11 @@ func (s *Server) consoleFail(c echo.Context, v consoleView, err error) error {
 	return s.consoleRender(c, "search", v)
 }
 
-// consoleSessionOf opens the request's session cookie and authenticates
+// consoleSessionOf finds the request's live session and authenticates
 // its token again. ok is false when there is no live session.
 func (s *Server) consoleSessionOf(c echo.Context) (consoleSession, principal, bool, error) {
-	ck, err := c.Cookie(consoleCookie)
-	if err != nil {
-		return consoleSession{}, principal{}, false, nil
-	}
-	plain, ok := s.console.open(ck.Value, consolePurpose)
-	if !ok {
-		return consoleSession{}, principal{}, false, nil
-	}
-	var sess consoleSession
-	if err := json.Unmarshal(plain, &sess); err != nil || s.opts.Now().Unix() >= sess.Expires {
-		return consoleSession{}, principal{}, false, nil
-	}
-	p, ok, err := s.principalOf(c.Request().Context(), "Bearer "+sess.Token)
+	sess, p, ok, err := s.touchConsoleSession(c)
 	if err != nil || !ok {
-		if !ok {
-			s.security(c, "console_session_ended")
-		}
 		return consoleSession{}, principal{}, false, err
 	}
 	if _, exists := s.snap().tenants[sess.Tenant]; !exists || (!p.operator && p.tenant != sess.Tenant) {
@@ -312,7 +289,7 @@ func (s *Server) consoleForm(c echo.Context) (consoleSession, principal, console
 
 func (s *Server) setConsoleCookie(c echo.Context, value string) {
 	c.SetCookie(&http.Cookie{
-		Name: consoleCookie, Value: value, Path: consolePath, MaxAge: int(consoleSessionTTL / time.Second),
+		Name: consoleCookie, Value: value, Path: consolePath, MaxAge: int(ConsoleSessionMax / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Scheme() == "https",
 	})
 }
@@ -386,29 +363,27 @@ func (s *Server) handleConsoleSignInPost(c echo.Context) error {
 			return fail(errConsoleOperator)
 		}
 	}
-	secret := make([]byte, 32)
-	if _, err := io.ReadFull(s.opts.Rand, secret); err != nil {
-		return fail(err)
-	}
-	plain, err := json.Marshal(consoleSession{Token: tok, Tenant: tenant, CSRF: secret, Expires: now.Add(consoleSessionTTL).Unix()})
+	id, err := s.openConsoleSession(c.Request().Context(), p, tok, tenant)
 	if err != nil {
 		return fail(err)
 	}
-	sealed, err := s.console.seal(s.opts.Rand, plain, consolePurpose)
-	if err != nil {
-		return fail(err)
-	}
-	s.setConsoleCookie(c, sealed)
+	s.setConsoleCookie(c, id)
 	logFields(c, zap.String("actor", p.actor), zap.String("tenant", tenant), zap.String("outcome", "console_sign_in"))
 	return c.Redirect(http.StatusSeeOther, consolePath)
 }
 
-// handleConsoleSignOutPost ends the session.
+// handleConsoleSignOutPost ends the session: deleted from the store, so
+// that every copy of its cookie stops working.
 func (s *Server) handleConsoleSignOutPost(c echo.Context) error {
-	if _, _, v, err := s.consoleForm(c); err != nil {
+	sess, _, v, err := s.consoleForm(c)
+	if err != nil {
+		return s.consoleFail(c, v, err)
+	}
+	if err := s.opts.ConsoleSessions.CloseConsoleSession(c.Request().Context(), sess.ID, sess.TokenID); err != nil {
 		return s.consoleFail(c, v, err)
 	}
 	s.clearConsoleCookie(c)
+	logFields(c, zap.String("outcome", "console_sign_out"))
 	return c.Redirect(http.StatusSeeOther, consolePath)
 }
 

@@ -529,35 +529,54 @@ func TestConsoleLogsHoldNoPersonalData(t *testing.T) {
 	}
 }
 
-// TestConsoleSessionAcrossGateways: the session cookie is stateless, so a
-// second gateway with the same key material accepts it; one with another
-// key does not.
+// TestConsoleSessionAcrossGateways: the session lives in Redis, so a
+// second gateway on the same Redis accepts its cookie, and with the same
+// key material the subscriber handles of the first; a gateway on another
+// Redis does not know the session.
 func TestConsoleSessionAcrossGateways(t *testing.T) {
 	key := bytes.Repeat([]byte{0x5a}, 32) // a generated test key, no secret
 	withKey := func(k []byte) func(*gateway.Options) { return func(o *gateway.Options) { o.ConsoleKey = k } }
 	h := newAdminHarness(t, withKey(key))
 	twin := newHarnessOn(t, h.redis.URL(), adminOptions(t), withKey(key))
-	stranger := newHarnessOn(t, h.redis.URL(), adminOptions(t), withKey(bytes.Repeat([]byte{0xa5}, 32)))
+	stranger := newAdminHarness(t, withKey(key))
 	_, token := h.newToken("demo", "support")
+	h.consoleSubscriber(person)
 	cc := h.consoleClient()
 	cc.signIn(token, "")
+	cc.search(person, "across gateways")
+	reveal := cc.form("/console/reveal", "reason", "on the twin")
 	u, _ := url.Parse(h.http.URL + "/console")
 	cookies := cc.client.Jar.Cookies(u)
-	for _, tt := range []struct {
-		name     string
-		h        *harness
-		signedIn bool
-	}{{"same key", twin, true}, {"another key", stranger, false}} {
-		req, err := http.NewRequest(http.MethodGet, tt.h.http.URL+"/console", nil)
+	// send GETs /console, or POSTs form to /console/reveal, with the cookie.
+	send := func(h *harness, form url.Values) reply {
+		t.Helper()
+		method, path, body := http.MethodGet, "/console", io.Reader(nil)
+		if form != nil {
+			method, path, body = http.MethodPost, "/console/reveal", strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, h.http.URL+path, body)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		for _, c := range cookies {
 			req.AddCookie(c)
 		}
-		r := tt.h.do(req)
+		return h.do(req)
+	}
+	for _, tt := range []struct {
+		name     string
+		h        *harness
+		signedIn bool
+	}{{"same Redis", twin, true}, {"another Redis", stranger, false}} {
+		r := send(tt.h, nil)
 		if got := strings.Contains(r.body, `id="sign-out"`); r.status != http.StatusOK || got != tt.signedIn {
 			t.Errorf("%s: status %d, signed in %v; want 200, %v", tt.name, r.status, got, tt.signedIn)
 		}
+	}
+	if r := send(twin, reveal); r.status != http.StatusOK || !strings.Contains(html.UnescapeString(r.body), person) {
+		t.Errorf("reveal on the twin with the first gateway's handle: status %d; want 200 with the number", r.status)
 	}
 }

@@ -92,11 +92,18 @@ type Options struct {
 	// client (for the limit of failed authentications); none: the socket
 	// peer is the client.
 	TrustedProxies []*net.IPNet
-	// ConsoleKey is the key material the support console's session key
+	// ConsoleKey is the key material the support console's handle key
 	// derives from (HKDF, purpose "console session v1"): the master key,
-	// so that every gateway sharing it accepts the others' sessions. Nil:
-	// a random key per process (sessions end when it restarts).
+	// so that every gateway sharing it accepts the others' subscriber
+	// handles. Nil: a random key per process.
 	ConsoleKey []byte
+	// ConsoleSessions keeps the support console's sessions (the store);
+	// nil: the console is not served (404).
+	ConsoleSessions ConsoleSessions
+	// ConsoleIdle ends a console session not used for that long;
+	// 0: DefaultConsoleIdleTimeout. Every session ends ConsoleSessionMax
+	// after sign-in.
+	ConsoleIdle time.Duration
 	// Webhooks serves the event webhook routes (with Config); nil
 	// answers them 404.
 	Webhooks Webhooks
@@ -296,7 +303,7 @@ func (s *Server) routes() *echo.Echo {
 
 	// The support console (README "Support console"): HTML pages, no
 	// JavaScript; every form a POST with a CSRF token (console.go).
-	con := e.Group(consolePath, consoleHeaders)
+	con := e.Group(consolePath, s.needConsoleSessions, consoleHeaders)
 	con.GET("", s.handleConsoleGet)
 	con.GET("/console.css", s.handleConsoleCSSGet)
 	con.POST("/sign-in", s.handleConsoleSignInPost)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -105,37 +107,102 @@ func SignVonage(secret, method string, params map[string]string) string {
 }
 
 // vonageParams reads the webhook's parameters from a form or JSON body.
+// The signed string ("&name=value" for each) is unambiguous only if no
+// name holds "&" or "=" and each name comes once: a name outside
+// vonageName's set (the letters, digits, "-" and "_" of every name Vonage
+// sends) is refused as unsignable, a name given twice as repeated, both
+// as failed signatures (403) that name no parameter. Without this, a
+// signed keyword=JOIN and message-timestamp=T, merged into the one
+// parameter "keyword=JOIN&message-timestamp"=T, sign the same string.
 func vonageParams(h http.Header, body []byte) (map[string]string, error) {
 	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	out := map[string]string{}
 	if ct == "application/json" {
-		var raw map[string]any
-		if err := json.Unmarshal(body, &raw); err != nil {
-			return nil, badRequest{"malformed JSON body"}
-		}
-		for k, v := range raw {
-			switch v := v.(type) {
-			case string:
-				out[k] = v
-			case float64:
-				out[k] = strconv.FormatFloat(v, 'f', -1, 64)
-			case bool:
-				out[k] = strconv.FormatBool(v)
-			}
-		}
-		return out, nil
+		return vonageJSON(body)
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, badRequest{"malformed form body"}
 	}
+	out := make(map[string]string, len(form))
 	for k, vs := range form {
+		if !vonageName(k) {
+			return nil, errUnsignableName
+		}
 		if len(vs) != 1 {
-			return nil, badRequest{"parameter " + k + " repeated"}
+			return nil, errRepeatedParam
 		}
 		out[k] = vs[0]
 	}
 	return out, nil
+}
+
+// The refusals of parameters that cannot be signed unambiguously.
+var (
+	errUnsignableName = signatureError{"unsignable parameter name"}
+	errRepeatedParam  = signatureError{"repeated parameter"}
+)
+
+// vonageJSON reads a "POST-JSON" body: one object whose members are read
+// one by one, so that a repeated name is seen (encoding/json would keep
+// the last silently). Strings, numbers and booleans are parameters; null,
+// objects and arrays are not (they are neither signed nor read).
+func vonageJSON(body []byte) (map[string]string, error) {
+	malformed := badRequest{"malformed JSON body"}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, malformed
+	}
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed
+		}
+		k, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed
+		}
+		if !vonageName(k) {
+			return nil, errUnsignableName
+		}
+		if seen[k] {
+			return nil, errRepeatedParam
+		}
+		seen[k] = true
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case float64:
+			out[k] = strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, malformed
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, malformed
+	}
+	return out, nil
+}
+
+// vonageName reports whether name can be signed unambiguously: 1 to 64
+// ASCII letters, digits, "-" or "_" (so it holds no "&" or "=" and sorts
+// the same bytewise as in Vonage's SDKs).
+func vonageName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks sig over the parameters and that timestamp (Unix seconds,

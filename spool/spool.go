@@ -143,7 +143,8 @@ func (s *Spool) Append(record []byte) error {
 		}
 		// The file's name must survive a crash too, and a line torn by
 		// one (never acknowledged) must not swallow the next record.
-		if err := durable.SyncDir(s.dir); err == nil {
+		err = durable.SyncDir(s.dir)
+		if err == nil {
 			err = endTornLine(f)
 		}
 		if err != nil {

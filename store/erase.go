@@ -31,6 +31,10 @@ var eraseScript = redis.NewScript(eraseSource)
 // of the subscriber; the event and the entry are recorded either way.
 func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, campaigns []string, actor string, at time.Time) (bool, error) {
 	id := s.pseudonyms.Pseudonym(tenant, phone)
+	if err := s.persistGate(ctx, "erase "+id); err != nil {
+		return false, err
+	}
+	dials := s.persistDials()
 	shard := shardOf(id, s.shards)
 	keys := []string{dataKeyKey(shard, tenant, id), subscriberKey(shard, tenant, id), historyKey(shard, tenant, id), OutboxKey(shard),
 		suppressionKey(shard, tenant, id)}
@@ -53,6 +57,9 @@ func (s *Store) Erase(ctx context.Context, tenant string, phone optin.Phone, cam
 	s.cache.forget(tenant, id) // after the script: a message meanwhile may have put it back
 	if err != nil {
 		return false, translate("erase "+id, err)
+	}
+	if err := s.persistAfter(ctx, "erase "+id, dials); err != nil {
+		return false, err
 	}
 	return n > 0, nil
 }

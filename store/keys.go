@@ -216,3 +216,12 @@ func audienceKey(shard int, tenant, campaign string) string {
 func suppressionKey(shard int, tenant, id string) string {
 	return "og:" + shardTag(shard) + ":supp:" + tenant + ":" + id
 }
+
+// consoleSessionKey holds one support console session (store/console.go):
+// a hash named by the SHA-256 (hex) of the session id in the cookie, so
+// that a copy of Redis holds no usable cookie. It expires when idle.
+func consoleSessionKey(idHash string) string { return "og:{console}:sess:" + idHash }
+
+// consoleTokenKey is the set of the session hashes a token opened, so
+// that revoking the token ends them. It shares the sessions' hash tag.
+func consoleTokenKey(tokenID string) string { return "og:{console}:tok:" + tokenID }

@@ -37,8 +37,8 @@ func (h instrument) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 
 // around runs one round trip, counting and timing it unless it is part of
 // a handshake.
-func (h instrument) around(_ context.Context, op string, cmds []redis.Cmder, do func() error) error {
-	if handshake(cmds...) {
+func (h instrument) around(ctx context.Context, op string, cmds []redis.Cmder, do func() error) error {
+	if handshake(cmds...) || ctx.Value(uncounted{}) != nil {
 		return do()
 	}
 	h.n.Add(1)

@@ -62,6 +62,9 @@ type Options struct {
 	// SubscriberCacheIdle is how long an unused entry of the cache is
 	// kept; DefaultSubscriberCacheIdle when 0.
 	SubscriberCacheIdle time.Duration
+	// Persistence checks that Redis persists what it acknowledges
+	// (persistence.go); its zero value checks nothing.
+	Persistence PersistenceOptions
 }
 
 // Store is the Redis store. It is safe for concurrent use.
@@ -74,6 +77,7 @@ type Store struct {
 	roundTrips atomic.Uint64
 	keys       *Keyring
 	cache      *subscriberCache
+	persist    *persistence // nil: not checked
 }
 
 // Open connects to Redis at opts.URL and checks that it answers.
@@ -119,6 +123,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, translate("load script", err)
 	}
 	s.cache = newSubscriberCache(opts.SubscriberCache, opts.SubscriberCacheIdle)
+	if err := s.startPersistence(ctx, opts.Persistence); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -131,6 +139,7 @@ func cmp[T int | time.Duration](v, def T) T {
 
 // Close closes the connections to Redis.
 func (s *Store) Close() error {
+	s.stopPersistence()
 	s.cache.close()
 	return s.rdb.Close()
 }

@@ -246,6 +246,11 @@ func (s *Store) Apply(ctx context.Context, prev optin.Subscriber, dec optin.Deci
 // its replies are written together or not at all, and a retried message
 // queues nothing again.
 func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte, queued []optin.Reply) (int64, []byte, error) {
+	op := fmt.Sprintf("apply %s v%d", prev.ID, prev.Version)
+	if err := s.persistGate(ctx, op); err != nil {
+		return 0, nil, err
+	}
+	dials := s.persistDials()
 	shard := shardOf(prev.ID, s.shards)
 	ld, ok := prev.Key.(*loaded)
 	if !ok {
@@ -390,6 +395,9 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		wrapped = dk.wrapped
 	}
 	s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, wrapped, written))
+	if err := s.persistAfter(ctx, op, dials); err != nil {
+		return 0, nil, err
+	}
 	return v, nil, nil
 }
 

@@ -68,6 +68,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	metrics := gateway.NewMetrics()
 	sopts := storeOptions(cfg, redisURL, masterKey)
 	sopts.Observe = metrics.ObserveRedis
+	sopts.Persistence = persistenceOptions(cfg, log, metrics)
 	st, err := store.Open(ctx, sopts)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -127,9 +128,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Config:          st,
 		TrustedProxies:  cfg.TrustedProxies,
 		ConsoleKey:      consoleKey(cfg, masterKey),
+		ConsoleSessions: st,
+		ConsoleIdle:     cfg.Console.IdleTimeout,
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
 		Timeouts:        httpTimeouts(cfg.HTTP),
 		AdminAddr:       cfg.HTTP.AdminAddr,
+		ReadyChecks:     persistenceChecks(cfg, st),
 	})
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rargs := append([]string{"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", dir,
 		// As docker-compose.yml runs it: AOF fsync'd on every write, and
 		// rewritten only once it reaches 1gb.
-		"--appendonly", "yes", "--appendfsync", "always", "--auto-aof-rewrite-min-size", "1gb", "--save", ""}, strings.Fields(*redisArgs)...)
+		"--appendonly", "yes", "--appendfsync", "always", "--aof-load-truncated", "no", "--auto-aof-rewrite-min-size", "1gb", "--save", ""}, strings.Fields(*redisArgs)...)
 	rep.RedisArgs = rargs[6:]
 	stopRedis, redisPID, err := start(ctx, filepath.Join(dir, "redis.log"), *redisBin, rargs...)
 	if err != nil {

@@ -78,7 +78,7 @@ func TestComposeRedisIsDurable(t *testing.T) {
 	}
 	// redis-server takes "--name value" pairs: each must appear in order.
 	cmd := strings.Join(redis.Command, " ")
-	for _, want := range []string{"--appendonly yes", "--appendfsync always", "--auto-aof-rewrite-min-size 1gb"} {
+	for _, want := range []string{"--appendonly yes", "--appendfsync always", "--aof-load-truncated no", "--auto-aof-rewrite-min-size 1gb"} {
 		if !strings.Contains(" "+cmd+" ", " "+want+" ") {
 			t.Errorf("redis command = %q; want it to contain %q", cmd, want)
 		}

@@ -82,7 +82,8 @@ type process struct {
 
 // Start starts a private redis-server on a free loopback port, in a new
 // directory from tb.TempDir, and waits until it answers PING. The server runs
-// with appendonly yes, appendfsync always and no RDB snapshots.
+// with appendonly yes, appendfsync always, aof-load-truncated no (a cut
+// AOF tail stops the server instead of loading) and no RDB snapshots.
 //
 // The binary is taken from $REDIS_SERVER_BIN, else from PATH. Start fails the
 // test with tb.Fatalf (never skips) when there is no binary or the server
@@ -214,6 +215,7 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--appendonly", "yes",
 		"--appendfsync", "always",
+		"--aof-load-truncated", "no",
 		"--save", "",
 	}, s.extra...)
 	if s.bus != 0 {
