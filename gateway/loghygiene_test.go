@@ -51,8 +51,8 @@ func TestUnauthenticatedGarbageNotLogged(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/vonage/sms", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r := h.do(req)
-	if r.status != http.StatusBadRequest {
-		t.Fatalf("unsigned Vonage webhook with a repeated %d-byte name: %d; want 400", len(name), r.status)
+	if r.status != http.StatusBadRequest && r.status != http.StatusForbidden {
+		t.Fatalf("unsigned Vonage webhook with a repeated %d-byte name: %d; want 400 or 403 (unsignable or repeated parameter)", len(name), r.status)
 	}
 	if strings.Contains(r.body, "leakedname") || len(r.body) > 200 {
 		t.Errorf("answer %q (%d bytes) quotes the request; want a short, fixed error", r.body[:min(len(r.body), 80)], len(r.body))
@@ -60,8 +60,8 @@ func TestUnauthenticatedGarbageNotLogged(t *testing.T) {
 	if logHolds(t, h.logs, "leakedname") {
 		t.Error("the log holds the unsigned request's parameter name")
 	}
-	if got := requestLine(t, h.logs)["error"]; got != "bad_request" {
-		t.Errorf("access log error = %q; want the fixed reason bad_request", got)
+	if got := requestLine(t, h.logs)["error"]; got != "bad_request" && got != "bad_signature" {
+		t.Errorf("access log error = %q; want a fixed reason (bad_request or bad_signature)", got)
 	}
 
 	method := strings.Repeat("M", 4<<10)

@@ -55,10 +55,10 @@ func TestServeRedisWithoutAOF(t *testing.T) {
 	}
 
 	const person, other = "+12125550123", "+12125550124"
-	if code := postSMS(t, base, "SMjoin0001", other, "JOIN"); code != http.StatusServiceUnavailable {
+	if code := postSMS(t, base, "SM"+strings.Repeat("a", 31)+"1", other, "JOIN"); code != http.StatusServiceUnavailable {
 		t.Errorf("JOIN on a Redis without AOF = %d; want 503", code)
 	}
-	if code := postSMS(t, base, "SMstop0001", person, "STOP"); code != http.StatusOK {
+	if code := postSMS(t, base, "SM"+strings.Repeat("b", 31)+"2", person, "STOP"); code != http.StatusOK {
 		t.Fatalf("STOP on a Redis without AOF = %d; want 200 (spooled)", code)
 	}
 	if keys, err := srv.Client(t).Keys(context.Background(), "og:*:sub:*").Result(); err != nil || len(keys) > 0 {
