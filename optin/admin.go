@@ -105,6 +105,10 @@ type AccessEntry struct {
 	Reason     string    `json:"reason"`
 	// Campaign is the campaign of an audience export.
 	Campaign string `json:"campaign,omitempty"`
+	// Count and Until: an entry that counts many requests (the consent
+	// checks of a token) counts Count of them from At to Until.
+	Count int       `json:"count,omitempty"`
+	Until time.Time `json:"until,omitzero"`
 }
 
 // ConfigRef names one stored configuration document: a tenant, a campaign
