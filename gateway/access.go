@@ -17,6 +17,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/internal/bizdays"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/security"
 )
 
 // ReasonHeader carries the "why" of a look at a subscriber's data, for the
@@ -64,7 +65,13 @@ func (s *Server) recordAccessEntry(c echo.Context, e optin.AccessEntry) error {
 	}
 	p := who(c)
 	e.ID, e.At, e.Actor, e.Role, e.Reason = "acc:"+id, s.opts.Now().UTC(), p.actor, p.roleName(), reason
-	return s.opts.Config.RecordAccess(c.Request().Context(), e)
+	if err := s.opts.Config.RecordAccess(c.Request().Context(), e); err != nil {
+		return err
+	}
+	if e.Action != optin.AccessAudience { // counted with its members when it ends (consent.go)
+		s.securityEvent(c, security.Event{Kind: e.Action, Tenant: e.Tenant, Subscriber: e.Subscriber, At: e.At})
+	}
+	return nil
 }
 
 func randomHex(r io.Reader, n int) (string, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/security"
 )
 
 // The admin API's configuration routes: tenants, campaigns and numbers,
@@ -530,6 +531,7 @@ func (s *Server) handleTokenCreate(c echo.Context) error {
 		return err
 	}
 	logFields(c, zap.String("token_id", id))
+	s.securityEvent(c, security.Event{Kind: security.KindTokenCreated, Tenant: t.ID, Target: id})
 	return c.JSON(http.StatusCreated, tokenView{ID: id, Token: tok, Tenant: t.ID, Role: doc.Role, Name: doc.Name, CreatedAt: doc.CreatedAt})
 }
 
@@ -579,6 +581,7 @@ func (s *Server) handleTokenDelete(c echo.Context) error {
 		return err
 	}
 	s.closeTokenSessions(c, doc.ID)
+	s.securityEvent(c, security.Event{Kind: security.KindTokenRevoked, Tenant: t.ID, Target: doc.ID})
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -167,10 +167,6 @@ func (s *Server) operatorOnly(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // security logs and counts a security event of kind.
-func (s *Server) security(c echo.Context, kind string) {
-	logFields(c, zap.String("security_event", kind))
-	s.metrics.observeSecurityEvent(kind)
-}
 
 // failLimiter counts failed authentications per client IP in fixed
 // windows: after max failures in a window, the IP is refused until the

@@ -5,7 +5,6 @@ import (
 	"net/http/pprof"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 )
 
 // The benchmark-only routes, served when Options.BenchRoutes is set. They
@@ -53,7 +52,7 @@ func (s *Server) handleBenchBaseline(c echo.Context) error {
 		return err
 	}
 	if !s.twilio.verify(req.URL.RequestURI(), req.PostForm, req.Header.Get(TwilioSignatureHeader)) {
-		logFields(c, zap.String("security_event", "bad_signature"))
+		s.signatureFailure(c, ProviderTwilio)
 		return errBadSignature
 	}
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", benchBaselineBody)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/security"
 )
 
 // Consent is what the gateway needs of the store for the businesses'
@@ -125,6 +126,7 @@ func (s *Server) handleConsentGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.consentChecked(c, tenant, 1)
 	return c.JSON(http.StatusOK, consentAnswer(st[0], "", campaigns, campaign))
 }
 
@@ -170,6 +172,7 @@ func (s *Server) handleConsentCheckPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.consentChecked(c, tenant, len(valid))
 	for j, i := range at {
 		items[i] = consentAnswer(st[j], req.Phones[i], campaigns, req.Campaign)
 	}
@@ -301,6 +304,7 @@ func (s *Server) handleAudienceGet(c echo.Context) error {
 		return nil
 	})
 	logFields(c, zap.Int("exported", stats.Members), zap.Int("without_number", stats.WithoutNumber))
+	s.securityEvent(c, security.Event{Kind: security.KindAudience, Tenant: tenant, Target: campaign, Count: stats.Members})
 	if err != nil && !started {
 		return err
 	}

@@ -100,7 +100,7 @@ func (s *Server) handleTwilioStatus(c echo.Context) error {
 	}
 	logFields(c, zap.String("provider", ProviderTwilio), zap.String("webhook", "status"))
 	if !s.twilio.verify(req.URL.RequestURI(), req.PostForm, req.Header.Get(TwilioSignatureHeader)) {
-		logFields(c, zap.String("security_event", "bad_signature"))
+		s.signatureFailure(c, ProviderTwilio)
 		return errBadSignature
 	}
 	markAuthenticated(c)

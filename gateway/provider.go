@@ -82,7 +82,7 @@ func (s *Server) handleProviderInbound(p Provider) echo.HandlerFunc {
 		logFields(c, zap.String("provider", p.Name()))
 		if err := p.Verify(req.Header, req.URL.RequestURI(), body, s.opts.Now()); err != nil {
 			if errors.Is(err, errBadSignature) {
-				logFields(c, zap.String("security_event", "bad_signature"))
+				s.signatureFailure(c, p.Name())
 			}
 			return err
 		}

@@ -110,6 +110,9 @@ type Options struct {
 	// ReadyChecks are asked by /readyz after the store's ping; the first
 	// that fails makes it answer 503 with the check's name and reason.
 	ReadyChecks []ReadyCheck
+	// Security takes the security events and the consent checks' counts
+	// (security.Sink); nil: only the log line and the metric.
+	Security SecuritySink
 	// Timeouts are the HTTP server's (timeouts.go); a zero field takes
 	// its default.
 	Timeouts Timeouts

@@ -9,7 +9,10 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/optin-gateway/optin-gateway/config"
+	"github.com/optin-gateway/optin-gateway/security"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -54,6 +57,10 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	st, err := o.st.Rotate(ctx)
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w (%d re-wrapped so far; running it again is safe)", err, st.Rewrapped)
+	}
+	ev := security.Event{Kind: security.KindKeyRotation, At: time.Now().UTC(), Count: 1, Actor: "operator", Target: o.cfg.MasterKeys[0].ID}
+	if err := o.st.AddSecurityEvents(ctx, [][]byte{ev.Marshal()}); err != nil {
+		o.log.Warn("keys rotate: the security event of the rotation was not recorded", zap.Error(err))
 	}
 	if err := enc.Encode(map[string]any{"newest": o.cfg.MasterKeys[0].ID, "stats": st, "took": time.Since(start).Round(time.Millisecond).String()}); err != nil {
 		return err

@@ -7,6 +7,7 @@
 //	optin-gateway archive --config FILE      run the audit archiver on its own
 //	optin-gateway audit verify|evidence      check the audit log, show one subscriber's consent record
 //	optin-gateway rebuild --config FILE      restore consent state into an empty Redis from the audit log
+//	optin-gateway incident report --since T  whose data a token or key touched, with the 72-hour deadline
 //	optin-gateway version
 package main
 
@@ -59,6 +60,7 @@ commands:
   audit        verify the audit log, or print a subscriber's consent evidence
   rebuild      restore every subscriber's consent state into an empty Redis
   keys         rotate: re-wrap every data key under the newest master key; status: data keys per key id
+  incident     report --since T [--token ID | --key ID] [--reveal]: whose data was touched, and the 72 h deadline
   version      print the version
 `
 
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return runRebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "incident":
+		return runIncident(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

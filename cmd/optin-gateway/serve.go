@@ -107,6 +107,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else if n > 0 {
 		log.Info("configuration bootstrapped from the file", zap.Int("documents", n))
 	}
+	secCtx, stopSecurity := context.WithCancel(ctx)
+	sink, waitSecurity := startSecurity(secCtx, cfg, st, metrics, log)
+	defer func() { stopSecurity(); waitSecurity() }()
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
 		TwilioAuthToken: cfg.TwilioAuthToken,
@@ -134,6 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Timeouts:        httpTimeouts(cfg.HTTP),
 		AdminAddr:       cfg.HTTP.AdminAddr,
 		ReadyChecks:     persistenceChecks(cfg, st),
+		Security:        sink,
 	})
 	if err != nil {
 		return err
