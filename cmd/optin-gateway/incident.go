@@ -303,7 +303,7 @@ func (r *incidentReport) writeText(w io.Writer) error {
 		left = fmt.Sprintf("OVERDUE by %.1f h", -r.HoursLeft)
 	}
 	fmt.Fprintf(&b, "Detected at %s: notify the supervisory authority by %s (GDPR Art. 33, 72 h), %s.\n", ts(r.DetectedAt), ts(r.NotifyBy), left)
-	fmt.Fprintf(&b, "Touched: %d subscribers in %d tenants.\n", r.Subscribers, len(r.Tenants))
+	fmt.Fprintf(&b, "Touched: %d subscribers in %d tenant(s).\n", r.Subscribers, len(r.Tenants))
 	for _, t := range r.Tenants {
 		fmt.Fprintf(&b, "\nTenant %s: %d subscribers\n", t.Tenant, len(t.Subscribers))
 		for _, s := range t.Subscribers {
