@@ -51,7 +51,11 @@ type alerts struct {
 	list []security.Alert
 }
 
-func (a *alerts) add(al security.Alert) { a.mu.Lock(); defer a.mu.Unlock(); a.list = append(a.list, al) }
+func (a *alerts) add(al security.Alert) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.list = append(a.list, al)
+}
 func (a *alerts) get() []security.Alert {
 	a.mu.Lock()
 	defer a.mu.Unlock()
