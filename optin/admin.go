@@ -88,6 +88,9 @@ const (
 	// AccessAudience is an export of a campaign's audience (Campaign);
 	// it names no subscriber.
 	AccessAudience = "audience_export"
+	// AccessConsentCheck counts a token's consent checks (Count, from At
+	// to Until); it names no subscriber.
+	AccessConsentCheck = "consent_check"
 )
 
 // AccessEntry is an audit record of one look at, or change to, a

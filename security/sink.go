@@ -19,7 +19,7 @@ const (
 	DefaultMaxPending = 4096
 	// ActionConsentCheck names the access entries that count a token's
 	// consent checks.
-	ActionConsentCheck = "consent_check"
+	ActionConsentCheck = optin.AccessConsentCheck
 )
 
 // Backend is where a Sink writes: the store.
