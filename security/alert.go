@@ -93,7 +93,7 @@ func (n *Notifier) post(body []byte) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // a read-only body: nothing to lose
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("alert endpoint answered %d", resp.StatusCode)
 	}
