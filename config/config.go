@@ -107,6 +107,8 @@ type Config struct {
 	RedisPersistence string
 	// Console configures the support console's sessions.
 	Console Console
+	// Egress configures the event webhooks' allowed targets (egress.go).
+	Egress Egress
 }
 
 // Log configures logging.
@@ -202,6 +204,7 @@ type file struct {
 	HTTP            httpFile       `yaml:"http"`
 	AdminAddr       string         `yaml:"admin_addr"`
 	Console         consoleFile    `yaml:"console"`
+	Egress          egressFile     `yaml:"egress"`
 	Tenants         []Tenant       `yaml:"tenants"`
 
 	RedisPersistence string `yaml:"redis_persistence"` // see Config.RedisPersistence
@@ -397,6 +400,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Console, err = loadConsole(f.Console, getenv); err != nil {
+		return nil, err
+	}
+	if c.Egress, err = loadEgress(f.Egress, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {
