@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -45,7 +46,7 @@ func serve(c net.Conn, names map[string][]netip.Addr) {
 		if err != nil {
 			return
 		}
-		out := binary.BigEndian.AppendUint16(nil, uint16(len(resp)))
+		out := binary.BigEndian.AppendUint16(nil, u16(len(resp)))
 		if _, err := c.Write(append(out, resp...)); err != nil {
 			return
 		}
@@ -100,7 +101,7 @@ func answer(q []byte, names map[string][]netip.Addr) ([]byte, error) {
 	copy(h[0:2], q[0:2]) // the id
 	binary.BigEndian.PutUint16(h[2:4], flags)
 	binary.BigEndian.PutUint16(h[4:6], 1)
-	binary.BigEndian.PutUint16(h[6:8], uint16(len(answers)))
+	binary.BigEndian.PutUint16(h[6:8], u16(len(answers)))
 	out := append(h, question...)
 	for _, a := range answers {
 		out = append(out, a...)
@@ -114,6 +115,14 @@ func rr(typ uint16, data []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, typ)
 	b = binary.BigEndian.AppendUint16(b, 1)  // IN
 	b = binary.BigEndian.AppendUint32(b, 60) // TTL
-	b = binary.BigEndian.AppendUint16(b, uint16(len(data)))
+	b = binary.BigEndian.AppendUint16(b, u16(len(data)))
 	return append(b, data...)
+}
+
+// u16 is n as a DNS length or count; the test's messages are small.
+func u16(n int) uint16 {
+	if n < 0 || n > math.MaxUint16 {
+		panic("egresstest: length out of range")
+	}
+	return uint16(n)
 }
