@@ -29,7 +29,8 @@ var ssrfURLs = []string{
 	"https://127.1/hook",
 	"https://localhost/hook",
 	"https://admin.localhost/hook",
-	"http://127.0.0.1:6379/", // http to loopback: only where the operator allows loopback
+	"https://\u24dbocalhost/hook", // ⓛocalhost: localhost once the client maps it (IDNA)
+	"http://127.0.0.1:6379/",      // http to loopback: only where the operator allows loopback
 	"https://[64:ff9b::a9fe:a9fe]/hook",
 	"https://[2002:a9fe:a9fe::]/hook",
 }

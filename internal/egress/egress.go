@@ -178,7 +178,8 @@ var loopback4 = netip.MustParseAddr("127.0.0.1")
 // configuration time: an address must pass CheckAddr; a spelling of an
 // address that is not the canonical one (2130706433, 0x7f000001,
 // 0177.0.0.1, 127.1, a trailing dot) is refused, whatever it means, since
-// resolvers read them differently; localhost and *.localhost (and the
+// resolvers read them differently, and so is a non-ASCII host (the
+// client's IDNA mapping could turn it into either); localhost and *.localhost (and the
 // usual /etc/hosts aliases) count as 127.0.0.1; any other name is
 // accepted (the dialer checks what it resolves to).
 func (p *Policy) CheckHost(host string) error {
@@ -187,6 +188,13 @@ func (p *Policy) CheckHost(host string) error {
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return p.CheckAddr(a)
+	}
+	for _, c := range host {
+		if c >= 0x80 {
+			// HTTP clients map these (IDNA UTS 46) before dialing:
+			// "ⓛocalhost" is localhost and "127。0。0。1" is 127.0.0.1.
+			return refuse("must write a non-ASCII host name in its ASCII (xn--) form: %q", host)
+		}
 	}
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
 	if name == "" || strings.ContainsAny(name, ":%[] ") {

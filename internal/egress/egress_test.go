@@ -74,6 +74,9 @@ var hostile = []string{
 	"https://127.0.0.1./",
 	"https://3232235777/", // 192.168.1.1
 	"https://localhost/",
+	"https://\u24dbocalhost/",           // ⓛocalhost: localhost after IDNA mapping
+	"https://127\u30020\u30020\u30021/", // ideographic full stops
+	"https://\uff11\uff12\uff17.0.0.1/", // fullwidth digits
 	"https://LOCALHOST/",
 	"https://localhost./",
 	"https://api.localhost/",
