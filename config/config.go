@@ -109,6 +109,8 @@ type Config struct {
 	Console Console
 	// Security configures the security events' anomaly rules and alerts.
 	Security Security
+	// Egress configures the event webhooks' allowed targets (egress.go).
+	Egress Egress
 }
 
 // Log configures logging.
@@ -205,6 +207,7 @@ type file struct {
 	AdminAddr       string         `yaml:"admin_addr"`
 	Console         consoleFile    `yaml:"console"`
 	Security        securityFile   `yaml:"security"`
+	Egress          egressFile     `yaml:"egress"`
 	Tenants         []Tenant       `yaml:"tenants"`
 
 	RedisPersistence string `yaml:"redis_persistence"` // see Config.RedisPersistence
@@ -403,6 +406,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if c.Security, err = loadSecurity(f.Security, getenv); err != nil {
+		return nil, err
+	}
+	if c.Egress, err = loadEgress(f.Egress, getenv); err != nil {
 		return nil, err
 	}
 	if v := getenv("OPTIN_BENCH_ROUTES"); v != "" {

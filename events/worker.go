@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/optin-gateway/optin-gateway/internal/egress"
 	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store"
@@ -61,8 +62,10 @@ const (
 // Options configure a Worker.
 type Options struct {
 	Queue Queue
-	// Client posts the deliveries; default: one that follows no
-	// redirects (a 3xx is a failure).
+	// Client posts the deliveries: an egress policy's Client (a 3xx is a
+	// failure, no redirect is followed, every address dialed is checked),
+	// so that a name resolving to a private address is refused at dial
+	// time. Default: egress.Policy{}.Client(), public addresses only.
 	Client *http.Client
 	// Owner names this worker in leases and the consumer group; unique
 	// among running workers. Default: random.
@@ -126,7 +129,7 @@ func New(o Options) (*Worker, error) {
 		o.Jitter = func(d time.Duration) time.Duration { return randv2.N(d) }
 	}
 	if o.Client == nil {
-		o.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		o.Client = (&egress.Policy{}).Client()
 	}
 	return &Worker{o: o}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -22,19 +23,25 @@ import (
 	"github.com/optin-gateway/optin-gateway/events"
 	"github.com/optin-gateway/optin-gateway/events/verify"
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/internal/egress"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
+// loopbackEgress allows the test endpoints, httptest servers on
+// 127.0.0.1, which the default egress policy refuses.
+var loopbackEgress = &egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+
 // newEventsHarness is an admin harness whose audit log in dir also backs
-// the event webhooks' replay.
+// the event webhooks' replay; its endpoints may be on loopback.
 func newEventsHarness(tb testing.TB) (*harness, string) {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "audit")
 	h := newAdminHarness(tb, func(o *gateway.Options) {
 		st := o.Store.(*store.Store)
 		o.Audit, o.Privacy, o.Webhooks = st.AuditLog(dir), st.AuditLog(dir).WithRetention(store.DefaultRetention), st.WebhookAdmin(dir)
+		o.Egress = loopbackEgress
 	})
 	return h, dir
 }
@@ -56,12 +63,19 @@ func (h *harness) putWebhook(id, u string, types ...optin.EventType) string {
 }
 
 // startEventWorker runs a delivery worker on h's store until stop (or
-// the test's end); fast retries, short time-outs and lease.
+// the test's end); fast retries, short time-outs and lease; endpoints on
+// loopback allowed.
 func startEventWorker(tb testing.TB, h *harness, maxAttempts int) (stop func()) {
+	tb.Helper()
+	return startEventWorkerWith(tb, h, maxAttempts, loopbackEgress.Client())
+}
+
+// startEventWorkerWith is startEventWorker delivering through client.
+func startEventWorkerWith(tb testing.TB, h *harness, maxAttempts int, client *http.Client) (stop func()) {
 	tb.Helper()
 	core, _ := observer.New(zapcore.DebugLevel)
 	w, err := events.New(events.Options{
-		Queue: h.store, MaxAttempts: maxAttempts, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond,
+		Queue: h.store, Client: client, MaxAttempts: maxAttempts, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond,
 		// A second for a delivery, not less: a try that a loaded machine
 		// makes slow must not read as the endpoint's fault (the broken
 		// endpoint's dead letters must say "status 502").

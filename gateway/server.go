@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
 
+	"github.com/optin-gateway/optin-gateway/internal/egress"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -107,6 +108,9 @@ type Options struct {
 	// Webhooks serves the event webhook routes (with Config); nil
 	// answers them 404.
 	Webhooks Webhooks
+	// Egress is what an event webhook's URL may reach (its allow-list);
+	// nil: public addresses only.
+	Egress *egress.Policy
 	// ReadyChecks are asked by /readyz after the store's ping; the first
 	// that fails makes it answer 503 with the check's name and reason.
 	ReadyChecks []ReadyCheck

@@ -113,7 +113,9 @@ func (s *Server) handleWebhookGet(c echo.Context) error {
 
 // handleWebhookPut creates an endpoint (201, with its signing secret, the
 // only time it is shown) or replaces its url and events (200; the secret
-// stays). Versioned and audited like every configuration document; the
+// stays). The URL must pass the egress policy (Options.Egress: a public
+// address, or one the operator allows; 400 naming the field url).
+// Versioned and audited like every configuration document; the
 // audit record never holds the secret, sealed or not.
 func (s *Server) handleWebhookPut(c echo.Context) error {
 	t, err := s.tenantOf(c)
@@ -142,6 +144,9 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 	next.Events = slices.Compact(next.Events)
 	if err := next.Validate(); err != nil {
 		return err
+	}
+	if err := s.opts.Egress.CheckURL(next.URL); err != nil {
+		return &optin.FieldError{Field: "url", Msg: "url " + err.Error()}
 	}
 	ctx := c.Request().Context()
 	ref := webhookRef(t.ID, id)

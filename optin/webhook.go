@@ -64,7 +64,9 @@ func (d WebhookDoc) Wants(t EventType) bool {
 }
 
 // Validate checks the endpoint: a valid id, an absolute https URL (http
-// only to a loopback host, for development), known event types.
+// only to a loopback host, for development), known event types. Which
+// addresses the URL may reach is the egress policy's to say
+// (internal/egress), which the gateway applies on top.
 func (d WebhookDoc) Validate() error {
 	if !ValidID(d.ID) {
 		return fieldErr("id", "%q must be 1 to 64 of a-z, 0-9 and -", d.ID)

@@ -22,6 +22,7 @@ func startEvents(ctx context.Context, cfg *config.Config, st *store.Store, metri
 	e := cfg.Events
 	w, err := events.New(events.Options{
 		Queue:       st,
+		Client:      egressPolicy(cfg).Client(),
 		MaxAttempts: e.MaxAttempts,
 		BaseBackoff: e.BaseBackoff,
 		MaxBackoff:  e.MaxBackoff,

@@ -134,6 +134,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ConsoleSessions: st,
 		ConsoleIdle:     cfg.Console.IdleTimeout,
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
+		Egress:          egressPolicy(cfg),
 		Timeouts:        httpTimeouts(cfg.HTTP),
 		AdminAddr:       cfg.HTTP.AdminAddr,
 		ReadyChecks:     persistenceChecks(cfg, st),
