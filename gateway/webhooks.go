@@ -146,6 +146,7 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 		return err
 	}
 	if err := s.opts.Egress.CheckURL(next.URL); err != nil {
+		s.security(c, "egress_refused")
 		return &optin.FieldError{Field: "url", Msg: "url " + err.Error()}
 	}
 	ctx := c.Request().Context()
