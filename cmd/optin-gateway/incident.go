@@ -313,28 +313,11 @@ func (r *incidentReport) writeText(w io.Writer) error {
 			}
 			b.WriteString("\n")
 			for _, a := range s.Accesses {
-				fmt.Fprintf(&b, "    %s %s by %s", ts(a.At), a.Action, a.Actor)
-				if a.Role != "" {
-					fmt.Fprintf(&b, " (%s)", a.Role)
-				}
-				if a.Reason != "" {
-					fmt.Fprintf(&b, ": %q", a.Reason)
-				}
-				b.WriteString("\n")
+				b.WriteString("    " + a.line() + "\n")
 			}
 		}
 		for _, a := range t.Other {
-			fmt.Fprintf(&b, "  %s %s by %s", ts(a.At), a.Action, a.Actor)
-			if a.Campaign != "" {
-				fmt.Fprintf(&b, " of campaign %s (every subscriber of it then)", a.Campaign)
-			}
-			if a.Count > 0 {
-				fmt.Fprintf(&b, " ×%d", a.Count)
-			}
-			if a.Until != nil {
-				fmt.Fprintf(&b, " until %s", ts(*a.Until))
-			}
-			b.WriteString("\n")
+			b.WriteString("  " + a.line() + "\n")
 		}
 	}
 	if len(r.Events) > 0 {
@@ -349,4 +332,27 @@ func (r *incidentReport) writeText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// line is a for the text report: when, what, by whom and the rest it has.
+func (a incidentAccess) line() string {
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s by %s", ts(a.At), a.Action, a.Actor)
+	if a.Role != "" {
+		fmt.Fprintf(&b, " (%s)", a.Role)
+	}
+	if a.Campaign != "" {
+		fmt.Fprintf(&b, " of campaign %s (every subscriber of it then)", a.Campaign)
+	}
+	if a.Count > 0 {
+		fmt.Fprintf(&b, " ×%d", a.Count)
+	}
+	if a.Until != nil {
+		fmt.Fprintf(&b, " until %s", ts(*a.Until))
+	}
+	if a.Reason != "" {
+		fmt.Fprintf(&b, ": %q", a.Reason)
+	}
+	return b.String()
 }
