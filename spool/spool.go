@@ -54,7 +54,11 @@ type Spool struct {
 	keys []spoolKey // newest first; new lines are sealed under keys[0]
 
 	mu  sync.Mutex // guards cur and serialises appends and rotations
-	cur *os.File   // nil until the first Append after Open or a rotation
+	cur file       // nil until the first Append after Open or a rotation
+
+	// openFile opens "current" for appending: os.OpenFile, or in tests a
+	// file whose writes fail.
+	openFile func(path string) (file, error)
 
 	replay sync.Mutex // one Replay at a time
 }
@@ -86,7 +90,7 @@ func OpenKeys(dir string, keys []Key) (*Spool, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("spool: no key")
 	}
-	s := &Spool{dir: dir}
+	s := &Spool{dir: dir, openFile: openAppend}
 	for _, k := range keys {
 		if len(k.Key) < 32 {
 			return nil, fmt.Errorf("spool: key %s of %d bytes; want at least 32", k.ID, len(k.Key))
@@ -137,7 +141,7 @@ func (s *Spool) Append(record []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur == nil {
-		f, err := os.OpenFile(filepath.Join(s.dir, currentName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+		f, err := s.openFile(filepath.Join(s.dir, currentName))
 		if err != nil {
 			return fmt.Errorf("spool: append: %w", err)
 		}
@@ -335,8 +339,23 @@ func openWith(aead cipher.AEAD, b64, ad []byte) ([]byte, bool) {
 	return record, err == nil
 }
 
+// file is what Append needs of the file it appends to.
+type file interface {
+	Write(b []byte) (int, error)
+	ReadAt(b []byte, off int64) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Stat() (fs.FileInfo, error)
+	Close() error
+}
+
+// openAppend opens (creating it) the file at path for appending.
+func openAppend(path string) (file, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+}
+
 // endTornLine appends a newline to f when its last line is unterminated.
-func endTornLine(f *os.File) error {
+func endTornLine(f file) error {
 	fi, err := f.Stat()
 	if err != nil || fi.Size() == 0 {
 		return err
