@@ -23,7 +23,7 @@ import (
 func mountTmpfs(tb testing.TB, size int) string {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		tb.Skip("needs root to mount a tmpfs (a real full disk); spool's TestAppendFailureNeverMergesLines covers the same with a failing writer")
+		tb.Skip("needs root to mount a tmpfs (a real full disk); spool's TestSpoolAppendFailureNeverMergesLines covers the same with a failing writer")
 	}
 	dir := tb.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput(); err != nil {

@@ -80,14 +80,14 @@ func lineLen(s *Spool, n int) int {
 	return len(lineTagged+k.id+":") + (sealed*8+5)/6 + 1
 }
 
-// TestAppendFailureNeverMergesLines: a STOP whose line is written only
+// TestSpoolAppendFailureNeverMergesLines: a STOP whose line is written only
 // in part (a full disk) or not fsync'd fails its Append (the gateway
 // answers 503); the STOPs appended once the disk works again succeed (the
 // gateway answers 200) and every one of them is replayed; the failed one
 // is not, and no acknowledged line is lost as corrupt. On the old code a
 // failed write left its torn bytes in the file and the next line ran on
 // after them: one undecryptable line, an acknowledged STOP lost.
-func TestAppendFailureNeverMergesLines(t *testing.T) {
+func TestSpoolAppendFailureNeverMergesLines(t *testing.T) {
 	const (
 		a = "STOP from +12025550160, message SMa"
 		b = "STOP from +12025550161, message SMb"

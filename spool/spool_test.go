@@ -235,11 +235,11 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
-// TestReplayTellsTornFromCorrupt: an unterminated last line (a write cut
+// TestSpoolReplayTellsTornFromCorrupt: an unterminated last line (a write cut
 // short, never acknowledged) is counted as torn; a complete line that
 // does not decrypt, in the middle of a batch, as corrupt; both are
 // skipped and every other record is replayed.
-func TestReplayTellsTornFromCorrupt(t *testing.T) {
+func TestSpoolReplayTellsTornFromCorrupt(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir, newKey(t))
 	appendAll(t, s, "STOP a", "STOP b", "STOP c")
