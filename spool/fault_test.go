@@ -21,8 +21,9 @@ type disk struct {
 	truncateFails bool
 }
 
-func (d *disk) open(path string) (file, error) {
-	f, err := openAppend(path)
+// open opens s's "current", failing as d says.
+func (d *disk) open(s *Spool) (file, error) {
+	f, err := s.openAppend()
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func TestSpoolAppendFailureNeverMergesLines(t *testing.T) {
 			}
 			t.Cleanup(func() { s.Close() })
 			d := &disk{free: -1}
-			s.openFile = d.open
+			s.openFile = func() (file, error) { return d.open(s) }
 			if err := s.Append([]byte("an earlier STOP")); err != nil {
 				t.Fatalf("Append before the fault: %v", err)
 			}

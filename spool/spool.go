@@ -60,9 +60,9 @@ type Spool struct {
 	// else is written, as a batch that is replayed up to size only.
 	doubt bool
 
-	// openFile opens "current" for appending: os.OpenFile, or in tests a
+	// openFile opens "current" for appending: openAppend, or in tests a
 	// file whose writes fail.
-	openFile func(path string) (file, error)
+	openFile func() (file, error)
 
 	replay sync.Mutex // one Replay at a time
 }
@@ -94,7 +94,8 @@ func OpenKeys(dir string, keys []Key) (*Spool, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("spool: no key")
 	}
-	s := &Spool{dir: dir, openFile: openAppend}
+	s := &Spool{dir: dir}
+	s.openFile = s.openAppend
 	for _, k := range keys {
 		if len(k.Key) < 32 {
 			return nil, fmt.Errorf("spool: key %s of %d bytes; want at least 32", k.ID, len(k.Key))
@@ -179,9 +180,8 @@ func (s *Spool) openCurrent() error {
 			return err
 		}
 	}
-	path := filepath.Join(s.dir, currentName)
 	for range 2 {
-		f, err := s.openFile(path)
+		f, err := s.openFile()
 		if err != nil {
 			return err
 		}
@@ -241,9 +241,15 @@ func (s *Spool) setAside() error {
 	if err != nil {
 		return err
 	}
-	name := fmt.Sprintf("%s%020d", batchPrefix, time.Now().UnixNano())
-	if s.doubt {
-		name += "-" + strconv.FormatInt(s.size, 10)
+	var name string
+	for at := time.Now().UnixNano(); ; at++ { // never over an older batch
+		name = fmt.Sprintf("%s%020d", batchPrefix, at)
+		if s.doubt {
+			name += "-" + strconv.FormatInt(s.size, 10)
+		}
+		if _, err := os.Lstat(filepath.Join(s.dir, name)); err != nil {
+			break // not there (or unknown: Rename will say)
+		}
 	}
 	if err := os.Rename(path, filepath.Join(s.dir, name)); err != nil {
 		return err
@@ -451,9 +457,9 @@ type file interface {
 	Close() error
 }
 
-// openAppend opens (creating it) the file at path for appending.
-func openAppend(path string) (file, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+// openAppend opens (creating it) the file "current" for appending.
+func (s *Spool) openAppend() (file, error) {
+	return os.OpenFile(filepath.Join(s.dir, currentName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 }
 
 // tailState returns the size of f and whether its last line is
