@@ -16,7 +16,6 @@
 package spool
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
@@ -53,8 +52,17 @@ type Spool struct {
 	dir  string
 	keys []spoolKey // newest first; new lines are sealed under keys[0]
 
-	mu  sync.Mutex // guards cur and serialises appends and rotations
-	cur *os.File   // nil until the first Append after Open or a rotation
+	mu   sync.Mutex // guards cur and serialises appends and rotations
+	cur  file       // nil until the first Append after Open or a rotation
+	size int64      // cur's last good size: the end of its last complete, fsync'd line
+	// doubt: "current" may end, after size bytes, in bytes of a failed
+	// append that could not be cut back; it is set aside before anything
+	// else is written, as a batch that is replayed up to size only.
+	doubt bool
+
+	// openFile opens "current" for appending: openAppend, or in tests a
+	// file whose writes fail.
+	openFile func() (file, error)
 
 	replay sync.Mutex // one Replay at a time
 }
@@ -87,6 +95,7 @@ func OpenKeys(dir string, keys []Key) (*Spool, error) {
 		return nil, errors.New("spool: no key")
 	}
 	s := &Spool{dir: dir}
+	s.openFile = s.openAppend
 	for _, k := range keys {
 		if len(k.Key) < 32 {
 			return nil, fmt.Errorf("spool: key %s of %d bytes; want at least 32", k.ID, len(k.Key))
@@ -137,44 +146,134 @@ func (s *Spool) Append(record []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur == nil {
-		f, err := os.OpenFile(filepath.Join(s.dir, currentName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
-		if err != nil {
+		if err := s.openCurrent(); err != nil {
 			return fmt.Errorf("spool: append: %w", err)
 		}
-		// The file's name must survive a crash too, and a line torn by
-		// one (never acknowledged) must not swallow the next record.
-		err = durable.SyncDir(s.dir)
-		if err == nil {
-			err = endTornLine(f)
-		}
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("spool: append: %w", err)
-		}
-		s.cur = f
 	}
-	if _, err := s.cur.Write(line); err != nil {
+	_, err := s.cur.Write(line)
+	if err == nil {
+		if err = s.cur.Sync(); err != nil {
+			err = fmt.Errorf("fsync: %w", err)
+		}
+	}
+	if err != nil {
+		// Nothing is ever written after the bytes of a failed line: cut
+		// the file back to its last good size or, failing that, set it
+		// aside, so that the next record starts a line of its own.
+		if cerr := s.cutBack(); cerr != nil {
+			err = fmt.Errorf("%w (cutting the file back: %w)", err, cerr)
+		}
 		return fmt.Errorf("spool: append: %w", err)
 	}
-	if err := s.cur.Sync(); err != nil {
-		return fmt.Errorf("spool: append: fsync: %w", err)
-	}
+	s.size += int64(len(line))
 	return nil
+}
+
+// openCurrent opens "current" for appending. A file that may end in the
+// bytes of a failed append (one that could not be cut back) or that ends
+// in a line torn by a crash (neither was acknowledged) is first set aside
+// as a batch, so that no record is ever written after torn bytes; replay
+// counts such a batch's unterminated last line as torn. s.mu is held.
+func (s *Spool) openCurrent() error {
+	if s.doubt {
+		if err := s.setAside(); err != nil {
+			return err
+		}
+	}
+	for range 2 {
+		f, err := s.openFile()
+		if err != nil {
+			return err
+		}
+		// The file's name must survive a crash too.
+		var size int64
+		torn := false
+		err = durable.SyncDir(s.dir)
+		if err == nil {
+			size, torn, err = tailState(f)
+		}
+		if err == nil && !torn {
+			s.cur, s.size = f, size
+			return nil
+		}
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if err := s.setAside(); err != nil {
+			return err
+		}
+	}
+	return errors.New("a torn current file set aside came back")
+}
+
+// cutBack undoes a failed append: it truncates "current" to its last good
+// size (the end of the last complete, fsync'd line) and fsyncs it. When
+// that fails the file is closed and set aside (or, if that fails too,
+// marked to be set aside before the next append), and the next Append
+// opens a fresh one. s.mu is held.
+func (s *Spool) cutBack() error {
+	err := s.cur.Truncate(s.size)
+	if err == nil {
+		err = s.cur.Sync()
+	}
+	if err == nil {
+		return nil
+	}
+	_ = s.cur.Close() // its acknowledged lines were fsync'd; its tail is in doubt
+	s.cur, s.doubt = nil, true
+	if serr := s.setAside(); serr != nil {
+		return errors.Join(err, fmt.Errorf("set aside: %w", serr))
+	}
+	return err
+}
+
+// setAside renames a non-empty "current" to a new batch,
+// "batch-<time>", or "batch-<time>-<size>" when s.doubt: only its first
+// size bytes were acknowledged. s.mu is held and the file is closed.
+func (s *Spool) setAside() error {
+	path := filepath.Join(s.dir, currentName)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
+		s.doubt = false
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var name string
+	for at := time.Now().UnixNano(); ; at++ { // never over an older batch
+		name = fmt.Sprintf("%s%020d", batchPrefix, at)
+		if s.doubt {
+			name += "-" + strconv.FormatInt(s.size, 10)
+		}
+		if _, err := os.Lstat(filepath.Join(s.dir, name)); err != nil {
+			break // not there (or unknown: Rename will say)
+		}
+	}
+	if err := os.Rename(path, filepath.Join(s.dir, name)); err != nil {
+		return err
+	}
+	s.doubt = false
+	return durable.SyncDir(s.dir)
 }
 
 // Stats says what a Replay did.
 type Stats struct {
 	Applied int // records handed to the function without error
-	Corrupt int // lines skipped: not decryptable with this key, or torn
+	Corrupt int // complete lines skipped: under a key no longer configured, or damaged
+	Torn    int // unterminated last lines of a batch skipped: writes cut short, never acknowledged
 	Left    int // batches left for the next Replay because the function failed
 }
 
 // Replay hands every spooled record to apply, oldest first. A batch is
 // deleted once apply has returned nil for all its records; when apply
 // returns an error, Replay stops and returns it, and that batch (and any
-// later one) is replayed from its start next time. A line that cannot be
-// decrypted, such as the last line of a write torn by a crash (which was
-// never acknowledged), is skipped and counted in Stats.Corrupt.
+// later one) is replayed from its start next time. An unterminated last
+// line, the end of a write cut short by a full disk or a crash (never
+// acknowledged), is skipped and counted in Stats.Torn; a complete line
+// that cannot be decrypted (another key, damage) is skipped and counted
+// in Stats.Corrupt.
 func (s *Spool) Replay(apply func(record []byte) error) (Stats, error) {
 	s.replay.Lock()
 	defer s.replay.Unlock()
@@ -228,25 +327,14 @@ func (s *Spool) Close() error {
 func (s *Spool) rotate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	path := filepath.Join(s.dir, currentName)
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Size() == 0) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("spool: rotate: %w", err)
-	}
 	if s.cur != nil {
-		if err := s.cur.Close(); err != nil {
+		err := s.cur.Close()
+		s.cur = nil
+		if err != nil {
 			return fmt.Errorf("spool: rotate: %w", err)
 		}
-		s.cur = nil
 	}
-	name := fmt.Sprintf("%s%020d", batchPrefix, time.Now().UnixNano())
-	if err := os.Rename(path, filepath.Join(s.dir, name)); err != nil {
-		return fmt.Errorf("spool: rotate: %w", err)
-	}
-	if err := durable.SyncDir(s.dir); err != nil {
+	if err := s.setAside(); err != nil {
 		return fmt.Errorf("spool: rotate: %w", err)
 	}
 	return nil
@@ -261,7 +349,7 @@ func (s *Spool) batches() ([]string, error) {
 	var out []string
 	for _, e := range entries {
 		if rest, ok := strings.CutPrefix(e.Name(), batchPrefix); ok && e.Type().IsRegular() {
-			if _, err := strconv.ParseUint(rest, 10, 64); err == nil {
+			if _, _, ok := parseBatch(rest); ok {
 				out = append(out, e.Name())
 			}
 		}
@@ -270,16 +358,43 @@ func (s *Spool) batches() ([]string, error) {
 	return out, nil
 }
 
+// parseBatch parses what follows "batch-" in a batch's name: its time
+// and, after a dash, how many of its bytes were acknowledged (-1: all).
+func parseBatch(rest string) (at, good int64, ok bool) {
+	t, g, limited := strings.Cut(rest, "-")
+	at, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || at < 0 {
+		return 0, 0, false
+	}
+	if !limited {
+		return at, -1, true
+	}
+	good, err = strconv.ParseInt(g, 10, 64)
+	return at, good, err == nil && good >= 0
+}
+
 func (s *Spool) replayBatch(name string, apply func([]byte) error, st *Stats) error {
 	path := filepath.Join(s.dir, name)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("spool: replay %s: %w", name, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 2*MaxRecord+1024)
-	for sc.Scan() {
-		record, ok := s.open(sc.Bytes())
+	if _, good, _ := parseBatch(strings.TrimPrefix(name, batchPrefix)); good >= 0 && good < int64(len(data)) {
+		// The bytes of a failed append that could not be cut back.
+		data = data[:good]
+		st.Torn++
+	}
+	for len(data) > 0 {
+		line, rest, complete := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if !complete {
+			// The unterminated end of a write cut short (a full disk that
+			// could not be cut back, a crash): never acknowledged, since
+			// Append returns only once the whole line is fsync'd.
+			st.Torn++
+			break
+		}
+		record, ok := s.open(line)
 		if !ok {
 			st.Corrupt++
 			continue
@@ -288,9 +403,6 @@ func (s *Spool) replayBatch(name string, apply func([]byte) error, st *Stats) er
 			return fmt.Errorf("spool: replay %s: %w", name, err)
 		}
 		st.Applied++
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("spool: replay %s: %w", name, err)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("spool: replay %s: %w", name, err)
@@ -335,19 +447,31 @@ func openWith(aead cipher.AEAD, b64, ad []byte) ([]byte, bool) {
 	return record, err == nil
 }
 
-// endTornLine appends a newline to f when its last line is unterminated.
-func endTornLine(f *os.File) error {
+// file is what Append needs of the file it appends to.
+type file interface {
+	Write(b []byte) (int, error)
+	ReadAt(b []byte, off int64) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Stat() (fs.FileInfo, error)
+	Close() error
+}
+
+// openAppend opens (creating it) the file "current" for appending.
+func (s *Spool) openAppend() (file, error) {
+	return os.OpenFile(filepath.Join(s.dir, currentName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
+}
+
+// tailState returns the size of f and whether its last line is
+// unterminated (torn).
+func tailState(f file) (int64, bool, error) {
 	fi, err := f.Stat()
 	if err != nil || fi.Size() == 0 {
-		return err
+		return 0, false, err
 	}
 	last := make([]byte, 1)
 	if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
-		return err
+		return 0, false, err
 	}
-	if last[0] == '\n' {
-		return nil
-	}
-	_, err = f.Write([]byte{'\n'})
-	return err
+	return fi.Size(), last[0] != '\n', nil
 }

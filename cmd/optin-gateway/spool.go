@@ -54,11 +54,14 @@ func replaySpool(ctx context.Context, sp *spool.Spool, srv *gateway.Server, log 
 				log.Warn("spool: replay stopped, will retry", zap.Int("applied", st.Applied), zap.Error(err))
 				failing = true
 			case err == nil:
-				log.Info("spool: replayed", zap.Int("applied", st.Applied), zap.Int("corrupt", st.Corrupt))
+				log.Info("spool: replayed", zap.Int("applied", st.Applied), zap.Int("corrupt", st.Corrupt), zap.Int("torn", st.Torn))
 				failing = false
 			}
 			if st.Corrupt > 0 {
-				log.Error("spool: undecryptable lines skipped (torn by a crash, or another master key)", zap.Int("corrupt", st.Corrupt))
+				log.Error("spool: undecryptable lines skipped (another master key, or damaged)", zap.Int("corrupt", st.Corrupt))
+			}
+			if st.Torn > 0 {
+				log.Warn("spool: torn tails skipped (writes cut short by a full disk or a crash, never acknowledged)", zap.Int("torn", st.Torn))
 			}
 		}
 		select {
