@@ -89,6 +89,13 @@ type ArchiverOptions struct {
 	OnLease func(token int64)
 	// OnCommit hears of every batch once it is fsync'd.
 	OnCommit func(Commit)
+
+	// WriteSegment writes b to the active segment f; f.Write by default.
+	// Tests fail it to stand for a full disk.
+	WriteSegment func(f *os.File, b []byte) (int, error)
+	// Pause waits d or until ctx is done, between failed attempts; a
+	// timer by default. Tests pass a fake clock's.
+	Pause func(ctx context.Context, d time.Duration)
 }
 
 // Commit describes one fsync'd batch of records.
@@ -147,6 +154,12 @@ func (s *Store) NewArchiver(opts ArchiverOptions) *Archiver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WriteSegment == nil {
+		opts.WriteSegment = (*os.File).Write
+	}
+	if opts.Pause == nil {
+		opts.Pause = sleep
+	}
 	return &Archiver{st: s, opts: opts}
 }
 
@@ -173,7 +186,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 			return err
 		}
 		a.report(err)
-		sleep(ctx, a.opts.PollInterval)
+		a.opts.Pause(ctx, a.opts.PollInterval)
 	}
 	return nil
 }
@@ -635,7 +648,7 @@ func entryKey(shard int, entry, event string) archiveKey {
 // append writes b to the active segment and fsyncs it. On failure it cuts
 // the segment back to its last fsync'd size.
 func (a *Archiver) append(b []byte) error {
-	_, err := a.f.Write(b)
+	_, err := a.opts.WriteSegment(a.f, b)
 	if err == nil {
 		err = a.f.Sync()
 	}
