@@ -234,7 +234,9 @@ func (a *Archiver) Run(ctx context.Context) error {
 		if errors.As(err, &ce) {
 			return err
 		}
-		a.report(err)
+		if !isWriteError(err) {
+			a.report(err)
+		}
 		if errors.Is(err, errLeaseLost) || a.failures == 0 {
 			a.opts.Pause(ctx, a.opts.PollInterval)
 		} else {
@@ -286,7 +288,8 @@ func (a *Archiver) session(ctx context.Context) error {
 	if err := a.open(); err != nil {
 		var ce *ChainError
 		if !errors.As(err, &ce) {
-			a.failed(ctx, err, 0) // Run pauses
+			a.failed(ctx, err, 0)
+			return writeError{err} // told by failed; Run pauses
 		}
 		return err
 	}

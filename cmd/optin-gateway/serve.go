@@ -133,7 +133,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Webhooks:        st.WebhookAdmin(cfg.Audit.Dir),
 		Timeouts:        httpTimeouts(cfg.HTTP),
 		AdminAddr:       cfg.HTTP.AdminAddr,
-		ReadyChecks:     persistenceChecks(cfg, st),
+		ReadyChecks:     append(persistenceChecks(cfg, st), archiveChecks(cfg, st, metrics)...),
 	})
 	if err != nil {
 		return err
