@@ -335,7 +335,7 @@ func (a *Archiver) session(ctx context.Context) error {
 			continue
 		}
 		if a.reopen {
-			a.f.Close()
+			_ = a.f.Close() // recovered from disk next; it may be closed already
 			if err := a.open(); err != nil {
 				var ce *ChainError
 				if errors.As(err, &ce) {
