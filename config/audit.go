@@ -14,6 +14,7 @@ const (
 	DefaultAuditRetention    = 5 * 365 * 24 * time.Hour // five years
 	DefaultAuditSegmentBytes = 64 << 20
 	DefaultAuditLeaseTTL     = 10 * time.Second
+	DefaultAuditMaxLag       = 5 * time.Minute
 )
 
 // Audit configures the durable audit log.
@@ -29,6 +30,9 @@ type Audit struct {
 	// ArchiveInServe runs the archiver inside serve (default true); turn it
 	// off when `optin-gateway archive` runs on its own.
 	ArchiveInServe bool
+	// MaxLag is how old the oldest event waiting in the outbox may grow
+	// before /readyz fails (audit_archive) and the archiver logs it.
+	MaxLag time.Duration
 }
 
 // auditFile is the audit section of the YAML file.
@@ -37,10 +41,12 @@ type auditFile struct {
 	SegmentBytes   *int64         `yaml:"segment_bytes"`
 	LeaseTTL       *time.Duration `yaml:"lease_ttl"`
 	ArchiveInServe *bool          `yaml:"archive_in_serve"`
+	MaxLag         *time.Duration `yaml:"max_lag"`
 }
 
-// loadAudit applies OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
-// OPTIN_AUDIT_ARCHIVE_IN_SERVE over f and validates the result.
+// loadAudit applies OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL,
+// OPTIN_AUDIT_ARCHIVE_IN_SERVE and OPTIN_AUDIT_MAX_LAG over f and
+// validates the result.
 func loadAudit(f auditFile, getenv func(string) string, dataDir string) (Audit, error) {
 	a := Audit{
 		Dir:            filepath.Join(dataDir, "audit"),
@@ -48,6 +54,7 @@ func loadAudit(f auditFile, getenv func(string) string, dataDir string) (Audit, 
 		SegmentBytes:   DefaultAuditSegmentBytes,
 		LeaseTTL:       DefaultAuditLeaseTTL,
 		ArchiveInServe: true,
+		MaxLag:         DefaultAuditMaxLag,
 	}
 	retention := setting{"audit.retention", f.Retention}
 	retention.set(getenv, "OPTIN_AUDIT_RETENTION")
@@ -87,6 +94,18 @@ func loadAudit(f auditFile, getenv func(string) string, dataDir string) (Audit, 
 			return a, fmt.Errorf("config: %s: must be true or false", inServe.name)
 		}
 		a.ArchiveInServe = b
+	}
+	maxLag := setting{"audit.max_lag", ""}
+	if f.MaxLag != nil {
+		maxLag.value = f.MaxLag.String()
+	}
+	maxLag.set(getenv, "OPTIN_AUDIT_MAX_LAG")
+	if maxLag.value != "" {
+		d, err := time.ParseDuration(maxLag.value)
+		if err != nil || d <= 0 {
+			return a, fmt.Errorf("config: %s: must be a positive duration, e.g. 5m", maxLag.name)
+		}
+		a.MaxLag = d
 	}
 	return a, nil
 }

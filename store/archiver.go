@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,6 +90,29 @@ type ArchiverOptions struct {
 	OnLease func(token int64)
 	// OnCommit hears of every batch once it is fsync'd.
 	OnCommit func(Commit)
+
+	// OnState hears of each change of the archiver's state, once: writes
+	// failing, writing again, the outbox lagging past MaxLag, caught up.
+	OnState func(ArchiveChange, ArchiveState)
+
+	// RetryMin and RetryMax bound the pause after a failed write of the
+	// log (DefaultRetryMin, DefaultRetryMax): it doubles with every failed
+	// attempt in a row, with jitter. Each failed write also halves the
+	// records a round may write, down to one, so that a nearly full disk
+	// still takes the outbox record by record; the lease is kept.
+	RetryMin, RetryMax time.Duration
+	// MaxLag is the age of the oldest outbox event past which OnState
+	// hears ArchiveLagging; 0: not watched.
+	MaxLag time.Duration
+	// WriteSegment writes b to the active segment f; f.Write by default.
+	// Tests fail it to stand for a full disk.
+	WriteSegment func(f *os.File, b []byte) (int, error)
+	// Pause waits d or until ctx is done, between failed attempts; a
+	// timer by default. Tests pass a fake clock's.
+	Pause func(ctx context.Context, d time.Duration)
+	// Jitter returns a number in [0, 1) that spreads the pauses;
+	// math/rand/v2's Float64 by default.
+	Jitter func() float64
 }
 
 // Commit describes one fsync'd batch of records.
@@ -131,6 +155,23 @@ type Archiver struct {
 	// segment is only sealed when it is clear, so such entries are always
 	// in the active segment.
 	dirty bool
+
+	// After failed writes: how many records a round may write (0: no
+	// limit but Batch per stream), the good rounds since it last changed,
+	// the failures in a row, whether a write succeeded since the last
+	// failure, and whether the log must be recovered from disk before
+	// the next round (a failure that left the writer's state unknown).
+	limit    int
+	streak   int
+	failures int
+	wroteOK  bool
+	reopen   bool
+	next     int // the stream a limited round reads first, in turn
+	tried    int // records of the round's write
+	written  int // records the round wrote
+	oldest   time.Time
+	state    ArchiveState
+	unsaved  bool // state not yet recorded in Redis
 }
 
 // NewArchiver returns an archiver of s's outbox streams into opts.Dir.
@@ -147,6 +188,17 @@ func (s *Store) NewArchiver(opts ArchiverOptions) *Archiver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WriteSegment == nil {
+		opts.WriteSegment = (*os.File).Write
+	}
+	if opts.Pause == nil {
+		opts.Pause = sleep
+	}
+	if opts.Jitter == nil {
+		opts.Jitter = rand.Float64
+	}
+	opts.RetryMin = cmp(opts.RetryMin, DefaultRetryMin)
+	opts.RetryMax = max(cmp(opts.RetryMax, DefaultRetryMax), opts.RetryMin)
 	return &Archiver{st: s, opts: opts}
 }
 
@@ -160,10 +212,20 @@ func cmp64(v, def int64) int64 {
 // Run archives until ctx is done, then returns nil. It waits for the
 // directory lock and the lease, recovers the log (a torn last record is
 // cut off), and archives; when Redis is unreachable or the lease is lost
-// it starts over. It returns an error only when the log is damaged (a
-// *ChainError) or cannot be written.
+// it starts over. A failed write of the log (a full disk) keeps the lease:
+// the archiver pauses (RetryMin..RetryMax) and retries with half the
+// records, down to one at a time, and records its state in Redis
+// (Store.ArchiveHealth). It returns an error only when the log is damaged
+// (a *ChainError).
 func (a *Archiver) Run(ctx context.Context) error {
+	a.state = ArchiveState{Healthy: true, Since: a.opts.Now().UTC(), MaxLag: a.opts.MaxLag}
+	loaded := false
 	for ctx.Err() == nil {
+		if !loaded {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			loaded = a.loadHealth(rctx) == nil
+			cancel()
+		}
 		err := a.session(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -172,8 +234,14 @@ func (a *Archiver) Run(ctx context.Context) error {
 		if errors.As(err, &ce) {
 			return err
 		}
-		a.report(err)
-		sleep(ctx, a.opts.PollInterval)
+		if !isWriteError(err) {
+			a.report(err)
+		}
+		if errors.Is(err, errLeaseLost) || a.failures == 0 {
+			a.opts.Pause(ctx, a.opts.PollInterval)
+		} else {
+			a.opts.Pause(ctx, backoff(a.failures, a.opts.RetryMin, a.opts.RetryMax, a.opts.Jitter()))
+		}
 	}
 	return nil
 }
@@ -218,6 +286,11 @@ func (a *Archiver) session(ctx context.Context) error {
 		}
 	}
 	if err := a.open(); err != nil {
+		var ce *ChainError
+		if !errors.As(err, &ce) {
+			a.failed(ctx, err, 0)
+			return writeError{err} // told by failed; Run pauses
+		}
 		return err
 	}
 	defer func() { a.f.Close() }() // a.f changes as segments are sealed
@@ -230,7 +303,10 @@ func (a *Archiver) session(ctx context.Context) error {
 	if a.opts.OnLease != nil {
 		a.opts.OnLease(token)
 	}
-	if err := a.retain(); err != nil {
+	var wait time.Duration // what remains of a pause after a failed write
+	if err := a.retain(); isWriteError(err) {
+		wait = a.failed(ctx, err, 0)
+	} else if err != nil {
 		return err
 	}
 	lastRenew := time.Now()
@@ -251,12 +327,48 @@ func (a *Archiver) session(ctx context.Context) error {
 		if time.Until(validUntil) < a.opts.LeaseTTL/5 {
 			return errLeaseLost
 		}
+		if wait > 0 {
+			// Paused in steps, so that the lease is renewed meanwhile.
+			step := min(wait, a.opts.LeaseTTL/4)
+			a.opts.Pause(ctx, step)
+			wait -= step
+			continue
+		}
+		if a.reopen {
+			_ = a.f.Close() // recovered from disk next; it may be closed already
+			if err := a.open(); err != nil {
+				var ce *ChainError
+				if errors.As(err, &ce) {
+					return err
+				}
+				wait = a.failed(ctx, err, 0)
+				continue
+			}
+			a.reopen = false
+		}
 		n, full, err := a.round(ctx, token)
-		if errors.Is(err, errLeaseLost) || isWriteError(err) {
+		if errors.Is(err, errLeaseLost) {
 			return err
+		}
+		if isWriteError(err) {
+			a.watchLag(a.oldest)
+			if a.tried == 0 {
+				a.reopen = true // sealing or retention: state unknown
+			}
+			wait = a.failed(ctx, err, a.tried)
+			continue
 		}
 		if err != nil && ctx.Err() == nil {
 			a.report(err)
+		}
+		if err == nil {
+			if a.written > 0 {
+				a.wrote()
+			}
+			a.watchLag(a.oldest)
+			if !full {
+				a.caughtUp(ctx)
+			}
 		}
 		switch {
 		case n == 0 || err != nil:
@@ -526,6 +638,7 @@ func (a *Archiver) retain() error {
 // deletes them from their streams. It returns how many entries it read and
 // whether any shard filled its batch (more may be waiting).
 func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, err error) {
+	a.tried, a.written = 0, 0
 	now := a.opts.Now().UTC()
 	if !a.dirty && a.segCount > 0 && (a.size >= a.opts.SegmentBytes || now.Sub(a.segStart) >= a.opts.SegmentAge) {
 		if err := a.seal(); err != nil {
@@ -534,14 +647,26 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 	}
 	pipe := a.st.rdb.Pipeline()
 	cmds := make([]*redis.XMessageSliceCmd, a.st.shards+1) // the shards', then the config outbox
+	per := a.opts.Batch
+	if a.limit > 0 {
+		per = min(per, a.limit)
+	}
 	for s := range cmds {
-		cmds[s] = pipe.XRangeN(ctx, outboxStream(s, a.st.shards), "-", "+", int64(a.opts.Batch))
+		cmds[s] = pipe.XRangeN(ctx, outboxStream(s, a.st.shards), "-", "+", int64(per))
 	}
 	hooks := pipe.HGetAll(ctx, cfgWebhooksKey())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, false, translate("archiver read", err)
 	}
 	endpoints := webhookEndpoints(hooks.Val())
+	a.oldest = time.Time{}
+	for _, c := range cmds {
+		if msgs := c.Val(); len(msgs) > 0 {
+			if t, ok := entryTime(msgs[0].ID); ok && (a.oldest.IsZero() || t.Before(a.oldest)) {
+				a.oldest = t
+			}
+		}
+	}
 
 	var buf bytes.Buffer
 	seq, prev, count := a.seq, a.prev, a.segCount
@@ -549,8 +674,27 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 	var keys []archiveKey
 	done := make([][]string, len(cmds)) // per shard, the entries to delete
 	enq := make([][]any, len(cmds))     // per shard, the deliveries to announce with them
-	for s, c := range cmds {
-		for _, m := range c.Val() {
+	// A limited round takes the streams in turn, and of each its oldest
+	// entries, as long as the limit allows: the entries after one left
+	// out stay for the next round.
+	first := 0
+	if a.limit > 0 {
+		first = a.next % len(cmds)
+		a.next = first + 1
+	}
+	capped := false
+	for i := range cmds {
+		s := (first + i) % len(cmds)
+		for _, m := range cmds[s].Val() {
+			raw := outboxPayload(m.Values)
+			event := json.RawMessage(raw)
+			id, subject, valid := parseEventHead(event) // both empty when not valid
+			key := entryKey(s, m.ID, id)
+			_, dup := a.archived[key] // archived before a crash, not deleted yet
+			if !dup && a.limit > 0 && len(keys) >= a.limit {
+				capped = true
+				break
+			}
 			n++
 			done[s] = append(done[s], m.ID)
 			if len(endpoints) > 0 && s < a.st.shards {
@@ -560,16 +704,12 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 					enq[s] = append(enq[s], len(done[s]), d)
 				}
 			}
-			raw := outboxPayload(m.Values)
-			event := json.RawMessage(raw)
-			id, subject, valid := parseEventHead(event) // both empty when not valid
+			if dup {
+				continue
+			}
 			if !valid {
 				// Not an event: kept, as a string, rather than lost.
 				event, _ = json.Marshal(raw)
-			}
-			key := entryKey(s, m.ID, id)
-			if _, dup := a.archived[key]; dup {
-				continue // archived before a crash, not deleted yet
 			}
 			seq++
 			line, h, err := encodeRecord(recordBody{Seq: seq, Prev: prev, Fence: token, Shard: s, Entry: m.ID, ArchivedAt: now, Event: event})
@@ -585,9 +725,11 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 		}
 	}
 	if buf.Len() > 0 {
+		a.tried = len(keys)
 		if err := a.append(buf.Bytes()); err != nil {
 			return 0, false, err
 		}
+		a.written = len(keys)
 		for _, k := range keys {
 			a.archived[k] = struct{}{}
 		}
@@ -607,8 +749,9 @@ func (a *Archiver) round(ctx context.Context, token int64) (n int, full bool, er
 	if n == 0 && !a.dirty {
 		return 0, false, nil
 	}
+	full = capped
 	for _, c := range cmds {
-		full = full || len(c.Val()) == a.opts.Batch
+		full = full || len(c.Val()) == per
 	}
 	return n, full, a.remove(ctx, token, done, enq)
 }
@@ -635,12 +778,14 @@ func entryKey(shard int, entry, event string) archiveKey {
 // append writes b to the active segment and fsyncs it. On failure it cuts
 // the segment back to its last fsync'd size.
 func (a *Archiver) append(b []byte) error {
-	_, err := a.f.Write(b)
+	_, err := a.opts.WriteSegment(a.f, b)
 	if err == nil {
 		err = a.f.Sync()
 	}
 	if err != nil {
-		_ = a.f.Truncate(a.size)
+		if a.f.Truncate(a.size) != nil {
+			a.reopen = true // the segment's end is unknown: recover it from disk
+		}
 		return writeError{fmt.Errorf("store: archive %s: %w", segName(a.seg), err)}
 	}
 	a.size += int64(len(b))

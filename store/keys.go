@@ -90,6 +90,10 @@ func fenceCounterKey() string { return "og:{audit}:fence" }
 // auditHeadKey holds "seq hash" of the last record the archiver fsync'd.
 func auditHeadKey() string { return "og:{audit}:head" }
 
+// archiveHealthKey is the hash where the archiver records its state
+// (healthy, reason, since, write_errors) for /readyz and /metrics.
+func archiveHealthKey() string { return "og:{audit}:health" }
+
 // outboxFenceKey holds the highest fencing token that deleted from the
 // outbox stream of shard n; a lower token may no longer delete from it.
 func outboxFenceKey(shard int) string { return "og:" + shardTag(shard) + ":outbox:fence" }

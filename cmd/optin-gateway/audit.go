@@ -65,17 +65,25 @@ func (o *operator) close() {
 // newArchiver returns the archiver of cfg's audit log, logging what it
 // recovers from.
 func newArchiver(cfg *config.Config, st *store.Store, log *zap.Logger) *store.Archiver {
-	return st.NewArchiver(store.ArchiverOptions{
+	return st.NewArchiver(archiverOptions(cfg, log))
+}
+
+// archiverOptions are the archiver's options from cfg: a failed write of
+// the log is logged once per change of state (OnState), not per attempt.
+func archiverOptions(cfg *config.Config, log *zap.Logger) store.ArchiverOptions {
+	return store.ArchiverOptions{
 		Dir:          cfg.Audit.Dir,
 		Retention:    cfg.Audit.Retention,
 		SegmentBytes: cfg.Audit.SegmentBytes,
 		LeaseTTL:     cfg.Audit.LeaseTTL,
+		MaxLag:       cfg.Audit.MaxLag,
+		OnState:      logArchiveState(log),
 		OnError:      func(err error) { log.Warn("archiver", zap.Error(err)) },
 		OnLease:      func(token int64) { log.Info("archiver lease taken", zap.Int64("fencing_token", token)) },
 		OnRepair: func(segment string, n int) {
 			log.Warn("archiver cut off a torn last record", zap.String("segment", segment), zap.Int("bytes", n))
 		},
-	})
+	}
 }
 
 // runArchive runs the archiver on its own until ctx is done.

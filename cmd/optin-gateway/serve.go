@@ -137,7 +137,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Egress:          egressPolicy(cfg),
 		Timeouts:        httpTimeouts(cfg.HTTP),
 		AdminAddr:       cfg.HTTP.AdminAddr,
-		ReadyChecks:     persistenceChecks(cfg, st),
+		ReadyChecks:     append(persistenceChecks(cfg, st), archiveChecks(cfg, st, metrics)...),
 		Security:        sink,
 	})
 	if err != nil {
