@@ -1,10 +1,6 @@
 package gateway
 
-import (
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // ArchiveStatus is the audit archive's state as /metrics shows it.
 type ArchiveStatus struct {
@@ -12,13 +8,11 @@ type ArchiveStatus struct {
 	Healthy bool
 	// WriteErrors counts the archiver's failed writes of the log.
 	WriteErrors int64
-	// Lag is the age of the oldest event still in the outbox.
-	Lag time.Duration
 }
 
-// RegisterArchiveMetrics registers optin_archive_healthy,
-// optin_archive_write_errors_total and optin_archive_lag_seconds on m's
-// registry, each read from status at every scrape. status must be cheap
+// RegisterArchiveMetrics registers optin_archive_healthy and
+// optin_archive_write_errors_total on m's registry, each read from status
+// at every scrape (the archive's lag is optin_archiver_lag_seconds). status must be cheap
 // (cached) and safe for concurrent use.
 func RegisterArchiveMetrics(m *Metrics, status func() ArchiveStatus) {
 	m.Registerer().MustRegister(
@@ -35,9 +29,5 @@ func RegisterArchiveMetrics(m *Metrics, status func() ArchiveStatus) {
 			Name: "optin_archive_write_errors_total",
 			Help: "Failed writes of the audit log by the archiver, as it records them in Redis (in serve or in optin-gateway archive).",
 		}, func() float64 { return float64(status().WriteErrors) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "optin_archive_lag_seconds",
-			Help: "Age of the oldest event still in the outbox, not yet in the audit log; 0 when the outbox is empty.",
-		}, func() float64 { return status().Lag.Seconds() }),
 	)
 }

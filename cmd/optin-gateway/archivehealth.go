@@ -56,7 +56,7 @@ func archiveChecks(cfg *config.Config, st *store.Store, m *gateway.Metrics) []ga
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		h, _ := w.read(ctx)
-		return gateway.ArchiveStatus{Healthy: !h.Known || h.Healthy, WriteErrors: h.WriteErrors, Lag: h.Lag}
+		return gateway.ArchiveStatus{Healthy: !h.Known || h.Healthy, WriteErrors: h.WriteErrors}
 	})
 	maxLag := cfg.Audit.MaxLag
 	return []gateway.ReadyCheck{{Name: "audit_archive", Check: func(ctx context.Context) error {
