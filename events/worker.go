@@ -3,13 +3,10 @@ package events
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	randv2 "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,7 +17,6 @@ import (
 	"github.com/optin-gateway/optin-gateway/internal/egress"
 	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
-	"github.com/optin-gateway/optin-gateway/store"
 )
 
 // Queue is what the delivery workers need of the store.
@@ -28,28 +24,25 @@ type Queue interface {
 	Shards() int
 	EnsureWebhookGroups(ctx context.Context) error
 	WebhookLease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
-	ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]store.QueuedEvent, string, error)
-	ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]store.QueuedEvent, error)
-	WebhookTarget(ctx context.Context, tenant, id string) (store.WebhookTarget, error)
+	ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedEvent, string, error)
+	ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedEvent, error)
+	WebhookTarget(ctx context.Context, tenant, id string) (lanes.WebhookTarget, error)
 	SubscriberPhone(ctx context.Context, tenant, id string) (optin.Phone, error)
-	AckWebhook(ctx context.Context, q store.QueuedEvent) error
-	FailWebhook(ctx context.Context, q store.QueuedEvent) (int, error)
-	DeadWebhook(ctx context.Context, q store.QueuedEvent, tries int, reason string, at time.Time) error
+	AckWebhook(ctx context.Context, q lanes.QueuedEvent) error
+	FailWebhook(ctx context.Context, q lanes.QueuedEvent) (int, error)
+	DeadWebhook(ctx context.Context, q lanes.QueuedEvent, tries int, reason string, at time.Time) error
 }
 
-// Defaults of Options: 16 tries, 10 s doubling up to 1 h between them
-// (with equal jitter: 4 to 8½ hours from the first try to the dead
-// letter).
-const (
-	DefaultMaxAttempts = 16
-	DefaultBaseBackoff = 10 * time.Second
-	DefaultMaxBackoff  = time.Hour
-	DefaultTimeout     = 10 * time.Second
-	DefaultLeaseTTL    = 10 * time.Second
-	DefaultPoll        = 200 * time.Millisecond
-	DefaultBatch       = 100
-	DefaultMaxInFlight = 1000
-)
+// Defaults are the tuning of Options' zero fields: 16 tries, 10 s
+// doubling up to 1 h between them (with equal jitter: 4 to 8½ hours from
+// the first try to the dead letter).
+var Defaults = lanes.Tuning{
+	MaxAttempts: 16, BaseBackoff: 10 * time.Second, MaxBackoff: time.Hour,
+	LeaseTTL: 10 * time.Second, Poll: 200 * time.Millisecond, Batch: 100, MaxInFlight: 1000,
+}
+
+// DefaultTimeout is Options.Timeout's default: per try, answer included.
+const DefaultTimeout = 10 * time.Second
 
 // Outcomes of one try, as Options.OnResult hears them.
 const (
@@ -67,21 +60,10 @@ type Options struct {
 	// so that a name resolving to a private address is refused at dial
 	// time. Default: egress.Policy{}.Client(), public addresses only.
 	Client *http.Client
-	// Owner names this worker in leases and the consumer group; unique
-	// among running workers. Default: random.
-	Owner       string
-	MaxAttempts int           // tries before a delivery is dead-lettered
-	BaseBackoff time.Duration // delay after the first failed try; doubles per try
-	MaxBackoff  time.Duration
-	Timeout     time.Duration // per try, answer included
-	LeaseTTL    time.Duration
-	Poll        time.Duration // idle wait between reads of an empty stream
-	Batch       int
-	MaxInFlight int // deliveries read but not done, per shard
-	Logger      *zap.Logger
-	Now         func() time.Time
-	// Jitter returns a random duration in [0, d); default math/rand/v2.
-	Jitter func(d time.Duration) time.Duration
+	// Tuning's zero fields take Defaults; Owner defaults to "events-"
+	// and random hex.
+	lanes.Tuning
+	Timeout time.Duration // per try, answer included; 0: DefaultTimeout
 	// OnResult, if set, hears the outcome of every try: for metrics.
 	OnResult func(outcome string)
 }
@@ -95,38 +77,9 @@ func New(o Options) (*Worker, error) {
 	if o.Queue == nil {
 		return nil, errors.New("events: a queue is required")
 	}
-	if o.Owner == "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		o.Owner = "events-" + hex.EncodeToString(b)
-	}
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.BaseBackoff, DefaultBaseBackoff)
-	def(&o.MaxBackoff, DefaultMaxBackoff)
-	def(&o.Timeout, DefaultTimeout)
-	def(&o.LeaseTTL, DefaultLeaseTTL)
-	def(&o.Poll, DefaultPoll)
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
-	if o.Batch <= 0 {
-		o.Batch = DefaultBatch
-	}
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = DefaultMaxInFlight
-	}
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Jitter == nil {
-		o.Jitter = func(d time.Duration) time.Duration { return randv2.N(d) }
+	o.Tuning = o.Tuning.WithDefaults(Defaults, "events-")
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
 	}
 	if o.Client == nil {
 		o.Client = (&egress.Policy{}).Client()
@@ -147,24 +100,23 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	q := w.o.Queue
-	lanes.Run(ctx, lanes.Config[store.QueuedEvent]{
-		Shards: q.Shards(), Owner: w.o.Owner,
+	lanes.Run(ctx, lanes.Config[lanes.QueuedEvent]{
+		Tuning: w.o.Tuning, Shards: q.Shards(),
 		Lease: q.WebhookLease, Claim: q.ClaimWebhooks, Read: q.ReadWebhooks,
-		StreamID: func(e store.QueuedEvent) string { return e.StreamID },
-		Lane:     func(e store.QueuedEvent) string { return e.Endpoint + "\x00" + e.Event.Subscriber },
+		StreamID: func(e lanes.QueuedEvent) string { return e.StreamID },
+		Lane:     func(e lanes.QueuedEvent) string { return e.Endpoint + "\x00" + e.Event.Subscriber },
 		Deliver:  w.deliver,
 		Pause:    func(n int) time.Duration { return min(w.o.Poll<<min(n, 10), 5*time.Second) },
-		Failed: func(log *zap.Logger, e store.QueuedEvent, err error) {
+		Failed: func(log *zap.Logger, e lanes.QueuedEvent, err error) {
 			log.Warn("deliver", zap.String("event_id", e.Event.ID), zap.Error(err))
 		},
-		LeaseTTL: w.o.LeaseTTL, Poll: w.o.Poll, Batch: w.o.Batch, MaxInFlight: w.o.MaxInFlight, Logger: w.o.Logger,
 	})
 	return nil
 }
 
 // deliver posts q until its endpoint answers 2xx or its tries are spent;
 // it returns an error only when the store fails (the caller tries again).
-func (w *Worker) deliver(ctx context.Context, q store.QueuedEvent) error {
+func (w *Worker) deliver(ctx context.Context, q lanes.QueuedEvent) error {
 	ev := q.Event
 	log := w.o.Logger.With(zap.String("tenant", ev.Tenant), zap.String("endpoint", q.Endpoint),
 		zap.String("event_id", ev.ID), zap.String("type", string(q.Type)))
@@ -211,7 +163,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedEvent) error {
 			return w.o.Queue.DeadWebhook(ctx, q, tries, reason, w.o.Now())
 		}
 		w.result(OutcomeFailed)
-		wait := w.backoff(tries)
+		wait := w.o.Backoff(tries)
 		log.Info("event delivery failed", zap.Int("tries", tries), zap.String("reason", reason), zap.Duration("retry_in", wait))
 		if !lanes.Sleep(ctx, wait) {
 			return ctx.Err()
@@ -221,7 +173,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedEvent) error {
 
 // post makes one try of q with body; it returns "" on a 2xx answer, else
 // why it failed (a status, a time-out, a network error; never the body).
-func (w *Worker) post(ctx context.Context, t store.WebhookTarget, q store.QueuedEvent, body []byte) string {
+func (w *Worker) post(ctx context.Context, t lanes.WebhookTarget, q lanes.QueuedEvent, body []byte) string {
 	rctx, cancel := context.WithTimeout(ctx, w.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, t.URL, bytes.NewReader(body))
@@ -257,16 +209,4 @@ func (w *Worker) result(outcome string) {
 	if w.o.OnResult != nil {
 		w.o.OnResult(outcome)
 	}
-}
-
-// backoff is the delay after the tries-th failed try: BaseBackoff doubled
-// per try, capped at MaxBackoff, the upper half drawn at random ("equal
-// jitter", as the outbound senders do), so retries spread out but never
-// come early.
-func (w *Worker) backoff(tries int) time.Duration {
-	d := w.o.BaseBackoff << min(max(tries-1, 0), 30)
-	if d > w.o.MaxBackoff || d <= 0 {
-		d = w.o.MaxBackoff
-	}
-	return d/2 + w.o.Jitter(d/2+1)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/events/verify"
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/internal/egress"
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
 	"github.com/optin-gateway/optin-gateway/store"
@@ -75,12 +76,15 @@ func startEventWorkerWith(tb testing.TB, h *harness, maxAttempts int, client *ht
 	tb.Helper()
 	core, _ := observer.New(zapcore.DebugLevel)
 	w, err := events.New(events.Options{
-		Queue: h.store, Client: client, MaxAttempts: maxAttempts, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond,
+		Queue: h.store, Client: client,
+		Tuning: lanes.Tuning{
+			MaxAttempts: maxAttempts, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond,
+			LeaseTTL: 2 * time.Second, Poll: 10 * time.Millisecond, Logger: testLogger(tb, core),
+		},
 		// A second for a delivery, not less: a try that a loaded machine
 		// makes slow must not read as the endpoint's fault (the broken
 		// endpoint's dead letters must say "status 502").
-		Timeout: time.Second, LeaseTTL: 2 * time.Second, Poll: 10 * time.Millisecond,
-		Logger: testLogger(tb, core),
+		Timeout: time.Second,
 	})
 	if err != nil {
 		tb.Fatal(err)

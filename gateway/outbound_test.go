@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/internal/twiliofake"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
@@ -50,8 +51,10 @@ func runSenders(tb testing.TB, h *harness, senders map[string]outbound.Sender) {
 		Queue: h.store, Senders: senders, Numbers: testNumbers(tb),
 		Rates:          map[string]float64{bizNumber: 1000},
 		StatusCallback: func(r optin.Reply) string { return gateway.StatusCallbackURL(publicURL, r) },
-		BaseBackoff:    time.Millisecond, MaxBackoff: 10 * time.Millisecond, LeaseTTL: time.Second, Poll: 5 * time.Millisecond,
-		Logger: testLogger(tb, zaptest.NewLogger(tb).Core()), Now: h.clock.Now,
+		Tuning: lanes.Tuning{
+			BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, LeaseTTL: time.Second, Poll: 5 * time.Millisecond,
+			Logger: testLogger(tb, zaptest.NewLogger(tb).Core()), Now: h.clock.Now,
+		},
 	})
 	if err != nil {
 		tb.Fatal(err)

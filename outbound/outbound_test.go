@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/internal/twiliofake"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
@@ -117,16 +118,18 @@ func sender(tb testing.TB, base string) *outbound.Twilio {
 // fastOptions are worker options for tests: short backoffs and leases.
 func fastOptions(tb testing.TB, q outbound.Queue, base string, owner string) outbound.Options {
 	return outbound.Options{
-		Queue:       q,
-		Senders:     map[string]outbound.Sender{"twilio": sender(tb, base)},
-		Numbers:     testNumbers(tb),
-		Rates:       map[string]float64{fastNumber: 400, slowNumber: 10},
-		Owner:       owner,
-		BaseBackoff: 2 * time.Millisecond,
-		MaxBackoff:  20 * time.Millisecond,
-		LeaseTTL:    3 * time.Second, // renewed every second: a worker stalled for 2 s on a loaded machine keeps its shards
-		Poll:        10 * time.Millisecond,
-		Logger:      zaptest.NewLogger(tb),
+		Queue:   q,
+		Senders: map[string]outbound.Sender{"twilio": sender(tb, base)},
+		Numbers: testNumbers(tb),
+		Rates:   map[string]float64{fastNumber: 400, slowNumber: 10},
+		Tuning: lanes.Tuning{
+			Owner:       owner,
+			BaseBackoff: 2 * time.Millisecond,
+			MaxBackoff:  20 * time.Millisecond,
+			LeaseTTL:    3 * time.Second, // renewed every second: a worker stalled for 2 s on a loaded machine keeps its shards
+			Poll:        10 * time.Millisecond,
+			Logger:      zaptest.NewLogger(tb),
+		},
 	}
 }
 

@@ -2,11 +2,8 @@ package outbound
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	randv2 "math/rand/v2"
 	"strconv"
 	"time"
 
@@ -14,7 +11,6 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
-	"github.com/optin-gateway/optin-gateway/store"
 )
 
 // Queue is what the senders need of the store.
@@ -22,28 +18,24 @@ type Queue interface {
 	Shards() int
 	EnsureSenderGroups(ctx context.Context) error
 	Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
-	ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]store.QueuedReply, string, error)
-	ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]store.QueuedReply, error)
-	SendRecord(ctx context.Context, q store.QueuedReply) (store.SendRecord, error)
-	MarkSendIntent(ctx context.Context, q store.QueuedReply, at time.Time) (int, error)
-	ClearSendIntent(ctx context.Context, q store.QueuedReply) error
-	MarkSent(ctx context.Context, q store.QueuedReply, sid string, at time.Time) error
-	DeadLetter(ctx context.Context, q store.QueuedReply, code, reason string, at time.Time) error
-	AckReply(ctx context.Context, q store.QueuedReply) error
+	ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedReply, string, error)
+	ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedReply, error)
+	SendRecord(ctx context.Context, q lanes.QueuedReply) (lanes.SendRecord, error)
+	MarkSendIntent(ctx context.Context, q lanes.QueuedReply, at time.Time) (int, error)
+	ClearSendIntent(ctx context.Context, q lanes.QueuedReply) error
+	MarkSent(ctx context.Context, q lanes.QueuedReply, sid string, at time.Time) error
+	DeadLetter(ctx context.Context, q lanes.QueuedReply, code, reason string, at time.Time) error
+	AckReply(ctx context.Context, q lanes.QueuedReply) error
 	Throttle(ctx context.Context, from string, interval time.Duration) (time.Duration, error)
 	Reconcile(ctx context.Context, tenant, id string, campaigns []string, in optin.Inbound, decide func(optin.Subscriber) optin.Decision) error
 }
 
-// Defaults of Options.
-const (
-	DefaultMaxAttempts = 8
-	DefaultBaseBackoff = 500 * time.Millisecond
-	DefaultMaxBackoff  = time.Minute
-	DefaultLeaseTTL    = 10 * time.Second
-	DefaultPoll        = 200 * time.Millisecond
-	DefaultBatch       = 100
-	DefaultMaxInFlight = 1000
-)
+// Defaults are the tuning of Options' zero fields: 8 sends, 500 ms
+// doubling up to a minute between them.
+var Defaults = lanes.Tuning{
+	MaxAttempts: 8, BaseBackoff: 500 * time.Millisecond, MaxBackoff: time.Minute,
+	LeaseTTL: 10 * time.Second, Poll: 200 * time.Millisecond, Batch: 100, MaxInFlight: 1000,
+}
 
 // Options configure a Worker.
 type Options struct {
@@ -57,20 +49,9 @@ type Options struct {
 	// StatusCallback returns the URL a provider posts r's delivery
 	// statuses to; nil or "" for none.
 	StatusCallback func(r optin.Reply) string
-	// Owner names this worker in leases and the consumer group; it must
-	// be unique among running workers. Default: random.
-	Owner       string
-	MaxAttempts int           // sends per reply before it is dead-lettered
-	BaseBackoff time.Duration // first retry's delay; doubles per try
-	MaxBackoff  time.Duration
-	LeaseTTL    time.Duration
-	Poll        time.Duration // idle wait between reads of an empty queue
-	Batch       int           // entries per read
-	MaxInFlight int           // entries read but not yet done, per shard
-	Logger      *zap.Logger
-	Now         func() time.Time
-	// Jitter returns a random duration in [0, d); default math/rand/v2.
-	Jitter func(d time.Duration) time.Duration
+	// Tuning's zero fields take Defaults (MaxAttempts counts sends per
+	// reply); Owner defaults to "sender-" and random hex.
+	lanes.Tuning
 	// OnDeadLetter, if set, hears of every reply given up on (refused,
 	// out of tries, no sender), by provider: for metrics.
 	OnDeadLetter func(provider string)
@@ -85,38 +66,7 @@ func New(o Options) (*Worker, error) {
 	if o.Queue == nil || len(o.Senders) == 0 {
 		return nil, errors.New("outbound: a queue and at least one sender are required")
 	}
-	if o.Owner == "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		o.Owner = "sender-" + hex.EncodeToString(b)
-	}
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.BaseBackoff, DefaultBaseBackoff)
-	def(&o.MaxBackoff, DefaultMaxBackoff)
-	def(&o.LeaseTTL, DefaultLeaseTTL)
-	def(&o.Poll, DefaultPoll)
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
-	if o.Batch <= 0 {
-		o.Batch = DefaultBatch
-	}
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = DefaultMaxInFlight
-	}
-	if o.Logger == nil {
-		o.Logger = zap.NewNop()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Jitter == nil {
-		o.Jitter = func(d time.Duration) time.Duration { return randv2.N(d) }
-	}
+	o.Tuning = o.Tuning.WithDefaults(Defaults, "sender-")
 	return &Worker{o: o}, nil
 }
 
@@ -132,17 +82,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	q := w.o.Queue
-	lanes.Run(ctx, lanes.Config[store.QueuedReply]{
-		Shards: q.Shards(), Owner: w.o.Owner,
+	lanes.Run(ctx, lanes.Config[lanes.QueuedReply]{
+		Tuning: w.o.Tuning, Shards: q.Shards(),
 		Lease: q.Lease, Claim: q.ClaimPending, Read: q.ReadReplies,
-		StreamID: func(r store.QueuedReply) string { return r.StreamID },
-		Lane:     func(r store.QueuedReply) string { return r.Reply.Subscriber },
+		StreamID: func(r lanes.QueuedReply) string { return r.StreamID },
+		Lane:     func(r lanes.QueuedReply) string { return r.Reply.Subscriber },
 		Deliver:  w.deliver,
-		Pause:    w.backoff,
-		Failed: func(log *zap.Logger, r store.QueuedReply, err error) {
+		Pause:    w.o.Backoff,
+		Failed: func(log *zap.Logger, r lanes.QueuedReply, err error) {
 			log.Warn("send", zap.String("reply_id", r.Reply.ID), zap.Error(err))
 		},
-		LeaseTTL: w.o.LeaseTTL, Poll: w.o.Poll, Batch: w.o.Batch, MaxInFlight: w.o.MaxInFlight, Logger: w.o.Logger,
 	})
 	return nil
 }
@@ -151,20 +100,20 @@ func (w *Worker) Run(ctx context.Context) error {
 // recorded sent or dead is only acknowledged; a send whose outcome is
 // unknown (crash or timeout after the intent was recorded) is looked up at
 // the provider before it is sent again.
-func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
+func (w *Worker) deliver(ctx context.Context, q lanes.QueuedReply) error {
 	r := q.Reply
 	rec, err := w.o.Queue.SendRecord(ctx, q)
 	if err != nil {
 		return err
 	}
-	if rec.State == store.SendSent || rec.State == store.SendDead {
+	if rec.State == lanes.SendSent || rec.State == lanes.SendDead {
 		return w.o.Queue.AckReply(ctx, q)
 	}
 	sender, ok := w.o.Senders[r.Provider]
 	if !ok {
 		return w.deadLetter(ctx, q, "", "no sender for provider "+r.Provider, w.o.Now())
 	}
-	if rec.State == store.SendIntent {
+	if rec.State == lanes.SendIntent {
 		if done, err := w.resolve(ctx, sender, q, rec.At); done || err != nil {
 			return err
 		}
@@ -212,7 +161,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 				return err
 			}
 		}
-		if !lanes.Sleep(ctx, w.backoff(tries)) {
+		if !lanes.Sleep(ctx, w.o.Backoff(tries)) {
 			return ctx.Err()
 		}
 		if ambiguous {
@@ -225,7 +174,7 @@ func (w *Worker) deliver(ctx context.Context, q store.QueuedReply) error {
 
 // resolve settles a send whose outcome is unknown by asking the provider:
 // found, it records q as sent.
-func (w *Worker) resolve(ctx context.Context, s Sender, q store.QueuedReply, since time.Time) (bool, error) {
+func (w *Worker) resolve(ctx context.Context, s Sender, q lanes.QueuedReply, since time.Time) (bool, error) {
 	sid, err := s.Find(ctx, q.Reply, since)
 	if err != nil {
 		return false, fmt.Errorf("outbound: resolve %s: %w", q.Reply.ID, err)
@@ -281,24 +230,13 @@ func (w *Worker) throttle(ctx context.Context, from string) error {
 	}
 }
 
-// backoff is the delay after the tries-th send: BaseBackoff doubled per
-// try, capped at MaxBackoff, the upper half drawn at random ("equal
-// jitter"), so that retries spread out but never come early.
-func (w *Worker) backoff(tries int) time.Duration {
-	d := w.o.BaseBackoff << min(max(tries-1, 0), 30)
-	if d > w.o.MaxBackoff || d <= 0 {
-		d = w.o.MaxBackoff
-	}
-	return d/2 + w.o.Jitter(d/2+1)
-}
-
 func (w *Worker) logFor(r optin.Reply) *zap.Logger {
 	return w.o.Logger.With(zap.String("reply_id", r.ID), zap.Stringer("to", r.To), zap.String("tenant", r.Tenant))
 }
 
 // deadLetter gives up on reply q: it moves it to the dead-letter stream
 // and tells OnDeadLetter.
-func (w *Worker) deadLetter(ctx context.Context, q store.QueuedReply, code, reason string, at time.Time) error {
+func (w *Worker) deadLetter(ctx context.Context, q lanes.QueuedReply, code, reason string, at time.Time) error {
 	if err := w.o.Queue.DeadLetter(ctx, q, code, reason, at); err != nil {
 		return err
 	}

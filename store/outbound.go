@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -32,33 +33,6 @@ var throttleSource string
 
 var throttleScript = redis.NewScript(throttleSource)
 
-// QueuedReply is a reply taken from a shard's outbound queue.
-type QueuedReply struct {
-	Shard    int
-	StreamID string // the queue entry's id, for acknowledging it
-	Reply    optin.Reply
-	raw      string // the entry as stored (sealed), for the dead letters
-}
-
-// SendState is where a reply stands in its send record.
-type SendState string
-
-// The send states. A reply with no record was never tried.
-const (
-	SendNone   SendState = ""
-	SendIntent SendState = "intent" // a send started; its outcome is unknown until resolved
-	SendSent   SendState = "sent"
-	SendDead   SendState = "dead"
-)
-
-// SendRecord is our own idempotency record of one reply.
-type SendRecord struct {
-	State SendState
-	At    time.Time // when the last send started
-	Tries int       // sends started
-	SID   string    // the provider's message id, once sent
-}
-
 // EnsureSenderGroups creates the senders' consumer group on every shard's
 // queue (and the queue itself), if missing.
 func (s *Store) EnsureSenderGroups(ctx context.Context) error {
@@ -78,7 +52,7 @@ func (s *Store) Lease(ctx context.Context, shard int, owner string, ttl time.Dur
 // first time). It returns the cursor to continue from, "0-0" when the
 // scan is done. The caller holds the shard's lease, so no live sender
 // still works on them.
-func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]QueuedReply, string, error) {
+func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedReply, string, error) {
 	msgs, next, err := s.claimStream(ctx, OutQueueKey(shard), SenderGroup, consumer, start, count)
 	if err != nil {
 		return nil, next, err
@@ -89,7 +63,7 @@ func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start str
 
 // ReadReplies returns up to count replies of shard's queue that no sender
 // has had yet, oldest first, without waiting.
-func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]QueuedReply, error) {
+func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedReply, error) {
 	msgs, err := s.readStream(ctx, OutQueueKey(shard), SenderGroup, consumer, count)
 	if err != nil {
 		return nil, err
@@ -100,8 +74,8 @@ func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, cou
 // decodeQueued opens queue entries under their subscribers' data keys.
 // An entry whose subscriber was erased since goes to the dead letters,
 // still sealed, and is never sent.
-func (s *Store) decodeQueued(ctx context.Context, shard int, msgs []redis.XMessage) ([]QueuedReply, error) {
-	out := make([]QueuedReply, 0, len(msgs))
+func (s *Store) decodeQueued(ctx context.Context, shard int, msgs []redis.XMessage) ([]lanes.QueuedReply, error) {
+	out := make([]lanes.QueuedReply, 0, len(msgs))
 	keys := map[string]*dataKey{}
 	for _, m := range msgs {
 		raw, _ := m.Values["r"].(string)
@@ -129,7 +103,7 @@ func (s *Store) decodeQueued(ctx context.Context, shard int, msgs []redis.XMessa
 			}
 			continue
 		}
-		out = append(out, QueuedReply{Shard: shard, StreamID: m.ID, Reply: r, raw: raw})
+		out = append(out, lanes.QueuedReply{Shard: shard, StreamID: m.ID, Reply: r, Raw: raw})
 	}
 	return out, nil
 }
@@ -146,13 +120,13 @@ func (s *Store) deadRaw(ctx context.Context, shard int, id, raw, reason string) 
 }
 
 // SendRecord returns the send record of q.
-func (s *Store) SendRecord(ctx context.Context, q QueuedReply) (SendRecord, error) {
+func (s *Store) SendRecord(ctx context.Context, q lanes.QueuedReply) (lanes.SendRecord, error) {
 	key := outRecordKey(q.Shard, q.Reply.ID)
 	m, err := s.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
-		return SendRecord{}, translate("send record "+key, err)
+		return lanes.SendRecord{}, translate("send record "+key, err)
 	}
-	rec := SendRecord{State: SendState(m["state"]), SID: m["sid"]}
+	rec := lanes.SendRecord{State: lanes.SendState(m["state"]), SID: m["sid"]}
 	rec.Tries, _ = strconv.Atoi(m["tries"])
 	if ms, err := strconv.ParseInt(m["at"], 10, 64); err == nil {
 		rec.At = time.UnixMilli(ms)
@@ -162,10 +136,10 @@ func (s *Store) SendRecord(ctx context.Context, q QueuedReply) (SendRecord, erro
 
 // MarkSendIntent records, before the provider is called, that a send of q
 // starts at at, and returns how many sends have started.
-func (s *Store) MarkSendIntent(ctx context.Context, q QueuedReply, at time.Time) (int, error) {
+func (s *Store) MarkSendIntent(ctx context.Context, q lanes.QueuedReply, at time.Time) (int, error) {
 	key := outRecordKey(q.Shard, q.Reply.ID)
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, key, "state", string(SendIntent), "at", at.UnixMilli())
+	pipe.HSet(ctx, key, "state", string(lanes.SendIntent), "at", at.UnixMilli())
 	tries := pipe.HIncrBy(ctx, key, "tries", 1)
 	pipe.PExpire(ctx, key, DefaultSendRecordTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -176,16 +150,16 @@ func (s *Store) MarkSendIntent(ctx context.Context, q QueuedReply, at time.Time)
 
 // ClearSendIntent records that the last send of q certainly did not
 // happen (the provider answered with an error).
-func (s *Store) ClearSendIntent(ctx context.Context, q QueuedReply) error {
+func (s *Store) ClearSendIntent(ctx context.Context, q lanes.QueuedReply) error {
 	key := outRecordKey(q.Shard, q.Reply.ID)
-	return translate("clear intent "+key, s.rdb.HSet(ctx, key, "state", string(SendNone)).Err())
+	return translate("clear intent "+key, s.rdb.HSet(ctx, key, "state", string(lanes.SendNone)).Err())
 }
 
 // MarkSent records q as sent with the provider's message id sid,
 // acknowledges and removes it from the queue and writes a delivery record
 // into the outbox: in one transaction.
-func (s *Store) MarkSent(ctx context.Context, q QueuedReply, sid string, at time.Time) error {
-	if err := s.finish(ctx, q, SendSent, sid, optin.DeliveryQueued, "", at); err != nil {
+func (s *Store) MarkSent(ctx context.Context, q lanes.QueuedReply, sid string, at time.Time) error {
+	if err := s.finish(ctx, q, lanes.SendSent, sid, optin.DeliveryQueued, "", at); err != nil {
 		return err
 	}
 	// The index lives in a slot of its own, so it is written after the
@@ -220,13 +194,13 @@ func (s *Store) SentReply(ctx context.Context, provider, sid string) (optin.Repl
 // DeadLetter gives up on q: it copies q with the reason into the shard's
 // dead-letter stream, marks it dead, acknowledges and removes it from the
 // queue and writes a delivery record into the outbox, in one transaction.
-func (s *Store) DeadLetter(ctx context.Context, q QueuedReply, code, reason string, at time.Time) error {
-	return s.finish(ctx, q, SendDead, "", optin.DeliveryDead, code+" "+reason, at)
+func (s *Store) DeadLetter(ctx context.Context, q lanes.QueuedReply, code, reason string, at time.Time) error {
+	return s.finish(ctx, q, lanes.SendDead, "", optin.DeliveryDead, code+" "+reason, at)
 }
 
 // AckReply removes q from the queue without recording anything: its send
 // record already says sent or dead.
-func (s *Store) AckReply(ctx context.Context, q QueuedReply) error {
+func (s *Store) AckReply(ctx context.Context, q lanes.QueuedReply) error {
 	key := OutQueueKey(q.Shard)
 	pipe := s.rdb.TxPipeline()
 	pipe.XAck(ctx, key, SenderGroup, q.StreamID)
@@ -235,13 +209,13 @@ func (s *Store) AckReply(ctx context.Context, q QueuedReply) error {
 	return translate("ack "+key+" "+q.StreamID, err)
 }
 
-func (s *Store) finish(ctx context.Context, q QueuedReply, state SendState, sid string, status optin.DeliveryStatus, reason string, at time.Time) error {
+func (s *Store) finish(ctx context.Context, q lanes.QueuedReply, state lanes.SendState, sid string, status optin.DeliveryStatus, reason string, at time.Time) error {
 	key := outRecordKey(q.Shard, q.Reply.ID)
 	d := optin.Delivery{
 		Kind: "delivery", Tenant: q.Reply.Tenant, Subscriber: q.Reply.Subscriber, ReplyID: q.Reply.ID,
 		CausedBy: q.Reply.CausedBy, Provider: q.Reply.Provider, ProviderMessageID: sid, Status: status, At: at,
 	}
-	if state == SendDead {
+	if state == lanes.SendDead {
 		d.ErrorCode = strings.TrimSpace(strings.SplitN(reason, " ", 2)[0])
 	}
 	doc, err := json.Marshal(d)
@@ -249,8 +223,8 @@ func (s *Store) finish(ctx context.Context, q QueuedReply, state SendState, sid 
 		return fmt.Errorf("store: finish %s: %w", key, err)
 	}
 	pipe := s.rdb.TxPipeline()
-	if state == SendDead {
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: OutDeadKey(q.Shard), Values: []any{"r", q.raw, "reason", reason}})
+	if state == lanes.SendDead {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: OutDeadKey(q.Shard), Values: []any{"r", q.Raw, "reason", reason}})
 	}
 	pipe.HSet(ctx, key, "state", string(state), "sid", sid)
 	pipe.PExpire(ctx, key, DefaultSendRecordTTL)

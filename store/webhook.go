@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -24,24 +25,6 @@ const WebhookGroup = "deliverers"
 type webhookEntry struct {
 	Endpoint string      `json:"ep"`
 	Event    optin.Event `json:"ev"`
-}
-
-// QueuedEvent is a delivery taken from a shard's event delivery stream.
-type QueuedEvent struct {
-	Shard    int
-	StreamID string // the entry's id, for acknowledging it
-	Endpoint string // the endpoint's id, of Event.Tenant
-	Type     optin.EventType
-	Event    optin.Event
-	Tries    int // failed tries so far
-	raw      string
-}
-
-// WebhookTarget is an endpoint as a delivery worker needs it: where to
-// post and the secret, in clear, to sign with.
-type WebhookTarget struct {
-	URL    string
-	Secret []byte
 }
 
 // webhookEndpoints parses the endpoints hash: tenant → endpoints. A
@@ -120,20 +103,20 @@ func (s *Store) Webhooks(ctx context.Context, tenant string) ([]optin.WebhookDoc
 
 // WebhookTarget returns endpoint id of tenant with its secret opened; an
 // error wrapping optin.ErrNotFound once it is deleted.
-func (s *Store) WebhookTarget(ctx context.Context, tenant, id string) (WebhookTarget, error) {
+func (s *Store) WebhookTarget(ctx context.Context, tenant, id string) (lanes.WebhookTarget, error) {
 	raw, err := s.ConfigGet(ctx, optin.ConfigRef{Object: optin.ObjectWebhook, Tenant: tenant, ID: id})
 	if err != nil {
-		return WebhookTarget{}, err
+		return lanes.WebhookTarget{}, err
 	}
 	var d optin.WebhookDoc
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return WebhookTarget{}, fmt.Errorf("store: webhook %s/%s: %w", tenant, id, err)
+		return lanes.WebhookTarget{}, fmt.Errorf("store: webhook %s/%s: %w", tenant, id, err)
 	}
 	secret, _, err := s.keys.unwrap(d.Secret, adOf(tenant, id, "webhook secret"))
 	if err != nil {
-		return WebhookTarget{}, fmt.Errorf("store: webhook %s/%s: %w", tenant, id, err)
+		return lanes.WebhookTarget{}, fmt.Errorf("store: webhook %s/%s: %w", tenant, id, err)
 	}
-	return WebhookTarget{URL: d.URL, Secret: secret}, nil
+	return lanes.WebhookTarget{URL: d.URL, Secret: secret}, nil
 }
 
 // SubscriberPhone returns the number of subscriber id of tenant, opened
@@ -178,7 +161,7 @@ func (s *Store) WebhookLease(ctx context.Context, shard int, owner string, ttl t
 // that a worker read but never finished (a crashed worker's), oldest
 // first, from cursor start ("0-0" the first time); it returns the cursor
 // to continue from, "0-0" when done. The caller holds the shard's lease.
-func (s *Store) ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]QueuedEvent, string, error) {
+func (s *Store) ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedEvent, string, error) {
 	msgs, next, err := s.claimStream(ctx, WebhookQueueKey(shard), WebhookGroup, consumer, start, count)
 	if err != nil {
 		return nil, next, err
@@ -189,7 +172,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, shard int, consumer, start st
 
 // ReadWebhooks returns up to count deliveries of shard that no worker has
 // had yet, oldest first, without waiting.
-func (s *Store) ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]QueuedEvent, error) {
+func (s *Store) ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedEvent, error) {
 	msgs, err := s.readStream(ctx, WebhookQueueKey(shard), WebhookGroup, consumer, count)
 	if err != nil {
 		return nil, err
@@ -200,7 +183,7 @@ func (s *Store) ReadWebhooks(ctx context.Context, shard int, consumer string, co
 // decodeWebhooks decodes delivery entries with their counts of failed
 // tries. An entry that does not decode is dropped (acknowledged): nothing
 // could deliver it.
-func (s *Store) decodeWebhooks(ctx context.Context, shard int, msgs []redis.XMessage) ([]QueuedEvent, error) {
+func (s *Store) decodeWebhooks(ctx context.Context, shard int, msgs []redis.XMessage) ([]lanes.QueuedEvent, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -212,7 +195,7 @@ func (s *Store) decodeWebhooks(ctx context.Context, shard int, msgs []redis.XMes
 	if err != nil {
 		return nil, translate("tries "+webhookTriesKey(shard), err)
 	}
-	out := make([]QueuedEvent, 0, len(msgs))
+	out := make([]lanes.QueuedEvent, 0, len(msgs))
 	for i, m := range msgs {
 		raw, _ := m.Values["w"].(string)
 		var e webhookEntry
@@ -221,12 +204,12 @@ func (s *Store) decodeWebhooks(ctx context.Context, shard int, msgs []redis.XMes
 			t, ok = optin.TypeOf(e.Event)
 		}
 		if !ok || e.Endpoint == "" {
-			if err := s.AckWebhook(ctx, QueuedEvent{Shard: shard, StreamID: m.ID}); err != nil {
+			if err := s.AckWebhook(ctx, lanes.QueuedEvent{Shard: shard, StreamID: m.ID}); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		q := QueuedEvent{Shard: shard, StreamID: m.ID, Endpoint: e.Endpoint, Type: t, Event: e.Event, raw: raw}
+		q := lanes.QueuedEvent{Shard: shard, StreamID: m.ID, Endpoint: e.Endpoint, Type: t, Event: e.Event, Raw: raw}
 		if v, ok := tries[i].(string); ok {
 			q.Tries, _ = strconv.Atoi(v)
 		}
@@ -236,7 +219,7 @@ func (s *Store) decodeWebhooks(ctx context.Context, shard int, msgs []redis.XMes
 }
 
 // AckWebhook finishes q: delivered, or its endpoint is gone.
-func (s *Store) AckWebhook(ctx context.Context, q QueuedEvent) error {
+func (s *Store) AckWebhook(ctx context.Context, q lanes.QueuedEvent) error {
 	key := WebhookQueueKey(q.Shard)
 	pipe := s.rdb.TxPipeline()
 	pipe.XAck(ctx, key, WebhookGroup, q.StreamID)
@@ -247,18 +230,18 @@ func (s *Store) AckWebhook(ctx context.Context, q QueuedEvent) error {
 }
 
 // FailWebhook counts a failed try of q and returns its failed tries so far.
-func (s *Store) FailWebhook(ctx context.Context, q QueuedEvent) (int, error) {
+func (s *Store) FailWebhook(ctx context.Context, q lanes.QueuedEvent) (int, error) {
 	n, err := s.rdb.HIncrBy(ctx, webhookTriesKey(q.Shard), q.StreamID, 1).Result()
 	return int(n), translate("fail "+webhookTriesKey(q.Shard), err)
 }
 
 // DeadWebhook gives up on q after its last try: it moves it, with the
 // reason, to the shard's dead-letter stream, in one transaction.
-func (s *Store) DeadWebhook(ctx context.Context, q QueuedEvent, tries int, reason string, at time.Time) error {
+func (s *Store) DeadWebhook(ctx context.Context, q lanes.QueuedEvent, tries int, reason string, at time.Time) error {
 	key := WebhookQueueKey(q.Shard)
 	pipe := s.rdb.TxPipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: WebhookDeadKey(q.Shard), Values: []any{
-		"w", q.raw, "tries", tries, "reason", reason, "at", at.UnixMilli(),
+		"w", q.Raw, "tries", tries, "reason", reason, "at", at.UnixMilli(),
 	}})
 	pipe.XAck(ctx, key, WebhookGroup, q.StreamID)
 	pipe.XDel(ctx, key, q.StreamID)

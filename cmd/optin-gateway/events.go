@@ -9,6 +9,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/config"
 	"github.com/optin-gateway/optin-gateway/events"
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -21,14 +22,14 @@ func startEvents(ctx context.Context, cfg *config.Config, st *store.Store, metri
 	}
 	e := cfg.Events
 	w, err := events.New(events.Options{
-		Queue:       st,
-		Client:      egressPolicy(cfg).Client(),
-		MaxAttempts: e.MaxAttempts,
-		BaseBackoff: e.BaseBackoff,
-		MaxBackoff:  e.MaxBackoff,
-		Timeout:     e.Timeout,
-		Logger:      log.Named("events"),
-		OnResult:    metrics.ObserveEventDelivery,
+		Queue:  st,
+		Client: egressPolicy(cfg).Client(),
+		Tuning: lanes.Tuning{
+			MaxAttempts: e.MaxAttempts, BaseBackoff: e.BaseBackoff, MaxBackoff: e.MaxBackoff,
+			Logger: log.Named("events"),
+		},
+		Timeout:  e.Timeout,
+		OnResult: metrics.ObserveEventDelivery,
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/config"
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
 	"github.com/optin-gateway/optin-gateway/store"
@@ -73,11 +74,11 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metr
 		Numbers:        cfg.Numbers(),
 		Rates:          o.Rates,
 		StatusCallback: func(r optin.Reply) string { return gateway.StatusCallbackURL(cfg.PublicURL, r) },
-		MaxAttempts:    o.MaxAttempts,
-		BaseBackoff:    o.BaseBackoff,
-		MaxBackoff:     o.MaxBackoff,
-		Logger:         log.Named("outbound"),
-		OnDeadLetter:   metrics.ObserveReplyFailure,
+		Tuning: lanes.Tuning{
+			MaxAttempts: o.MaxAttempts, BaseBackoff: o.BaseBackoff, MaxBackoff: o.MaxBackoff,
+			Logger: log.Named("outbound"),
+		},
+		OnDeadLetter: metrics.ObserveReplyFailure,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)

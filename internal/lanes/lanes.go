@@ -15,10 +15,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// Config is one kind of delivery. Every field is required.
+// Config is one kind of delivery. Every field is required (Tuning with
+// its defaults applied).
 type Config[T any] struct {
+	Tuning
 	Shards int
-	Owner  string
 	// Lease takes or renews the shard's lease for Owner; false when
 	// another worker holds it.
 	Lease func(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
@@ -36,12 +37,6 @@ type Config[T any] struct {
 	Pause   func(n int) time.Duration
 	// Failed logs a Deliver error: the message and what names the entry.
 	Failed func(log *zap.Logger, entry T, err error)
-
-	LeaseTTL    time.Duration
-	Poll        time.Duration // idle wait between reads of an empty stream
-	Batch       int
-	MaxInFlight int // entries read and not done, per shard
-	Logger      *zap.Logger
 }
 
 // Run works every shard whenever it holds the shard's lease, until ctx is
