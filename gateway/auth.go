@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"io"
 	"slices"
 	"strconv"
@@ -31,12 +30,6 @@ const (
 
 // Actor of the operator token.
 const actorOperator = "operator"
-
-// Errors of the admin API.
-var (
-	errForbidden   = errors.New("forbidden")
-	errTooManyAuth = errors.New("too many failed authentications; retry later")
-)
 
 // principal is who a request of the admin API comes from.
 type principal struct {

@@ -10,12 +10,28 @@ import (
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
-// Errors of the HTTP layer, beside the optin sentinels.
+// Errors of the HTTP layer, beside the optin sentinels; statusOf maps
+// each to its status.
 var (
-	errBadSignature = errors.New("invalid or missing X-Twilio-Signature")
-	errUnauthorized = errors.New("missing or invalid bearer token")
-	errTooLarge     = errors.New("request body too large")
+	errBadSignature = errors.New("invalid or missing X-Twilio-Signature")        // 403
+	errUnauthorized = errors.New("missing or invalid bearer token")              // 401
+	errForbidden    = errors.New("forbidden")                                    // 403: the token may not do this
+	errTooManyAuth  = errors.New("too many failed authentications; retry later") // 429
+	errTooLarge     = errors.New("request body too large")                       // 413
+	// errBodyTimeout is a request body that did not arrive within the
+	// body timeout (408; the connection is closed).
+	errBodyTimeout = errors.New("request body not received in time; send the whole body at once")
+	// errNoAPIReplies is a delivery status for a gateway that sends no
+	// replies through a provider's API (404).
+	errNoAPIReplies = errors.New("no replies are sent through the API")
 )
+
+// unknownNumber is a webhook for a business number this gateway does not
+// serve (404). Field names the provider's field that held it ("To",
+// "recipient"); the message never holds the number.
+type unknownNumber struct{ field string }
+
+func (e unknownNumber) Error() string { return e.field + " is not a number of this gateway" }
 
 // badRequest is a malformed request; its message is shown to the caller
 // and must not hold personal data.
@@ -49,7 +65,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, errBadSignature):
 		return http.StatusForbidden
-	case errors.Is(err, optin.ErrNotFound):
+	case errors.Is(err, optin.ErrNotFound), errors.Is(err, errNoAPIReplies),
+		errors.As(err, new(unknownNumber)):
 		return http.StatusNotFound
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge

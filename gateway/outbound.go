@@ -105,7 +105,7 @@ func (s *Server) handleTwilioStatus(c echo.Context) error {
 	}
 	markAuthenticated(c)
 	if s.opts.Outbound == nil {
-		return &echo.HTTPError{Code: http.StatusNotFound, Message: "no replies are sent through the API"}
+		return errNoAPIReplies
 	}
 	q, form := req.URL.Query(), req.PostForm
 	d := optin.Delivery{

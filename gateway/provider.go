@@ -146,7 +146,7 @@ func (s *Server) processProvider(c echo.Context, p Provider, msg Inbound) ([]byt
 	logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
 	num, ok := s.snap().numbers[to.E164()]
 	if !ok {
-		return nil, &echo.HTTPError{Code: http.StatusNotFound, Message: "recipient is not a number of this gateway"}
+		return nil, unknownNumber{"recipient"}
 	}
 	render := func(replies []string) ([]byte, error) {
 		_, b, _, err := p.Render(replies)

@@ -59,10 +59,6 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
-// errBodyTimeout is a request body that did not arrive within the body
-// timeout (408; the connection is closed).
-var errBodyTimeout = errors.New("request body not received in time; send the whole body at once")
-
 // httpServer is an http.Server for h with the timeouts.
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	t := s.opts.Timeouts

@@ -116,7 +116,7 @@ func (s *Server) handleTwilioInbound(c echo.Context) error {
 	logFields(c, zap.Stringer("from", from), zap.Stringer("to", to))
 	num, ok := s.snap().numbers[to.E164()]
 	if !ok {
-		return &echo.HTTPError{Code: http.StatusNotFound, Message: "To is not a number of this gateway"}
+		return unknownNumber{"To"}
 	}
 	reply, outcome, err := s.processOrSpool(req.Context(), num, from, in, renderTwiML)
 	if err != nil {
