@@ -3,7 +3,6 @@ package lanes_test
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +15,7 @@ import (
 // the event workers know the queues through the kit's item types, never
 // the store that implements them.
 func TestWorkersDependOnTheKit(t *testing.T) {
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "list", "-deps", "./outbound", "./events")
+	cmd := exec.Command("go", "list", "-deps", "./outbound", "./events")
 	cmd.Dir = filepath.Join("..", "..")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
