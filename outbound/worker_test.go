@@ -187,6 +187,10 @@ func TestRetriesEndInDeadLetter(t *testing.T) {
 	if got := e.deadLetters(t); got != 1 {
 		t.Errorf("dead letters = %d; want 1", got)
 	}
+	// The dead letter leaves the queue before OnDeadLetter hears of it.
+	for deadline := time.Now().Add(5 * time.Second); heard.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := heard.Load(); got != 1 {
 		t.Errorf("OnDeadLetter heard %d twilio replies; want 1 (for optin_reply_failures_total)", got)
 	}
