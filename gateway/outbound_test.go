@@ -17,6 +17,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/internal/twiliofake"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -35,7 +36,7 @@ func apiHarness(tb testing.TB) *harness {
 // startSender runs an outbound worker against the fake until the test ends.
 func startSender(tb testing.TB, h *harness, fake *twiliofake.Fake) {
 	tb.Helper()
-	tw, err := outbound.NewTwilio(outbound.TwilioOptions{AccountSid: twiliofake.AccountSid, Password: twiliofake.AuthToken, HTTPClient: fake.HTTPClient()})
+	tw, err := twilio.NewSender(twilio.SenderOptions{AccountSid: twiliofake.AccountSid, Password: twiliofake.AuthToken, HTTPClient: fake.HTTPClient()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -169,13 +170,13 @@ func TestTwilioStatusCallback(t *testing.T) {
 	code := codeIn(t, promptVia(t, h))
 	h.sms(person, bizNumber, code)
 	sub := h.subscriber("demo", person).Subscriber
-	rep := optin.Reply{ID: "twilio:SMjoin:r0", Tenant: "demo", Subscriber: sub, CausedBy: "SMjoin"}
+	rep := optin.Reply{Provider: "twilio", ID: "twilio:SMjoin:r0", Tenant: "demo", Subscriber: sub, CausedBy: "SMjoin"}
 	cbURL := gateway.StatusCallbackURL(publicURL, rep)
 	path := strings.TrimPrefix(cbURL, publicURL)
 	post := func(form url.Values, sig string) reply {
 		return h.postRaw(path, form.Encode(), sig)
 	}
-	sign := func(form url.Values) string { return gateway.SignTwilio(twilioToken, cbURL, form) }
+	sign := func(form url.Values) string { return twilio.Sign(twilioToken, cbURL, form) }
 
 	for _, tc := range []struct {
 		name   string
@@ -189,7 +190,7 @@ func TestTwilioStatusCallback(t *testing.T) {
 		{"bad signature", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(url.Values) string { return "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" }, http.StatusForbidden},
 		{"no signature", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(url.Values) string { return "" }, http.StatusForbidden},
 		{"signed for another URL", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(f url.Values) string {
-			return gateway.SignTwilio(twilioToken, publicURL+"/v1/webhooks/twilio/status", f)
+			return twilio.Sign(twilioToken, publicURL+"/v1/webhooks/twilio/status", f)
 		}, http.StatusForbidden},
 		{"no status", statusForm("SM0000000000000000000000000000a001", "", ""), sign, http.StatusBadRequest},
 	} {

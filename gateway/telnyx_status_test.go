@@ -13,6 +13,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/telnyx"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -53,7 +54,7 @@ func telnyxStatus(id, status, errorCode string) []byte {
 func TestTelnyxDeliveryStatus(t *testing.T) {
 	h := newProviderHarness(t, "")
 	api, ids := telnyxAPI(t)
-	tx, err := outbound.NewTelnyx("KEYtelnyxtest0123456789", api.URL, api.Client())
+	tx, err := telnyx.NewSender("KEYtelnyxtest0123456789", api.URL, api.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/vonage"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -21,19 +21,19 @@ import (
 // person opted out at Vonage) for a reply the gateway sent moves the
 // subscriber to unsubscribed; receipts land on the audit trail.
 func TestVonageDeliveryReceipt(t *testing.T) {
-	h := newProviderHarness(t, gateway.VonageSHA256)
+	h := newProviderHarness(t, vonage.SHA256)
 	const sentID = "0A0000000123ABCD9"
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"message-count":"1","messages":[{"to":"12125550123","message-id":%q,"status":"0","remaining-balance":"3.14159265","message-price":"0.03330000","network":"12345"}]}`, sentID)
 	}))
 	t.Cleanup(api.Close)
-	vg, err := outbound.NewVonage("abcd1234", "testsecret0123", api.URL, api.Client())
+	vg, err := vonage.NewSender("abcd1234", "testsecret0123", api.URL, api.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
 	runSenders(t, h.harness, map[string]outbound.Sender{"vonage": vg})
-	if r := h.postVonage(vonageFixture(t, "0A0000000123ABCD1", "JOIN", h.clock.Now()), true, false, gateway.VonageSHA256); r.status != http.StatusOK {
+	if r := h.postVonage(vonageFixture(t, "0A0000000123ABCD1", "JOIN", h.clock.Now()), true, false, vonage.SHA256); r.status != http.StatusOK {
 		t.Fatalf("JOIN: %d %s", r.status, r.body)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -58,11 +58,11 @@ func TestVonageDeliveryReceipt(t *testing.T) {
 	}
 	delivered["status"], delivered["err-code"] = "delivered", "0"
 	for _, p := range []map[string]string{delivered, dlr} {
-		if r := h.postVonage(p, true, false, gateway.VonageSHA256); r.status != http.StatusOK {
+		if r := h.postVonage(p, true, false, vonage.SHA256); r.status != http.StatusOK {
 			t.Fatalf("receipt %s: %d %s; want 200", p["status"], r.status, r.body)
 		}
 	}
-	unsigned := h.postVonage(dlr, false, false, gateway.VonageSHA256)
+	unsigned := h.postVonage(dlr, false, false, vonage.SHA256)
 	if unsigned.status != http.StatusForbidden {
 		t.Errorf("unsigned receipt: %d; want 403", unsigned.status)
 	}

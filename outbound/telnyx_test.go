@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
-	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/telnyx"
 )
 
 const telnyxTestKey = "KEYtelnyxtest0123456789"
@@ -73,7 +73,7 @@ func TestTelnyxSender(t *testing.T) {
 	}}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	tx, err := outbound.NewTelnyx(telnyxTestKey, srv.URL, srv.Client())
+	tx, err := telnyx.NewSender(telnyxTestKey, srv.URL, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

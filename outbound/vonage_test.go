@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
-	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/vonage"
 )
 
 // vonageFake is a local fake of Vonage's POST /sms/json: a form with
@@ -51,7 +51,7 @@ func TestVonageSender(t *testing.T) {
 	fake := &vonageFake{}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	vg, err := outbound.NewVonage("abcd1234", "testsecret0123", srv.URL, srv.Client())
+	vg, err := vonage.NewSender("abcd1234", "testsecret0123", srv.URL, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
