@@ -189,7 +189,7 @@ type file struct {
 	} `yaml:"log"`
 	Shards *int `yaml:"shards"`
 	// SubscriberCache: see Config.SubscriberCache.
-	SubscriberCache *int `yaml:"subscriber_cache"`
+	SubscriberCache *int           `yaml:"subscriber_cache"`
 	Outbound        fileOutbound   `yaml:"outbound"`
 	AdminToken      string         `yaml:"admin_token"`
 	MasterKey       string         `yaml:"master_key"`

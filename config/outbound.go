@@ -22,7 +22,6 @@ type Outbound struct {
 	BaseBackoff time.Duration // first retry's delay; 0: the default
 	MaxBackoff  time.Duration // longest retry delay; 0: the default
 
-
 	queuedProvider bool // a provider's webhook takes no replies in its answer
 }
 
