@@ -52,7 +52,9 @@ func TestServeTelnyxOnly(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, func(k string) string { return env[k] }, &logs, &logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgPath}, func(k string) string { return env[k] }, &logs, &logs)
+	}()
 	waitHealthy(t, base, done)
 
 	join := fmt.Sprintf(`{"data":{"event_type":"message.received","id":"b301ed3f-1490-491f-995f-6e64e69674d4","payload":{"id":"7ee4241c-f127-47e5-9c34-3aac291f0001","direction":"inbound","text":"JOIN","from":{"phone_number":%q},"to":[{"phone_number":"+12025550100","status":"webhook_delivered"}]}}}`, "+12125550123")
