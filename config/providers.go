@@ -60,7 +60,7 @@ func (c *Config) loadProviders(path string, sections map[string]yaml.Node, geten
 		if err := s.Check(env); err != nil {
 			return err
 		}
-		p, err := s.Provider(env)
+		p, _, err := s.Build(env, nil)
 		if err != nil {
 			return fmt.Errorf("config: %s: %w", d.Name, err)
 		}

@@ -1,9 +1,13 @@
 package provider
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+)
 
-// Definition is what a provider package offers the gateway; provider/all
-// lists every one, and that list is the only place that names them all.
+// Definition is a provider as the configuration knows it: its name and
+// its settings. provider/all lists every one (Define), and that list is
+// the only place that names them all.
 type Definition struct {
 	// Name is the provider's name (Info.Name) and the key of its section
 	// of the configuration file.
@@ -17,19 +21,25 @@ type Definition struct {
 	Settings func() Settings
 }
 
+// Define returns the Definition of provider name whose settings are S.
+func Define[S any, P interface {
+	*S
+	Settings
+}](name string) Definition {
+	return Definition{Name: name, Settings: func() Settings { return P(new(S)) }}
+}
+
 // Settings are one provider's configuration, as its package declares
 // them (see Definition.Settings).
 type Settings interface {
 	// Check validates the settings once they are filled; its error
 	// names each setting as env.Name gives it.
 	Check(env Env) error
-	// Provider returns the inbound webhook, or nil when the settings
-	// configure none (only a sender, say).
-	Provider(env Env) (Provider, error)
-	// Sender returns the sender, or nil when the settings hold no
-	// credentials for the provider's API. hc nil is a client with
+	// Build returns the inbound webhook, nil when the settings configure
+	// none (only a sender, say), and the sender, nil when they hold no
+	// credentials for the provider's API; hc nil is a client with
 	// DefaultSendTimeout.
-	Sender(hc *http.Client) (Sender, error)
+	Build(env Env, hc *http.Client) (Provider, Sender, error)
 }
 
 // Env is what a provider's settings are checked and built against.
@@ -44,6 +54,15 @@ type Env struct {
 	// file's path of its yaml key ("telnyx.public_key") or the
 	// environment variable that set it. Nil: the yaml path.
 	Name func(key string) string
+}
+
+// BothOrNeither returns the error for settings keyA and keyB of section
+// when one is set (valueA, valueB) without the other: they go together.
+func (e Env) BothOrNeither(section, keyA, valueA, keyB, valueB string) error {
+	if (valueA == "") != (valueB == "") {
+		return fmt.Errorf("config: %s and %s: set both or neither", e.NameOf(section, keyA), e.NameOf(section, keyB))
+	}
+	return nil
 }
 
 // NameOf returns env.Name(key), or section.key without a Name.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeAdminAddr: with OPTIN_ADMIN_ADDR, serve answers /metrics on
@@ -47,13 +46,5 @@ func TestServeAdminAddr(t *testing.T) {
 	if status, _ := get("http://" + adminAddr + "/healthz"); status != http.StatusOK {
 		t.Errorf("admin listener GET /healthz: %d; want 200", status)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after its context ended = %v; want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return 20 s after its context ended")
-	}
+	stopServe(t, cancel, done)
 }

@@ -87,15 +87,7 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 		t.Fatalf("send hello printed %q; want (no reply)", got)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM = %v; want nil (graceful shutdown)", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return 20 s after its context ended")
-	}
+	stopServe(t, cancel, done)
 	out := logs.String()
 	if !strings.Contains(out, "EMBEDDED MODE") {
 		t.Errorf("serve's log does not announce the embedded mode:\n%s", out)
@@ -111,6 +103,21 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("master.key mode = %v; want 0600", fi.Mode().Perm())
+	}
+}
+
+// stopServe ends serve's context (as SIGTERM does) and waits for serve to
+// return nil, a graceful shutdown.
+func stopServe(tb testing.TB, cancel context.CancelFunc, done <-chan error) {
+	tb.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			tb.Fatalf("serve after its context ended = %v; want nil (graceful shutdown)", err)
+		}
+	case <-time.After(20 * time.Second):
+		tb.Fatal("serve did not return 20 s after its context ended")
 	}
 }
 

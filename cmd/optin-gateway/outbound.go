@@ -38,17 +38,15 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metr
 	senders := map[string]outbound.Sender{}
 	callbacks := map[string]bool{} // providers that take a status callback URL with each send
 	for _, p := range cfg.Providers {
-		sd, err := p.Settings.Sender(nil)
+		wh, sd, err := p.Settings.Build(p.Env, nil)
 		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return nil, fmt.Errorf("serve: %s: %w", p.Name, err)
 		}
 		if sd == nil {
 			continue
 		}
 		senders[sd.Name()] = sd
-		if wh, err := p.Settings.Provider(p.Env); err == nil && wh != nil {
-			_, callbacks[p.Name] = wh.(provider.StatusProvider)
-		}
+		_, callbacks[p.Name] = wh.(provider.StatusProvider)
 	}
 	if len(senders) == 0 {
 		log.Warn("outbound senders not started: no provider's API credentials (twilio.account_sid, telnyx.api_key, vonage.api_key; docs/providers.md); queued replies wait")
@@ -94,7 +92,7 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metr
 func providers(cfg *config.Config) ([]provider.Provider, error) {
 	var out []provider.Provider
 	for _, p := range cfg.Providers {
-		wh, err := p.Settings.Provider(p.Env)
+		wh, _, err := p.Settings.Build(p.Env, nil)
 		if err != nil {
 			return nil, fmt.Errorf("serve: %s: %w", p.Name, err)
 		}

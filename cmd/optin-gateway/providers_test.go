@@ -46,7 +46,7 @@ func TestServeTelnyxOnly(t *testing.T) {
 	base := "http://" + addr
 	env := map[string]string{
 		"OPTIN_ADDR": addr, "OPTIN_PUBLIC_URL": base, "OPTIN_DATA_DIR": t.TempDir(), "OPTIN_LOG_FORMAT": "json",
-		"OPTIN_TELNYX_PUBLIC_KEY": base64.StdEncoding.EncodeToString(pub),
+		"OPTIN_TELNYX_PUBLIC_KEY": base64.StdEncoding.EncodeToString(pub), "OPTIN_ADMIN_TOKEN": faultAdmin,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -87,30 +87,12 @@ func TestServeTelnyxOnly(t *testing.T) {
 	if code, _ := post("/v1/webhooks/twilio/sms", "From=%2B12125550123", false); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
 		t.Errorf("Twilio's webhook without Twilio configured: %d; want no such route", code)
 	}
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/tenants/demo/subscribers/"+url.PathEscape("+12125550123"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer dev-admin-token-change-me")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(sub), `"pending"`) {
-		t.Errorf("subscriber after the Telnyx JOIN: %d %s; want pending", resp.StatusCode, sub)
+	status, sub := getAuth(t, base+"/v1/tenants/demo/subscribers/"+url.PathEscape("+12125550123"))
+	if status != http.StatusOK || !strings.Contains(sub, `"pending"`) {
+		t.Errorf("subscriber after the Telnyx JOIN: %d %s; want pending", status, sub)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM = %v; want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return 20 s after its context ended")
-	}
+	stopServe(t, cancel, done)
 	if out := logs.String(); !strings.Contains(out, base+"/v1/webhooks/telnyx/sms") || strings.Contains(out, "/v1/webhooks/twilio/sms") {
 		t.Errorf("serve's log does not list Telnyx's webhook alone:\n%s", out)
 	}

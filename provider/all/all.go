@@ -11,10 +11,11 @@ import (
 	"github.com/optin-gateway/optin-gateway/provider/vonage"
 )
 
-// Providers are the providers, in the order their webhooks are listed.
+// Providers are the providers, each by its name and settings, in the
+// order their webhooks are listed.
 var Providers = []provider.Definition{
-	twilio.Definition,
-	telnyx.Definition,
-	vonage.Definition,
-	bandwidth.Definition,
+	provider.Define[twilio.Settings](twilio.Name),
+	provider.Define[telnyx.Settings](telnyx.Name),
+	provider.Define[vonage.Settings](vonage.Name),
+	provider.Define[bandwidth.Settings](bandwidth.Name),
 }

@@ -29,6 +29,14 @@ var info = provider.Info{
 	MessageIDDesc: "13 digits and 6 to 32 lower-case letters or digits",
 }
 
+// Settings are the basic auth credentials of the messaging application's
+// callback (Bandwidth's section of the configuration file, or the
+// environment), which enable POST /v1/webhooks/bandwidth/sms.
+type Settings struct {
+	CallbackUser     string `yaml:"callback_user" env:"OPTIN_BANDWIDTH_CALLBACK_USER"`
+	CallbackPassword string `yaml:"callback_password" env:"OPTIN_BANDWIDTH_CALLBACK_PASSWORD,secret"`
+}
+
 // Webhook is the inbound webhook of Bandwidth's Messaging API v2: a
 // JSON array of events, authenticated with the HTTP basic auth credentials
 // set on the messaging application's callback. Bandwidth signs nothing and

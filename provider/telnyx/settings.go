@@ -9,18 +9,6 @@ import (
 	"github.com/optin-gateway/optin-gateway/provider"
 )
 
-// Definition registers Telnyx (provider/all).
-var Definition = provider.Definition{Name: Name, Settings: func() provider.Settings { return new(Settings) }}
-
-// Settings are Telnyx's section of the configuration file and its
-// environment variables. The public key enables
-// POST /v1/webhooks/telnyx/sms; the API key lets the senders send
-// Telnyx's queued replies.
-type Settings struct {
-	PublicKey string `yaml:"public_key" env:"OPTIN_TELNYX_PUBLIC_KEY"`
-	APIKey    string `yaml:"api_key" env:"OPTIN_TELNYX_API_KEY,secret"`
-}
-
 // Check requires the public key, when set, to be an Ed25519 key.
 func (s *Settings) Check(env provider.Env) error {
 	if k, err := base64.StdEncoding.DecodeString(s.PublicKey); s.PublicKey != "" && (err != nil || len(k) != ed25519.PublicKeySize) {
@@ -29,18 +17,16 @@ func (s *Settings) Check(env provider.Env) error {
 	return nil
 }
 
-// Provider returns the webhook, or nil without a public key.
-func (s *Settings) Provider(provider.Env) (provider.Provider, error) {
-	if s.PublicKey == "" {
-		return nil, nil
+// Build returns the webhook when the public key is set, and the sender
+// when the API key is.
+func (s *Settings) Build(_ provider.Env, hc *http.Client) (p provider.Provider, sd provider.Sender, err error) {
+	if s.PublicKey != "" {
+		if p, err = New(s.PublicKey); err != nil {
+			return nil, nil, err
+		}
 	}
-	return New(s.PublicKey)
-}
-
-// Sender returns the sender, or nil without an API key.
-func (s *Settings) Sender(hc *http.Client) (provider.Sender, error) {
-	if s.APIKey == "" {
-		return nil, nil
+	if s.APIKey != "" {
+		sd, err = NewSender(s.APIKey, "", hc)
 	}
-	return NewSender(s.APIKey, "", hc)
+	return p, sd, err
 }

@@ -38,6 +38,14 @@ var info = provider.Info{
 	MessageIDDesc: "a UUID",
 }
 
+// Settings are Telnyx's section of the configuration file and its
+// environment variables: the public key enables
+// POST /v1/webhooks/telnyx/sms, the API key lets the senders send.
+type Settings struct {
+	PublicKey string `yaml:"public_key" env:"OPTIN_TELNYX_PUBLIC_KEY"`
+	APIKey    string `yaml:"api_key" env:"OPTIN_TELNYX_API_KEY,secret"`
+}
+
 // Webhook is the inbound webhook of Telnyx's Messaging API: JSON events
 // signed with Ed25519 over "timestamp|body" under the account's public
 // key. Telnyx takes no replies in the webhook's answer (it wants a 2xx

@@ -34,6 +34,17 @@ var info = provider.Info{
 	MessageIDDesc: "SM or MM and 32 hex digits",
 }
 
+// Settings are Twilio's section of the configuration file and its
+// environment variables. The auth token enables the webhooks
+// (POST /v1/webhooks/twilio/sms and /status); the account SID, with an
+// API key and secret or else the auth token, lets the senders send.
+type Settings struct {
+	AuthToken  string `yaml:"auth_token" env:"OPTIN_TWILIO_AUTH_TOKEN,secret"`
+	AccountSid string `yaml:"account_sid" env:"OPTIN_TWILIO_ACCOUNT_SID"`
+	APIKey     string `yaml:"api_key" env:"OPTIN_TWILIO_API_KEY"`
+	APISecret  string `yaml:"api_secret" env:"OPTIN_TWILIO_API_SECRET,secret"`
+}
+
 // Webhook is Twilio's inbound webhook and status callback. It checks
 // X-Twilio-Signature against the configured public URL, never the Host
 // the request came in on, with a fast signer that agrees with twilio-go's

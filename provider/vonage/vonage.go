@@ -56,6 +56,17 @@ var info = provider.Info{
 	MessageIDDesc: "16 to 40 hex digits and dashes",
 }
 
+// Settings are Vonage's section of the configuration file and its
+// environment variables. The signature secret enables
+// POST /v1/webhooks/vonage/sms, signed with the signature method; the API
+// key and secret let the senders send.
+type Settings struct {
+	SignatureSecret string `yaml:"signature_secret" env:"OPTIN_VONAGE_SIGNATURE_SECRET,secret"`
+	SignatureMethod string `yaml:"signature_method" env:"OPTIN_VONAGE_SIGNATURE_METHOD"`
+	APIKey          string `yaml:"api_key" env:"OPTIN_VONAGE_API_KEY"`
+	APISecret       string `yaml:"api_secret" env:"OPTIN_VONAGE_API_SECRET,secret"`
+}
+
 // Webhook is the inbound webhook of Vonage's SMS API with signed webhooks:
 // the parameters (a form, or JSON with "POST-JSON") carry sig, a signature
 // under the account's signature secret, and timestamp, which must be
