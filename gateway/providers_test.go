@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/provider"
 	"github.com/optin-gateway/optin-gateway/provider/bandwidth"
 	"github.com/optin-gateway/optin-gateway/provider/telnyx"
@@ -67,6 +68,65 @@ func (h *harness) queued() int64 {
 		n += h.redis.Client(h.tb).XLen(context.Background(), store.OutQueueKey(shard)).Val()
 	}
 	return n
+}
+
+// drained waits until the outbound queues are empty: the senders sent
+// every queued reply.
+func (h *harness) drained() {
+	h.tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for h.queued() != 0 {
+		if time.Now().After(deadline) {
+			h.tb.Fatal("the queued replies were not sent within 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// deliveries returns the delivery records in the audit outbox.
+func (h *harness) deliveries() []optin.Delivery {
+	h.tb.Helper()
+	var out []optin.Delivery
+	for shard := range h.store.Shards() {
+		for _, m := range h.redis.Client(h.tb).XRange(context.Background(), store.OutboxKey(shard), "-", "+").Val() {
+			raw, ok := m.Values["d"].(string)
+			if !ok {
+				continue
+			}
+			var d optin.Delivery
+			if err := json.Unmarshal([]byte(raw), &d); err != nil {
+				h.tb.Fatal(err)
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// blockedBy checks that the person is unsubscribed from every campaign
+// with one provider_opt_out event each, whose cause is want (its
+// MessageID not compared when empty).
+func (h *harness) blockedBy(want optin.Cause) {
+	h.tb.Helper()
+	for _, c := range h.subscriber("demo", person).Campaigns {
+		n := 0
+		for _, ev := range c.History {
+			if ev.Reason != optin.OutcomeProviderOptOut {
+				continue
+			}
+			n++
+			got := ev.Cause
+			if want.MessageID == "" {
+				got.MessageID = ""
+			}
+			if got != want {
+				h.tb.Errorf("%s event cause = %+v; want %+v", c.Campaign, ev.Cause, want)
+			}
+		}
+		if c.State != "unsubscribed" || n != 1 {
+			h.tb.Errorf("%s = %q with %d provider_opt_out events; want unsubscribed, 1", c.Campaign, c.State, n)
+		}
+	}
 }
 
 // telnyxFixture returns Telnyx's documented message.received sample with

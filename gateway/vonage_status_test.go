@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,12 +8,9 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
 	"github.com/optin-gateway/optin-gateway/provider/vonage"
-	"github.com/optin-gateway/optin-gateway/store"
 )
 
 // TestVonageDeliveryReceipt: a signed delivery receipt with err-code 9 (the
@@ -36,13 +32,7 @@ func TestVonageDeliveryReceipt(t *testing.T) {
 	if r := h.postVonage(vonageFixture(t, "0A0000000123ABCD1", "JOIN", h.clock.Now()), true, false, vonage.SHA256); r.status != http.StatusOK {
 		t.Fatalf("JOIN: %d %s", r.status, r.body)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for h.queued() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the prompt was not sent within 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.drained()
 	raw, err := os.ReadFile("testdata/vonage_delivery_receipt.json")
 	if err != nil {
 		t.Fatal(err)
@@ -67,14 +57,8 @@ func TestVonageDeliveryReceipt(t *testing.T) {
 		t.Errorf("unsigned receipt: %d; want 403", unsigned.status)
 	}
 	var got []string
-	for shard := range h.store.Shards() {
-		for _, m := range h.redis.Client(t).XRange(context.Background(), store.OutboxKey(shard), "-", "+").Val() {
-			if raw, ok := m.Values["d"].(string); ok {
-				var d optin.Delivery
-				_ = json.Unmarshal([]byte(raw), &d)
-				got = append(got, string(d.Status)+d.ErrorCode+"/"+d.CausedBy)
-			}
-		}
+	for _, d := range h.deliveries() {
+		got = append(got, string(d.Status)+d.ErrorCode+"/"+d.CausedBy)
 	}
 	if want := fmt.Sprint([]string{"queued/0A0000000123ABCD1", "delivered/0A0000000123ABCD1", "failed9/0A0000000123ABCD1"}); fmt.Sprint(got) != want {
 		t.Errorf("delivery records = %v; want %s", got, want)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -19,14 +18,7 @@ func TestServeAdminAddr(t *testing.T) {
 		"OPTIN_DATA_DIR":   t.TempDir(),
 		"OPTIN_LOG_FORMAT": "json",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", exampleConfig}, func(k string) string { return env[k] }, &logs, &logs)
-	}()
-	waitHealthy(t, "http://"+addr, done)
+	_, stop := startServe(t, exampleConfig, env)
 	get := func(url string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(url)
@@ -46,5 +38,5 @@ func TestServeAdminAddr(t *testing.T) {
 	if status, _ := get("http://" + adminAddr + "/healthz"); status != http.StatusOK {
 		t.Errorf("admin listener GET /healthz: %d; want 200", status)
 	}
-	stopServe(t, cancel, done)
+	stop()
 }

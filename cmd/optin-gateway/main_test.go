@@ -56,13 +56,7 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 		"OPTIN_LOG_FORMAT": "json",
 	}
 	getenv := func(k string) string { return env[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", exampleConfig}, getenv, &logs, &logs) }()
-
-	waitHealthy(t, "http://"+addr, done)
+	logs, stop := startServe(t, exampleConfig, env)
 	send := func(text string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -87,7 +81,7 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 		t.Fatalf("send hello printed %q; want (no reply)", got)
 	}
 
-	stopServe(t, cancel, done)
+	stop()
 	out := logs.String()
 	if !strings.Contains(out, "EMBEDDED MODE") {
 		t.Errorf("serve's log does not announce the embedded mode:\n%s", out)
@@ -106,8 +100,24 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 	}
 }
 
-// stopServe ends serve's context (as SIGTERM does) and waits for serve to
-// return nil, a graceful shutdown.
+// startServe runs serve with the configuration file cfgPath and the
+// environment env until it is healthy at env's OPTIN_ADDR. stop ends its
+// context (as SIGTERM does) and waits for serve to return nil, a graceful
+// shutdown; the test's end stops it too.
+func startServe(tb testing.TB, cfgPath string, env map[string]string) (logs *syncBuffer, stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgPath}, func(k string) string { return env[k] }, logs, logs)
+	}()
+	waitHealthy(tb, "http://"+env["OPTIN_ADDR"], done)
+	return logs, func() { tb.Helper(); stopServe(tb, cancel, done) }
+}
+
+// stopServe ends serve's context and waits for serve to return nil.
 func stopServe(tb testing.TB, cancel context.CancelFunc, done <-chan error) {
 	tb.Helper()
 	cancel()

@@ -48,14 +48,7 @@ func TestServeTelnyxOnly(t *testing.T) {
 		"OPTIN_ADDR": addr, "OPTIN_PUBLIC_URL": base, "OPTIN_DATA_DIR": t.TempDir(), "OPTIN_LOG_FORMAT": "json",
 		"OPTIN_TELNYX_PUBLIC_KEY": base64.StdEncoding.EncodeToString(pub), "OPTIN_ADMIN_TOKEN": faultAdmin,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfgPath}, func(k string) string { return env[k] }, &logs, &logs)
-	}()
-	waitHealthy(t, base, done)
+	logs, stop := startServe(t, cfgPath, env)
 
 	join := fmt.Sprintf(`{"data":{"event_type":"message.received","id":"b301ed3f-1490-491f-995f-6e64e69674d4","payload":{"id":"7ee4241c-f127-47e5-9c34-3aac291f0001","direction":"inbound","text":"JOIN","from":{"phone_number":%q},"to":[{"phone_number":"+12025550100","status":"webhook_delivered"}]}}}`, "+12125550123")
 	post := func(path, body string, sign bool) (int, string) {
@@ -92,7 +85,7 @@ func TestServeTelnyxOnly(t *testing.T) {
 		t.Errorf("subscriber after the Telnyx JOIN: %d %s; want pending", status, sub)
 	}
 
-	stopServe(t, cancel, done)
+	stop()
 	if out := logs.String(); !strings.Contains(out, base+"/v1/webhooks/telnyx/sms") || strings.Contains(out, "/v1/webhooks/twilio/sms") {
 		t.Errorf("serve's log does not list Telnyx's webhook alone:\n%s", out)
 	}

@@ -7,12 +7,10 @@ import (
 	"github.com/optin-gateway/optin-gateway/provider"
 )
 
-// Check requires the API key and secret together, and the account SID
-// when a number replies through the API.
+// Check requires the account SID when a number replies through the API,
+// with the auth token or an API secret, and the API key and secret
+// together.
 func (s *Settings) Check(env provider.Env) error {
-	if err := env.BothOrNeither(Name, "api_key", s.APIKey, "api_secret", s.APISecret); err != nil {
-		return err
-	}
 	name := func(key string) string { return env.NameOf(Name, key) }
 	switch {
 	case env.APINumbers > 0 && s.AccountSid == "":
@@ -20,7 +18,7 @@ func (s *Settings) Check(env provider.Env) error {
 	case s.AccountSid != "" && s.APISecret == "" && s.AuthToken == "":
 		return fmt.Errorf("config: %s: the sender needs %s or %s", name("account_sid"), name("auth_token"), name("api_secret"))
 	}
-	return nil
+	return env.BothOrNeither(Name, "api_key", s.APIKey, "api_secret", s.APISecret)
 }
 
 // Build returns the webhook when the auth token is set, and the sender

@@ -14,6 +14,17 @@ import (
 // Name names Twilio in routes, inbound messages and audit records.
 const Name = "twilio"
 
+// Settings are Twilio's section of the configuration file and its
+// environment variables. The auth token enables the webhooks
+// (POST /v1/webhooks/twilio/sms and /status); the account SID, with an
+// API key and secret or else the auth token, lets the senders send.
+type Settings struct {
+	AuthToken  string `yaml:"auth_token" env:"OPTIN_TWILIO_AUTH_TOKEN,secret"`
+	AccountSid string `yaml:"account_sid" env:"OPTIN_TWILIO_ACCOUNT_SID"`
+	APIKey     string `yaml:"api_key" env:"OPTIN_TWILIO_API_KEY"`
+	APISecret  string `yaml:"api_secret" env:"OPTIN_TWILIO_API_SECRET,secret"`
+}
+
 // SignatureHeader carries Twilio's webhook signature.
 const SignatureHeader = "X-Twilio-Signature"
 
@@ -32,17 +43,6 @@ var info = provider.Info{
 	IDField: "MessageSid", FromField: "From", ToField: "To",
 	MessageID:     regexp.MustCompile(`^(?:SM|MM)[0-9a-fA-F]{32}$`),
 	MessageIDDesc: "SM or MM and 32 hex digits",
-}
-
-// Settings are Twilio's section of the configuration file and its
-// environment variables. The auth token enables the webhooks
-// (POST /v1/webhooks/twilio/sms and /status); the account SID, with an
-// API key and secret or else the auth token, lets the senders send.
-type Settings struct {
-	AuthToken  string `yaml:"auth_token" env:"OPTIN_TWILIO_AUTH_TOKEN,secret"`
-	AccountSid string `yaml:"account_sid" env:"OPTIN_TWILIO_ACCOUNT_SID"`
-	APIKey     string `yaml:"api_key" env:"OPTIN_TWILIO_API_KEY"`
-	APISecret  string `yaml:"api_secret" env:"OPTIN_TWILIO_API_SECRET,secret"`
 }
 
 // Webhook is Twilio's inbound webhook and status callback. It checks
