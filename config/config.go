@@ -55,9 +55,8 @@ type Config struct {
 	// RedisURL is a redis://, rediss://, unix:// or (for a Redis Cluster)
 	// redis+cluster://host:port,host:port URL; empty means the
 	// embedded in-process Redis (see Embedded).
-	RedisURL        string
-	TwilioAuthToken string
-	AdminToken      string // bearer token of the admin API, at least MinAdminTokenLength characters
+	RedisURL   string
+	AdminToken string // bearer token of the admin API, at least MinAdminTokenLength characters
 	// MasterKey wraps the per-subject data keys: MasterKeySize bytes, or nil
 	// in embedded mode when none is configured (the caller generates one).
 	MasterKey []byte
@@ -93,7 +92,12 @@ type Config struct {
 	Tenants []Tenant
 
 	numbers map[string]*optin.Number
+	setKeys map[string]bool // the providers' settings that are set, as "twilio.auth_token"
 
+	// Providers are the SMS providers the configuration enables, in
+	// provider/all's order (providers.go); at least one serves an inbound
+	// webhook.
+	Providers []Provider
 	// Outbound configures replies sent through providers' APIs.
 	Outbound Outbound
 	// Events configures the event webhooks' delivery.
@@ -185,17 +189,8 @@ type file struct {
 	} `yaml:"log"`
 	Shards *int `yaml:"shards"`
 	// SubscriberCache: see Config.SubscriberCache.
-	SubscriberCache *int `yaml:"subscriber_cache"`
-	Twilio          struct {
-		AuthToken  string `yaml:"auth_token"`
-		AccountSid string `yaml:"account_sid"`
-		APIKey     string `yaml:"api_key"`
-		APISecret  string `yaml:"api_secret"`
-	} `yaml:"twilio"`
+	SubscriberCache *int           `yaml:"subscriber_cache"`
 	Outbound        fileOutbound   `yaml:"outbound"`
-	Telnyx          fileTelnyx     `yaml:"telnyx"`
-	Vonage          fileVonage     `yaml:"vonage"`
-	Bandwidth       fileBandwidth  `yaml:"bandwidth"`
 	AdminToken      string         `yaml:"admin_token"`
 	MasterKey       string         `yaml:"master_key"`
 	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
@@ -211,6 +206,10 @@ type file struct {
 	Tenants         []Tenant       `yaml:"tenants"`
 
 	RedisPersistence string `yaml:"redis_persistence"` // see Config.RedisPersistence
+
+	// Providers are the providers' sections (twilio, telnyx, …), by
+	// name, as each provider's package declares them (providers.go).
+	Providers map[string]yaml.Node `yaml:",inline"`
 }
 
 // setting is one string-valued setting and where it came from.
@@ -256,8 +255,9 @@ func (s *setting) setSecret(getenv func(string) string, env string) error {
 // OPTIN_SUBSCRIBER_CACHE, the
 // audit settings OPTIN_AUDIT_RETENTION, OPTIN_AUDIT_LEASE_TTL and
 // OPTIN_AUDIT_ARCHIVE_IN_SERVE, and the
-// secrets OPTIN_TWILIO_AUTH_TOKEN, OPTIN_ADMIN_TOKEN, OPTIN_MASTER_KEY,
-// OPTIN_MASTER_KEYS and OPTIN_PSEUDONYM_KEY (each also as <NAME>_FILE) read through getenv, where an empty value
+// secrets OPTIN_ADMIN_TOKEN, OPTIN_MASTER_KEY, OPTIN_MASTER_KEYS and
+// OPTIN_PSEUDONYM_KEY (each also as <NAME>_FILE), and each provider's
+// settings (docs/providers.md), read through getenv, where an empty value
 // means unset, then fills in defaults and validates the result. The file
 // must not contain unknown keys. The error, if any, names the offending
 // setting and never contains a secret.
@@ -284,7 +284,6 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		subCache.value = strconv.Itoa(*f.SubscriberCache)
 	}
 	subCache.set(getenv, "OPTIN_SUBSCRIBER_CACHE")
-	twilioToken := setting{"twilio.auth_token", f.Twilio.AuthToken}
 	adminToken := setting{"admin_token", f.AdminToken}
 	masterKey := setting{"master_key", f.MasterKey}
 
@@ -299,7 +298,6 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		s   *setting
 		env string
 	}{
-		{&twilioToken, "OPTIN_TWILIO_AUTH_TOKEN"},
 		{&adminToken, "OPTIN_ADMIN_TOKEN"},
 		{&masterKey, "OPTIN_MASTER_KEY"},
 	} {
@@ -311,7 +309,6 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	c := &Config{
 		Addr:            cmp.Or(addr.value, DefaultAddr),
 		RedisURL:        redisURL.value,
-		TwilioAuthToken: twilioToken.value,
 		AdminToken:      adminToken.value,
 		DataDir:         cmp.Or(dataDir.value, DefaultDataDir),
 		Log:             Log{Format: cmp.Or(logFormat.value, DefaultLogFormat), Level: cmp.Or(logLevel.value, DefaultLogLevel)},
@@ -321,6 +318,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		RequestTimeout:  DefaultRequestTimeout,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		Tenants:         f.Tenants,
+		setKeys:         map[string]bool{},
 	}
 
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -334,9 +332,6 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		if err := checkRedisURL(redisURL); err != nil {
 			return nil, err
 		}
-	}
-	if c.TwilioAuthToken == "" {
-		return nil, fmt.Errorf("config: %s: required; set it in the file, OPTIN_TWILIO_AUTH_TOKEN or OPTIN_TWILIO_AUTH_TOKEN_FILE", twilioToken.name)
 	}
 	switch {
 	case c.AdminToken == "":
@@ -425,7 +420,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if c.numbers, err = buildNumbers(c.Tenants); err != nil {
 		return nil, err
 	}
-	if err := c.loadOutbound(f, getenv); err != nil {
+	if err := c.loadOutbound(path, f, getenv); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -452,7 +447,7 @@ func readFile(path string, f *file) error {
 	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config: %s: more than one YAML document", path)
 	}
-	return nil
+	return checkProviderSections(path, f.Providers)
 }
 
 // parsePublicURL returns s's URL without its trailing slashes.
@@ -670,7 +665,7 @@ func (c Config) summary() summary {
 		MaxBodyBytes:    c.MaxBodyBytes,
 		Tenants:         len(c.Tenants),
 		Numbers:         len(c.numbers),
-		TwilioAuthToken: isSet(c.TwilioAuthToken != ""),
+		TwilioAuthToken: isSet(c.setKeys["twilio.auth_token"]),
 		AdminToken:      isSet(c.AdminToken != ""),
 		MasterKey:       isSet(len(c.MasterKey) > 0),
 	}

@@ -120,7 +120,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"MaxBodyBytes", c.MaxBodyBytes, int64(65536)},
 		{"len(Tenants)", len(c.Tenants), 0},
 		{"len(Numbers())", len(c.Numbers()), 0},
-		{"TwilioAuthToken", c.TwilioAuthToken, "envtwiliotoken"},
+		{"TwilioAuthToken", twilioSettings(t, c).AuthToken, "envtwiliotoken"},
 		{"AdminToken", c.AdminToken, "env-admin-token-0000"},
 	} {
 		if tt.got != tt.want {
@@ -159,7 +159,7 @@ public_url:`)
 		{"file shutdown_timeout", nil, func(c *Config) any { return c.ShutdownTimeout }, 30 * time.Second},
 		{"file request_timeout", nil, func(c *Config) any { return c.RequestTimeout }, 2 * time.Second},
 		{"file max_body_bytes", nil, func(c *Config) any { return c.MaxBodyBytes }, int64(1024)},
-		{"file twilio.auth_token", nil, func(c *Config) any { return c.TwilioAuthToken }, "testtwiliotoken0000000000000000000"},
+		{"file twilio.auth_token", nil, func(c *Config) any { return twilioSettings(t, c).AuthToken }, "testtwiliotoken0000000000000000000"},
 		{"file admin_token", nil, func(c *Config) any { return c.AdminToken }, "test-admin-token-0000"},
 		{"file embedded", nil, func(c *Config) any { return c.Embedded() }, false},
 
@@ -174,7 +174,7 @@ public_url:`)
 		{"OPTIN_SHARDS", map[string]string{"OPTIN_SHARDS": "1024"}, func(c *Config) any { return c.Shards }, 1024},
 		{"OPTIN_SUBSCRIBER_CACHE default", map[string]string{}, func(c *Config) any { return c.SubscriberCache }, DefaultSubscriberCache},
 		{"OPTIN_SUBSCRIBER_CACHE off", map[string]string{"OPTIN_SUBSCRIBER_CACHE": "0"}, func(c *Config) any { return c.SubscriberCache }, 0},
-		{"OPTIN_TWILIO_AUTH_TOKEN", map[string]string{"OPTIN_TWILIO_AUTH_TOKEN": "envtwilio"}, func(c *Config) any { return c.TwilioAuthToken }, "envtwilio"},
+		{"OPTIN_TWILIO_AUTH_TOKEN", map[string]string{"OPTIN_TWILIO_AUTH_TOKEN": "envtwilio"}, func(c *Config) any { return twilioSettings(t, c).AuthToken }, "envtwilio"},
 		{"OPTIN_ADMIN_TOKEN", map[string]string{"OPTIN_ADMIN_TOKEN": "env-admin-token-0000"}, func(c *Config) any { return c.AdminToken }, "env-admin-token-0000"},
 		{"empty variable keeps the file", map[string]string{"OPTIN_ADDR": ""}, func(c *Config) any { return c.Addr }, "127.0.0.1:9000"},
 	}
@@ -199,7 +199,7 @@ func TestLoadSecretFiles(t *testing.T) {
 		get     func(*Config) string
 		want    string
 	}{
-		{"twilio", "OPTIN_TWILIO_AUTH_TOKEN_FILE", "filetwiliotoken\n", func(c *Config) string { return c.TwilioAuthToken }, "filetwiliotoken"},
+		{"twilio", "OPTIN_TWILIO_AUTH_TOKEN_FILE", "filetwiliotoken\n", func(c *Config) string { return twilioSettings(t, c).AuthToken }, "filetwiliotoken"},
 		{"admin", "OPTIN_ADMIN_TOKEN_FILE", "file-admin-token-0000\r\n", func(c *Config) string { return c.AdminToken }, "file-admin-token-0000"},
 		{"admin without newline", "OPTIN_ADMIN_TOKEN_FILE", "file-admin-token-0001", func(c *Config) string { return c.AdminToken }, "file-admin-token-0001"},
 		{"master key", "OPTIN_MASTER_KEY_FILE", testKeyB64 + "\n", func(c *Config) string { return string(c.MasterKey) }, string(testKey[:])},
@@ -256,7 +256,7 @@ func TestLoadErrors(t *testing.T) {
 		{"OPTIN_ADDR", base, map[string]string{"OPTIN_ADDR": "localhost"}, "config: OPTIN_ADDR: must be host:port"},
 		{"redis_url scheme", edit(t, "public_url:", "redis_url: \"http://localhost:6379\"\npublic_url:"), map[string]string{"OPTIN_MASTER_KEY": testKeyB64}, "config: redis_url: must be a redis://host:port"},
 		{"OPTIN_REDIS_URL no host", base, map[string]string{"OPTIN_REDIS_URL": "redis://", "OPTIN_MASTER_KEY": testKeyB64}, "config: OPTIN_REDIS_URL: must be a redis://host:port"},
-		{"twilio.auth_token missing", edit(t, `twilio: {auth_token: "testtwiliotoken0000000000000000000"}`, ""), nil, "config: twilio.auth_token: required"},
+		{"no provider", edit(t, `twilio: {auth_token: "testtwiliotoken0000000000000000000"}`, ""), nil, "config: no SMS provider is configured: set a provider's webhook credentials in its section of the file or its environment variables (twilio.auth_token or OPTIN_TWILIO_AUTH_TOKEN, "},
 		{"admin_token missing", edit(t, `admin_token: "test-admin-token-0000"`, ""), nil, "config: admin_token: required"},
 		{"admin_token short", edit(t, `"test-admin-token-0000"`, `"short"`), nil, "config: admin_token: must be at least 16 characters"},
 		{"OPTIN_ADMIN_TOKEN short", base, map[string]string{"OPTIN_ADMIN_TOKEN": "fifteen-chars-x"}, "config: OPTIN_ADMIN_TOKEN: must be at least 16 characters"},
@@ -458,7 +458,7 @@ func TestConfigRedacted(t *testing.T) {
 		"%#v":    fmt.Sprintf("%#v", c),
 		"json":   string(j),
 	}
-	secrets := []string{c.TwilioAuthToken, c.AdminToken, testKeyB64, string(testKey[:]), "redispass", "querypass"}
+	secrets := []string{twilioSettings(t, c).AuthToken, c.AdminToken, testKeyB64, string(testKey[:]), "redispass", "querypass"}
 	for name, out := range outputs {
 		for _, s := range secrets {
 			if strings.Contains(out, s) {

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/optin-gateway/optin-gateway/provider/telnyx"
+	"github.com/optin-gateway/optin-gateway/provider/vonage"
 )
 
 const apiNumber = `      - number: "+12025550100"
@@ -34,8 +37,8 @@ func TestLoadOutbound(t *testing.T) {
 	if !o.Sender || o.MaxAttempts != 5 || o.BaseBackoff != 250*time.Millisecond || o.MaxBackoff != 30*time.Second {
 		t.Errorf("Outbound = %+v; want sender on, 5 attempts, 250ms..30s", o)
 	}
-	if o.TwilioAccountSid != "AC0123456789abcdef0123456789abcdef" {
-		t.Errorf("TwilioAccountSid = %q", o.TwilioAccountSid)
+	if sid := twilioSettings(t, c).AccountSid; sid != "AC0123456789abcdef0123456789abcdef" {
+		t.Errorf("twilio AccountSid = %q", sid)
 	}
 	// The sender can be switched off per process.
 	c, err = Load(writeFile(t, "c.yaml", content), env(map[string]string{"OPTIN_OUTBOUND_SENDER": "false"}))
@@ -79,8 +82,10 @@ func TestLoadProviders(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load() = %v", err)
 	}
-	if o := c.Outbound; o.TelnyxPublicKey != pub || o.VonageSignatureSecret != "vonagetestsecret" || o.VonageSignatureMethod != "sha256" {
-		t.Errorf("Outbound = %+v; want the telnyx key and the vonage secret and method", o)
+	tx, _ := c.Provider("telnyx").(*telnyx.Settings)
+	vg, _ := c.Provider("vonage").(*vonage.Settings)
+	if tx == nil || vg == nil || tx.PublicKey != pub || vg.SignatureSecret != "vonagetestsecret" || vg.SignatureMethod != "sha256" {
+		t.Errorf("providers = %+v; want the telnyx key and the vonage secret and method", c.Providers)
 	}
 	if strings.Contains(c.String(), "vonagetestsecret") {
 		t.Errorf("String() = %q shows the vonage secret", c.String())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -454,7 +455,7 @@ func TestConfigChangesApply(t *testing.T) {
 		form := inboundForm(newSid(), person, newNum, "HELP")
 		req, _ := http.NewRequest("POST", publicURL+webhookPath, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(twilioToken, publicURL+webhookPath, form))
+		req.Header.Set(twilio.SignatureHeader, twilio.Sign(twilioToken, publicURL+webhookPath, form))
 		rec := httptest.NewRecorder()
 		other.Handler().ServeHTTP(rec, req)
 		if rec.Code == 200 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
 
@@ -44,12 +45,12 @@ func dbsize(tb testing.TB, h *harness) int64 {
 func TestBadInput(t *testing.T) {
 	h := newHarness(t)
 	good := inboundForm(newSid(), "+12025550180", bizNumber, "JOIN")
-	sig := gateway.SignTwilio(twilioToken, publicURL+webhookPath, good)
+	sig := twilio.Sign(twilioToken, publicURL+webhookPath, good)
 	// without returns a body lacking key and its valid signature.
 	without := func(key string) (string, string) {
 		f := inboundForm(newSid(), "+12025550180", bizNumber, "JOIN")
 		f.Del(key)
-		return f.Encode(), gateway.SignTwilio(twilioToken, publicURL+webhookPath, f)
+		return f.Encode(), twilio.Sign(twilioToken, publicURL+webhookPath, f)
 	}
 	noSid, noSidSig := without("MessageSid")
 	noFrom, noFromSig := without("From")
@@ -61,8 +62,8 @@ func TestBadInput(t *testing.T) {
 		wantError string
 	}{
 		{"no signature", good.Encode(), "", http.StatusForbidden, "X-Twilio-Signature"},
-		{"wrong signature", good.Encode(), gateway.SignTwilio("someothertoken", publicURL+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
-		{"signed for another host", good.Encode(), gateway.SignTwilio(twilioToken, "https://evil.example.com"+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
+		{"wrong signature", good.Encode(), twilio.Sign("someothertoken", publicURL+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
+		{"signed for another host", good.Encode(), twilio.Sign(twilioToken, "https://evil.example.com"+webhookPath, good), http.StatusForbidden, "X-Twilio-Signature"},
 		{"body changed after signing", strings.Replace(good.Encode(), "JOIN", "STOP", 1), sig, http.StatusForbidden, "X-Twilio-Signature"},
 		{"malformed body", "From=%zz&To=1", sig, http.StatusBadRequest, "malformed"},
 		{"missing MessageSid", noSid, noSidSig, http.StatusBadRequest, "MessageSid"},
@@ -102,7 +103,7 @@ func bodyWith(key, value string) string {
 func sigWith(key, value string) string {
 	f := inboundForm("SM"+strings.Repeat("1", 32), "+12025550180", bizNumber, "JOIN")
 	f.Set(key, value)
-	return gateway.SignTwilio(twilioToken, publicURL+webhookPath, f)
+	return twilio.Sign(twilioToken, publicURL+webhookPath, f)
 }
 
 // TestRedisGoesAway stops Redis mid-test: webhooks get 503 with
@@ -363,7 +364,7 @@ func TestGracefulShutdown(t *testing.T) {
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+webhookPath, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(twilioToken, publicURL+webhookPath, form))
+			req.Header.Set(twilio.SignatureHeader, twilio.Sign(twilioToken, publicURL+webhookPath, form))
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				time.Sleep(10 * time.Millisecond)

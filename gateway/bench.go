@@ -47,13 +47,16 @@ func (s *Server) handleBenchHello(c echo.Context) error {
 // the webhook does, then answers a fixed, empty TwiML without touching
 // Redis: the webhook's cost without the state machine and the store.
 func (s *Server) handleBenchBaseline(c echo.Context) error {
-	req := c.Request()
-	if err := readForm(req); err != nil {
+	w, ok := s.providers[ProviderTwilio]
+	if !ok {
+		return echo.ErrNotFound
+	}
+	r, err := s.providerRequest(c, w)
+	if err != nil {
 		return err
 	}
-	if !s.twilio.verify(req.URL.RequestURI(), req.PostForm, req.Header.Get(TwilioSignatureHeader)) {
-		s.signatureFailure(c, ProviderTwilio)
-		return errBadSignature
+	if err := s.verifyProvider(c, w, r); err != nil {
+		return err
 	}
 	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", benchBaselineBody)
 }

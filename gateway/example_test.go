@@ -2,19 +2,15 @@ package gateway_test
 
 import (
 	"fmt"
-	"net/url"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/optin"
 )
 
-// ExampleSignTwilio signs the test vector that twilio-go publishes in its
-// own tests.
-func ExampleSignTwilio() {
-	form := url.Values{
-		"CallSid": {"CA1234567890ABCDE"}, "Caller": {"+14158675309"}, "Digits": {"1234"},
-		"From": {"+14158675309"}, "To": {"+18005551212"},
-		"ReasonConferenceEnded": {"test"}, "Reason": {"Participant"},
-	}
-	fmt.Println(gateway.SignTwilio("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form))
-	// Output: vOEb5UThFn24KEfnOFLQY2AE5FY=
+// A reply sent through Twilio's API names the status route, with what
+// identifies the reply in the query that Twilio's signature covers.
+func ExampleStatusCallbackURL() {
+	r := optin.Reply{Provider: "twilio", Tenant: "acme", Subscriber: "s1", ID: "r1", CausedBy: "SM0"}
+	fmt.Println(gateway.StatusCallbackURL("https://optin.example.com", r))
+	// Output: https://optin.example.com/v1/webhooks/twilio/status?c=SM0&r=r1&s=s1&t=acme
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -203,7 +204,7 @@ func newSid() string {
 // post sends form to the webhook, signed as Twilio signs it.
 func (h *harness) post(form url.Values) reply {
 	h.tb.Helper()
-	return h.postRaw(webhookPath, form.Encode(), gateway.SignTwilio(twilioToken, publicURL+webhookPath, form))
+	return h.postRaw(webhookPath, form.Encode(), twilio.Sign(twilioToken, publicURL+webhookPath, form))
 }
 
 // postRaw sends a raw body with a given signature to path (and query).
@@ -215,7 +216,7 @@ func (h *harness) postRaw(pathAndQuery, body, sig string) reply {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if sig != "" {
-		req.Header.Set(gateway.TwilioSignatureHeader, sig)
+		req.Header.Set(twilio.SignatureHeader, sig)
 	}
 	return h.do(req)
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -409,14 +409,14 @@ func TestWebhookURLWithQuery(t *testing.T) {
 	h := newHarness(t)
 	form := inboundForm(newSid(), "+12025550173", bizNumber, "JOIN")
 	path := webhookPath + "?source=tv&campaign=spring"
-	if r := h.postRaw(path, form.Encode(), gateway.SignTwilio(twilioToken, publicURL+path, form)); r.status != http.StatusOK {
+	if r := h.postRaw(path, form.Encode(), twilio.Sign(twilioToken, publicURL+path, form)); r.status != http.StatusOK {
 		t.Fatalf("query URL signed with its query: %d %s; want 200", r.status, r.body)
 	}
 	// Signing the query parameters as if they were POST parameters is wrong.
 	merged := inboundForm(newSid(), "+12025550173", bizNumber, "HELP")
 	merged.Set("source", "tv")
 	if r := h.postRaw(path, inboundForm(merged.Get("MessageSid"), "+12025550173", bizNumber, "HELP").Encode(),
-		gateway.SignTwilio(twilioToken, publicURL+webhookPath, merged)); r.status != http.StatusForbidden {
+		twilio.Sign(twilioToken, publicURL+webhookPath, merged)); r.status != http.StatusForbidden {
 		t.Fatalf("query merged into the signed params: %d; want 403", r.status)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 )
 
 // logHolds reports whether any line of logs (message or field) holds s.
@@ -205,12 +206,12 @@ func TestMessageIDsChecked(t *testing.T) {
 func TestStatusMessageIDsChecked(t *testing.T) {
 	h := apiHarness(t)
 	ctx := context.Background()
-	rep := optin.Reply{ID: "twilio:SMjoin:r0", Tenant: "demo", Subscriber: strings.Repeat("ab", 16), CausedBy: "SMjoin"}
+	rep := optin.Reply{Provider: "twilio", ID: "twilio:SMjoin:r0", Tenant: "demo", Subscriber: strings.Repeat("ab", 16), CausedBy: "SMjoin"}
 	cbURL := gateway.StatusCallbackURL(publicURL, rep)
 	for what, id := range badMessageIDs("SM", "0123456789abcdef") {
 		before := h.rdb.DBSize(ctx).Val()
 		f := statusForm(id, "delivered", "")
-		r := h.postRaw(strings.TrimPrefix(cbURL, publicURL), f.Encode(), gateway.SignTwilio(twilioToken, cbURL, f))
+		r := h.postRaw(strings.TrimPrefix(cbURL, publicURL), f.Encode(), twilio.Sign(twilioToken, cbURL, f))
 		if r.status != http.StatusBadRequest || !strings.Contains(r.body, "malformed twilio message id") {
 			t.Errorf("status callback with MessageSid %s: %d %.120s; want 400", what, r.status, r.body)
 		}

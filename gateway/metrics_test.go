@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -106,8 +107,8 @@ func TestBenchRoutes(t *testing.T) {
 		wantBody   string
 	}{
 		{"hello", "/bench/hello", "", "", 200, "hello\n"},
-		{"baseline signed", baseline, form.Encode(), gateway.SignTwilio(twilioToken, publicURL+baseline, form), 200, `<?xml version="1.0" encoding="UTF-8"?><Response/>`},
-		{"baseline signed for the webhook", baseline, form.Encode(), gateway.SignTwilio(twilioToken, publicURL+webhookPath, form), 403, ""},
+		{"baseline signed", baseline, form.Encode(), twilio.Sign(twilioToken, publicURL+baseline, form), 200, `<?xml version="1.0" encoding="UTF-8"?><Response/>`},
+		{"baseline signed for the webhook", baseline, form.Encode(), twilio.Sign(twilioToken, publicURL+webhookPath, form), 403, ""},
 		{"baseline unsigned", baseline, form.Encode(), "", 403, ""},
 	}
 	for _, tt := range tests {

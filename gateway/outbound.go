@@ -3,12 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"regexp"
-
-	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 )
@@ -73,63 +68,9 @@ func (s *Server) apply(ctx context.Context, n *optin.Number, from optin.Phone, s
 	return stored, err
 }
 
-// StatusCallbackURL returns the URL Twilio posts r's delivery statuses to:
-// the status route with the tenant, the subscriber's pseudonym, the reply
-// id and the message that caused it in the query, which Twilio's signature
-// covers.
-func StatusCallbackURL(publicURL string, r optin.Reply) string {
-	q := url.Values{"t": {r.Tenant}, "s": {r.Subscriber}, "r": {r.ID}, "c": {r.CausedBy}}
-	return publicURL + twilioStatusPath + "?" + q.Encode()
-}
-
-const twilioStatusPath = "/v1/webhooks/twilio/status"
-
 // statusWord is a provider's message status: Twilio's are lower-case
 // words (queued, sent, delivered, undelivered, failed, …).
 var statusWord = regexp.MustCompile(`^[a-z_]{1,32}$`)
-
-// handleTwilioStatus is Twilio's delivery status callback for replies sent
-// through the API. Its signature is checked exactly as the inbound
-// webhook's. It records the status on the audit trail of the message that
-// caused the reply; an opt-out error code (21610) also moves the
-// subscriber to unsubscribed with Twilio as the cause.
-func (s *Server) handleTwilioStatus(c echo.Context) error {
-	req := c.Request()
-	if err := readForm(req); err != nil {
-		return err
-	}
-	logFields(c, zap.String("provider", ProviderTwilio), zap.String("webhook", "status"))
-	if !s.twilio.verify(req.URL.RequestURI(), req.PostForm, req.Header.Get(TwilioSignatureHeader)) {
-		s.signatureFailure(c, ProviderTwilio)
-		return errBadSignature
-	}
-	markAuthenticated(c)
-	if s.opts.Outbound == nil {
-		return errNoAPIReplies
-	}
-	q, form := req.URL.Query(), req.PostForm
-	d := optin.Delivery{
-		Tenant: q.Get("t"), Subscriber: q.Get("s"), ReplyID: q.Get("r"), CausedBy: q.Get("c"),
-		Provider: ProviderTwilio, ProviderMessageID: form.Get("MessageSid"),
-		Status: optin.DeliveryStatus(form.Get("MessageStatus")), ErrorCode: form.Get("ErrorCode"), At: s.opts.Now(),
-	}
-	switch {
-	case d.Tenant == "" || d.Subscriber == "" || d.ReplyID == "":
-		return badRequest{"not a status callback URL of this gateway"}
-	case d.ProviderMessageID == "":
-		return badRequest{"missing MessageSid"}
-	case !statusWord.MatchString(string(d.Status)):
-		return badRequest{"missing or malformed MessageStatus"}
-	}
-	if err := checkMessageID(ProviderTwilio, d.ProviderMessageID); err != nil {
-		return err
-	}
-	logFields(c, zap.String("reply_id", d.ReplyID), zap.String("status", string(d.Status)), zap.String("error_code", d.ErrorCode))
-	if err := s.recordDelivery(req.Context(), d, form.Get("From")); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
-}
 
 // recordDelivery writes delivery record d on the audit trail and, when it
 // carries an opt-out code, moves the subscriber to unsubscribed on the
@@ -138,7 +79,7 @@ func (s *Server) recordDelivery(ctx context.Context, d optin.Delivery, from stri
 	if err := s.opts.Outbound.RecordDelivery(ctx, d); err != nil {
 		return err
 	}
-	if !optin.IsProviderOptOut(d.Provider, d.ErrorCode) {
+	if w, ok := s.providers[d.Provider]; !ok || !w.p.OptOut(d.ErrorCode) {
 		return nil
 	}
 	n, ok := s.snap().numbers[from]

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/internal/twiliofake"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -36,7 +36,7 @@ func apiHarness(tb testing.TB) *harness {
 // startSender runs an outbound worker against the fake until the test ends.
 func startSender(tb testing.TB, h *harness, fake *twiliofake.Fake) {
 	tb.Helper()
-	tw, err := outbound.NewTwilio(outbound.TwilioOptions{AccountSid: twiliofake.AccountSid, Password: twiliofake.AuthToken, HTTPClient: fake.HTTPClient()})
+	tw, err := twilio.NewSender(twilio.SenderOptions{AccountSid: twiliofake.AccountSid, Password: twiliofake.AuthToken, HTTPClient: fake.HTTPClient()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -167,18 +167,17 @@ func statusForm(sid, status, errorCode string) url.Values {
 
 func TestTwilioStatusCallback(t *testing.T) {
 	h := apiHarness(t)
-	rdb := h.redis.Client(t)
 	// A subscribed person, so that a 21610 has something to end.
 	code := codeIn(t, promptVia(t, h))
 	h.sms(person, bizNumber, code)
 	sub := h.subscriber("demo", person).Subscriber
-	rep := optin.Reply{ID: "twilio:SMjoin:r0", Tenant: "demo", Subscriber: sub, CausedBy: "SMjoin"}
+	rep := optin.Reply{Provider: "twilio", ID: "twilio:SMjoin:r0", Tenant: "demo", Subscriber: sub, CausedBy: "SMjoin"}
 	cbURL := gateway.StatusCallbackURL(publicURL, rep)
 	path := strings.TrimPrefix(cbURL, publicURL)
 	post := func(form url.Values, sig string) reply {
 		return h.postRaw(path, form.Encode(), sig)
 	}
-	sign := func(form url.Values) string { return gateway.SignTwilio(twilioToken, cbURL, form) }
+	sign := func(form url.Values) string { return twilio.Sign(twilioToken, cbURL, form) }
 
 	for _, tc := range []struct {
 		name   string
@@ -192,7 +191,7 @@ func TestTwilioStatusCallback(t *testing.T) {
 		{"bad signature", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(url.Values) string { return "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" }, http.StatusForbidden},
 		{"no signature", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(url.Values) string { return "" }, http.StatusForbidden},
 		{"signed for another URL", statusForm("SM0000000000000000000000000000a001", "delivered", ""), func(f url.Values) string {
-			return gateway.SignTwilio(twilioToken, publicURL+"/v1/webhooks/twilio/status", f)
+			return twilio.Sign(twilioToken, publicURL+"/v1/webhooks/twilio/status", f)
 		}, http.StatusForbidden},
 		{"no status", statusForm("SM0000000000000000000000000000a001", "", ""), sign, http.StatusBadRequest},
 	} {
@@ -207,24 +206,14 @@ func TestTwilioStatusCallback(t *testing.T) {
 	}
 	// The accepted statuses are on the audit trail of the JOIN message.
 	var got []string
-	for shard := range h.store.Shards() {
-		for _, m := range rdb.XRange(context.Background(), store.OutboxKey(shard), "-", "+").Val() {
-			raw, ok := m.Values["d"].(string)
-			if !ok {
-				continue
-			}
-			var d optin.Delivery
-			if err := json.Unmarshal([]byte(raw), &d); err != nil {
-				t.Fatal(err)
-			}
-			if d.ReplyID != rep.ID {
-				continue // the sender's own records of the replies it sent
-			}
-			if d.CausedBy != "SMjoin" || d.ProviderMessageID != "SM0000000000000000000000000000a001" {
-				t.Errorf("delivery %+v; want caused by SMjoin, reply %s, SMout1", d, rep.ID)
-			}
-			got = append(got, string(d.Status)+d.ErrorCode)
+	for _, d := range h.deliveries() {
+		if d.ReplyID != rep.ID {
+			continue // the sender's own records of the replies it sent
 		}
+		if d.CausedBy != "SMjoin" || d.ProviderMessageID != "SM0000000000000000000000000000a001" {
+			t.Errorf("delivery %+v; want caused by SMjoin, reply %s, SMout1", d, rep.ID)
+		}
+		got = append(got, string(d.Status)+d.ErrorCode)
 	}
 	if strings.Join(got, ",") != "delivered,sent,undelivered30003" {
 		t.Errorf("delivery records = %v; want delivered, sent, undelivered30003", got)
@@ -238,21 +227,7 @@ func TestTwilioStatusCallback(t *testing.T) {
 			t.Fatalf("POST failed/21610: %d %s; want 204", r.status, r.body)
 		}
 	}
-	v := h.subscriber("demo", person)
-	for _, c := range v.Campaigns {
-		n := 0
-		for _, ev := range c.History {
-			if ev.Reason == optin.OutcomeProviderOptOut {
-				n++
-				if ev.Cause != (optin.Cause{Provider: "twilio", MessageID: rep.ID, Signal: "21610"}) {
-					t.Errorf("%s event cause = %+v; want twilio 21610 on %s", c.Campaign, ev.Cause, rep.ID)
-				}
-			}
-		}
-		if c.State != "unsubscribed" || n != 1 {
-			t.Errorf("%s = %q with %d provider_opt_out events; want unsubscribed, 1", c.Campaign, c.State, n)
-		}
-	}
+	h.blockedBy(optin.Cause{Provider: "twilio", MessageID: rep.ID, Signal: "21610"})
 }
 
 // promptVia sends JOIN in api mode and returns the prompt as queued.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -88,7 +89,7 @@ func (h *harness) smsFrom(phone, text string) ([]string, error) {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(twilioToken, publicURL+webhookPath, form))
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign(twilioToken, publicURL+webhookPath, form))
 	resp, err := h.http.Client().Do(req)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,11 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider"
+	"github.com/optin-gateway/optin-gateway/provider/bandwidth"
+	"github.com/optin-gateway/optin-gateway/provider/telnyx"
+	"github.com/optin-gateway/optin-gateway/provider/vonage"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -36,21 +41,21 @@ func newProviderHarness(tb testing.TB, vonageMethod string) *providerHarness {
 	secretBytes := make([]byte, 16)
 	_, _ = rand.Read(secretBytes)
 	ph := &providerHarness{telnyxKey: priv, vonageSecret: hex.EncodeToString(secretBytes), bwPassword: "bw-" + hex.EncodeToString(secretBytes[:8])}
-	bw, err := gateway.NewBandwidth("bwcallback", ph.bwPassword)
+	bw, err := bandwidth.New("bwcallback", ph.bwPassword)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tx, err := gateway.NewTelnyx(base64.StdEncoding.EncodeToString(pub))
+	tx, err := telnyx.New(base64.StdEncoding.EncodeToString(pub))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	vg, err := gateway.NewVonage(ph.vonageSecret, vonageMethod)
+	vg, err := vonage.New(ph.vonageSecret, vonageMethod)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ph.harness = newHarnessWith(tb, func(o *gateway.Options) {
 		o.Outbound = o.Store.(*store.Store)
-		o.Providers = []gateway.Provider{tx, vg, bw}
+		o.Providers = []provider.Provider{tx, vg, bw}
 	})
 	return ph
 }
@@ -63,6 +68,65 @@ func (h *harness) queued() int64 {
 		n += h.redis.Client(h.tb).XLen(context.Background(), store.OutQueueKey(shard)).Val()
 	}
 	return n
+}
+
+// drained waits until the outbound queues are empty: the senders sent
+// every queued reply.
+func (h *harness) drained() {
+	h.tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for h.queued() != 0 {
+		if time.Now().After(deadline) {
+			h.tb.Fatal("the queued replies were not sent within 20s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// deliveries returns the delivery records in the audit outbox.
+func (h *harness) deliveries() []optin.Delivery {
+	h.tb.Helper()
+	var out []optin.Delivery
+	for shard := range h.store.Shards() {
+		for _, m := range h.redis.Client(h.tb).XRange(context.Background(), store.OutboxKey(shard), "-", "+").Val() {
+			raw, ok := m.Values["d"].(string)
+			if !ok {
+				continue
+			}
+			var d optin.Delivery
+			if err := json.Unmarshal([]byte(raw), &d); err != nil {
+				h.tb.Fatal(err)
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// blockedBy checks that the person is unsubscribed from every campaign
+// with one provider_opt_out event each, whose cause is want (its
+// MessageID not compared when empty).
+func (h *harness) blockedBy(want optin.Cause) {
+	h.tb.Helper()
+	for _, c := range h.subscriber("demo", person).Campaigns {
+		n := 0
+		for _, ev := range c.History {
+			if ev.Reason != optin.OutcomeProviderOptOut {
+				continue
+			}
+			n++
+			got := ev.Cause
+			if want.MessageID == "" {
+				got.MessageID = ""
+			}
+			if got != want {
+				h.tb.Errorf("%s event cause = %+v; want %+v", c.Campaign, ev.Cause, want)
+			}
+		}
+		if c.State != "unsubscribed" || n != 1 {
+			h.tb.Errorf("%s = %q with %d provider_opt_out events; want unsubscribed, 1", c.Campaign, c.State, n)
+		}
+	}
 }
 
 // telnyxFixture returns Telnyx's documented message.received sample with
@@ -97,8 +161,8 @@ func (h *providerHarness) postTelnyx(body []byte, at time.Time, key ed25519.Priv
 		h.tb.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(gateway.TelnyxTimestampHeader, ts)
-	req.Header.Set(gateway.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+	req.Header.Set(telnyx.TimestampHeader, ts)
+	req.Header.Set(telnyx.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
 	return h.do(req)
 }
 
@@ -151,15 +215,15 @@ func TestTelnyxInbound(t *testing.T) {
 			ts := strconv.FormatInt(now.Unix(), 10)
 			sig := ed25519.Sign(h.telnyxKey, append([]byte(ts+"|"), stop...))
 			req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/telnyx/sms", strings.NewReader(strings.Replace(string(stop), "STOP", "STAY", 1)))
-			req.Header.Set(gateway.TelnyxTimestampHeader, ts)
-			req.Header.Set(gateway.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			req.Header.Set(telnyx.TimestampHeader, ts)
+			req.Header.Set(telnyx.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
 			return h.do(req)
 		}, http.StatusForbidden},
 		{"timestamp changed after signing", func() reply {
 			sig := ed25519.Sign(h.telnyxKey, append([]byte(strconv.FormatInt(now.Unix(), 10)+"|"), stop...))
 			req, _ := http.NewRequest(http.MethodPost, h.http.URL+"/v1/webhooks/telnyx/sms", strings.NewReader(string(stop)))
-			req.Header.Set(gateway.TelnyxTimestampHeader, strconv.FormatInt(now.Unix()+1, 10))
-			req.Header.Set(gateway.TelnyxSignatureHeader, base64.StdEncoding.EncodeToString(sig))
+			req.Header.Set(telnyx.TimestampHeader, strconv.FormatInt(now.Unix()+1, 10))
+			req.Header.Set(telnyx.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
 			return h.do(req)
 		}, http.StatusForbidden},
 		{"no signature", func() reply {
@@ -220,7 +284,7 @@ func (h *providerHarness) postVonage(params map[string]string, sign bool, asJSON
 		p[k] = v
 	}
 	if sign {
-		p["sig"] = gateway.SignVonage(h.vonageSecret, method, p)
+		p["sig"] = vonage.Sign(h.vonageSecret, method, p)
 	}
 	var body, ctype string
 	if asJSON {
@@ -241,31 +305,8 @@ func (h *providerHarness) postVonage(params map[string]string, sign bool, asJSON
 	return h.do(req)
 }
 
-// TestSignVonage checks the algorithm against the vector in Vonage's own
-// Python SDK tests (md5hash) and HMACs computed with openssl.
-func TestSignVonage(t *testing.T) {
-	params := map[string]string{"a": "1", "b": "2", "timestamp": "1461605396", "sig": "ignored"}
-	for _, tc := range []struct{ method, want string }{
-		{gateway.VonageMD5Hash, "6af838ef94998832dbfc29020b564830"},
-		{gateway.VonageMD5, "C15C21CED558C93A226C305F58F902F2"},
-		{gateway.VonageSHA1, "3E19A4E6880FDC2C1426BFD0587C98B9532F0210"},
-		{gateway.VonageSHA256, "A321E824B9B816BE7C3F28859A31749A098713D39F613C80D455BBAFFAE1CD24"},
-		{gateway.VonageSHA512, "812A18F76680FA0FE1B8BD9EE1625466CEB1BD96242E4D050D2CFD9A7B40166C63ED26EC9702168781B6EDCF1633DB8FF95AF9341701004EEC3FCF9550572EE8"},
-	} {
-		if got := gateway.SignVonage("secret", tc.method, params); got != tc.want {
-			t.Errorf("SignVonage(%s) = %s; want %s", tc.method, got, tc.want)
-		}
-	}
-	// "&" and "=" in values are signed as "_".
-	a := gateway.SignVonage("secret", gateway.VonageMD5Hash, map[string]string{"text": "a&b=c"})
-	b := gateway.SignVonage("secret", gateway.VonageMD5Hash, map[string]string{"text": "a_b_c"})
-	if a != b {
-		t.Errorf("SignVonage with & and = = %s; want it equal to the one with _ (%s)", a, b)
-	}
-}
-
 func TestVonageInbound(t *testing.T) {
-	for _, method := range []string{gateway.VonageMD5Hash, gateway.VonageSHA256} {
+	for _, method := range []string{vonage.MD5Hash, vonage.SHA256} {
 		t.Run(method, func(t *testing.T) {
 			h := newProviderHarness(t, method)
 			now := h.clock.Now()
@@ -295,7 +336,7 @@ func TestVonageInbound(t *testing.T) {
 					for k, v := range stop {
 						p[k] = v
 					}
-					p["sig"] = gateway.SignVonage("not-the-secret", method, p)
+					p["sig"] = vonage.Sign("not-the-secret", method, p)
 					return h.postVonage(p, false, false, method)
 				}, http.StatusForbidden},
 				{"text changed after signing", func() reply {
@@ -303,7 +344,7 @@ func TestVonageInbound(t *testing.T) {
 					for k, v := range stop {
 						p[k] = v
 					}
-					p["sig"] = gateway.SignVonage(h.vonageSecret, method, p)
+					p["sig"] = vonage.Sign(h.vonageSecret, method, p)
 					p["text"] = "STAY"
 					return h.postVonage(p, false, false, method)
 				}, http.StatusForbidden},

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/internal/egress"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 )
 
 // Store is what the gateway needs of persistence.
@@ -50,7 +53,10 @@ const (
 
 // Options configure a Server.
 type Options struct {
-	PublicURL       string // the URL providers are given, without a trailing slash
+	PublicURL string // the URL providers are given, without a trailing slash
+	// TwilioAuthToken, when set, serves Twilio's webhooks as Providers
+	// holding twilio.New(TwilioAuthToken, PublicURL) would, unless
+	// Providers hold Twilio already.
 	TwilioAuthToken string
 	AdminToken      string
 	// Numbers are the business numbers served, by E.164 (or short code).
@@ -79,9 +85,10 @@ type Options struct {
 	// delivery statuses; required when any number replies through the API
 	// or a provider takes no replies in its webhook's answer.
 	Outbound OutboundStore
-	// Providers are the inbound webhooks beside Twilio's, each at
-	// POST /v1/webhooks/{name}/sms.
-	Providers []Provider
+	// Providers are the SMS providers' inbound webhooks, each at
+	// POST /v1/webhooks/{name}/sms (and /status for a
+	// provider.StatusProvider); at least one is required.
+	Providers []provider.Provider
 	// Metrics are served at /metrics; nil means a fresh NewMetrics().
 	Metrics *Metrics
 	// Config holds tenants, campaigns, numbers, API tokens and the access
@@ -134,11 +141,11 @@ type Server struct {
 	echo      *echo.Echo
 	opts      Options
 	log       *zap.Logger
-	twilio    *twilioVerifier
 	cfg       *atomic.Pointer[snapshot] // the configuration the hot path reads
 	adminAuth []byte
 	authFails *failLimiter
-	providers map[string]Provider // by name, beside Twilio
+	providers map[string]*webhook // by name
+	webhooks  []*webhook          // in the order of Options.Providers
 
 	metrics        *Metrics
 	metricsHandler http.Handler
@@ -153,8 +160,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("gateway: no store")
 	}
-	if opts.TwilioAuthToken == "" || opts.AdminToken == "" {
-		return nil, errors.New("gateway: twilio auth token and admin token are required")
+	if opts.AdminToken == "" {
+		return nil, errors.New("gateway: admin token is required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -184,11 +191,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
-		twilio:    newTwilioVerifier(opts.TwilioAuthToken, opts.PublicURL),
 		cfg:       &atomic.Pointer[snapshot]{},
 		authFails: newFailLimiter(DefaultAuthFailures, DefaultAuthWindow),
 		adminAuth: []byte("Bearer " + opts.AdminToken),
-		providers: map[string]Provider{},
+		providers: map[string]*webhook{},
 
 		metrics:        opts.Metrics,
 		metricsHandler: opts.Metrics.Handler(),
@@ -206,11 +212,8 @@ func New(opts Options) (*Server, error) {
 	if s.console, err = newConsoleSealer(consoleKey); err != nil {
 		return nil, err
 	}
-	for _, p := range opts.Providers {
-		if _, _, inline, _ := p.Render(nil); !inline && opts.Outbound == nil {
-			return nil, fmt.Errorf("gateway: provider %s replies through the api but there is no outbound store", p.Name())
-		}
-		s.providers[p.Name()] = p
+	if err := s.addProviders(); err != nil {
+		return nil, err
 	}
 	s.cfg.Store(staticSnapshot(opts.Numbers, opts.ReplyModes))
 	if opts.Config != nil {
@@ -225,6 +228,32 @@ func New(opts Options) (*Server, error) {
 		s.admin = s.adminRoutes()
 	}
 	return s, nil
+}
+
+// addProviders registers the providers of the options (and Twilio's
+// from TwilioAuthToken): one webhook each, at least one in all.
+func (s *Server) addProviders() error {
+	ps := s.opts.Providers
+	if s.opts.TwilioAuthToken != "" && !slices.ContainsFunc(ps, func(p provider.Provider) bool { return p.Info().Name == twilio.Name }) {
+		ps = append([]provider.Provider{twilio.New(s.opts.TwilioAuthToken, s.opts.PublicURL)}, ps...)
+	}
+	if len(ps) == 0 {
+		return errors.New("gateway: no SMS provider: give at least one in Providers (or a TwilioAuthToken)")
+	}
+	for _, p := range ps {
+		w := &webhook{p: p, info: p.Info()}
+		switch {
+		case s.providers[w.info.Name] != nil:
+			return fmt.Errorf("gateway: provider %s is given twice", w.info.Name)
+		case !w.info.Inline && s.opts.Outbound == nil:
+			return fmt.Errorf("gateway: provider %s replies through the api but there is no outbound store", w.info.Name)
+		}
+		s.providers[w.info.Name] = w
+		s.webhooks = append(s.webhooks, w)
+		s.metrics.replyFailures.WithLabelValues(w.info.Name)
+		s.metrics.sigFailures.WithLabelValues(w.info.Name)
+	}
+	return nil
 }
 
 // routes registers every route of the gateway, in one list.
@@ -254,10 +283,11 @@ func (s *Server) routes() *echo.Echo {
 		e.GET("/metrics", s.handleMetricsGet, s.authenticate, s.allow(optin.RoleMetrics))
 	}
 
-	e.POST("/v1/webhooks/twilio/sms", s.handleTwilioInbound)
-	e.POST(twilioStatusPath, s.handleTwilioStatus)
-	for _, p := range s.opts.Providers {
-		e.POST("/v1/webhooks/"+p.Name()+"/sms", s.handleProviderInbound(p))
+	for _, w := range s.webhooks {
+		e.POST(inboundPath(w.info.Name), s.handleProviderInbound(w))
+		if sp, ok := w.p.(provider.StatusProvider); ok {
+			e.POST(statusPath(w.info.Name), s.handleProviderStatus(w, sp))
+		}
 	}
 
 	// The admin API (README "Admin API"): authenticate checks the token

@@ -97,11 +97,10 @@ func (s *Server) ReplaySpooled(ctx context.Context, record []byte) error {
 		// The person got the confirmation when the webhook answered (or
 		// gets it now from the outbound queue, where replies are queued);
 		// a retry of the same message gets this empty answer.
-		if p, ok := s.providers[r.In.Provider]; ok {
-			_, b, _, err := p.Render(nil)
-			return b, err
+		if w, ok := s.providers[r.In.Provider]; ok {
+			return w.p.Render(nil)
 		}
-		return renderTwiML(nil)
+		return []byte{}, nil
 	})
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,11 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
-	"github.com/optin-gateway/optin-gateway/store"
+	"github.com/optin-gateway/optin-gateway/provider/telnyx"
 )
 
 // telnyxAPI is a minimal fake of Telnyx's POST /v2/messages that accepts
@@ -53,7 +51,7 @@ func telnyxStatus(id, status, errorCode string) []byte {
 func TestTelnyxDeliveryStatus(t *testing.T) {
 	h := newProviderHarness(t, "")
 	api, ids := telnyxAPI(t)
-	tx, err := outbound.NewTelnyx("KEYtelnyxtest0123456789", api.URL, api.Client())
+	tx, err := telnyx.NewSender("KEYtelnyxtest0123456789", api.URL, api.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +61,7 @@ func TestTelnyxDeliveryStatus(t *testing.T) {
 	if r := h.postTelnyx(telnyxFixture(t, joinID, "JOIN"), h.clock.Now(), h.telnyxKey); r.status != http.StatusOK {
 		t.Fatalf("JOIN: %d %s", r.status, r.body)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for h.queued() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the prompt was not sent within 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.drained()
 	sent := (*ids)[0]
 	for _, ev := range [][]byte{
 		telnyxStatus(sent, "delivered", ""),
@@ -82,38 +74,14 @@ func TestTelnyxDeliveryStatus(t *testing.T) {
 		}
 	}
 	var got []string
-	for shard := range h.store.Shards() {
-		for _, m := range h.redis.Client(t).XRange(context.Background(), store.OutboxKey(shard), "-", "+").Val() {
-			raw, ok := m.Values["d"].(string)
-			if !ok {
-				continue
-			}
-			var d optin.Delivery
-			if err := json.Unmarshal([]byte(raw), &d); err != nil {
-				t.Fatal(err)
-			}
-			if d.CausedBy != joinID || d.ProviderMessageID != sent || d.Provider != "telnyx" {
-				t.Errorf("delivery %+v; want caused by %s, telnyx message %s", d, joinID, sent)
-			}
-			got = append(got, string(d.Status)+d.ErrorCode)
+	for _, d := range h.deliveries() {
+		if d.CausedBy != joinID || d.ProviderMessageID != sent || d.Provider != "telnyx" {
+			t.Errorf("delivery %+v; want caused by %s, telnyx message %s", d, joinID, sent)
 		}
+		got = append(got, string(d.Status)+d.ErrorCode)
 	}
 	if want := "queued,delivered,delivery_failed40300,delivery_failed40300"; strings.Join(got, ",") != want {
 		t.Errorf("delivery records = %v; want %s", got, want)
 	}
-	v := h.subscriber("demo", person)
-	for _, c := range v.Campaigns {
-		n := 0
-		for _, ev := range c.History {
-			if ev.Reason == optin.OutcomeProviderOptOut {
-				n++
-				if ev.Cause.Provider != "telnyx" || ev.Cause.Signal != "40300" {
-					t.Errorf("%s cause = %+v; want telnyx 40300", c.Campaign, ev.Cause)
-				}
-			}
-		}
-		if c.State != "unsubscribed" || n != 1 {
-			t.Errorf("%s = %q with %d provider_opt_out events; want unsubscribed, 1", c.Campaign, c.State, n)
-		}
-	}
+	h.blockedBy(optin.Cause{Provider: "telnyx", Signal: "40300"})
 }

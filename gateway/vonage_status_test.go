@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,40 +8,31 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/optin-gateway/optin-gateway/gateway"
-	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
-	"github.com/optin-gateway/optin-gateway/store"
+	"github.com/optin-gateway/optin-gateway/provider/vonage"
 )
 
 // TestVonageDeliveryReceipt: a signed delivery receipt with err-code 9 (the
 // person opted out at Vonage) for a reply the gateway sent moves the
 // subscriber to unsubscribed; receipts land on the audit trail.
 func TestVonageDeliveryReceipt(t *testing.T) {
-	h := newProviderHarness(t, gateway.VonageSHA256)
+	h := newProviderHarness(t, vonage.SHA256)
 	const sentID = "0A0000000123ABCD9"
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"message-count":"1","messages":[{"to":"12125550123","message-id":%q,"status":"0","remaining-balance":"3.14159265","message-price":"0.03330000","network":"12345"}]}`, sentID)
 	}))
 	t.Cleanup(api.Close)
-	vg, err := outbound.NewVonage("abcd1234", "testsecret0123", api.URL, api.Client())
+	vg, err := vonage.NewSender("abcd1234", "testsecret0123", api.URL, api.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
 	runSenders(t, h.harness, map[string]outbound.Sender{"vonage": vg})
-	if r := h.postVonage(vonageFixture(t, "0A0000000123ABCD1", "JOIN", h.clock.Now()), true, false, gateway.VonageSHA256); r.status != http.StatusOK {
+	if r := h.postVonage(vonageFixture(t, "0A0000000123ABCD1", "JOIN", h.clock.Now()), true, false, vonage.SHA256); r.status != http.StatusOK {
 		t.Fatalf("JOIN: %d %s", r.status, r.body)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for h.queued() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the prompt was not sent within 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	h.drained()
 	raw, err := os.ReadFile("testdata/vonage_delivery_receipt.json")
 	if err != nil {
 		t.Fatal(err)
@@ -58,23 +48,17 @@ func TestVonageDeliveryReceipt(t *testing.T) {
 	}
 	delivered["status"], delivered["err-code"] = "delivered", "0"
 	for _, p := range []map[string]string{delivered, dlr} {
-		if r := h.postVonage(p, true, false, gateway.VonageSHA256); r.status != http.StatusOK {
+		if r := h.postVonage(p, true, false, vonage.SHA256); r.status != http.StatusOK {
 			t.Fatalf("receipt %s: %d %s; want 200", p["status"], r.status, r.body)
 		}
 	}
-	unsigned := h.postVonage(dlr, false, false, gateway.VonageSHA256)
+	unsigned := h.postVonage(dlr, false, false, vonage.SHA256)
 	if unsigned.status != http.StatusForbidden {
 		t.Errorf("unsigned receipt: %d; want 403", unsigned.status)
 	}
 	var got []string
-	for shard := range h.store.Shards() {
-		for _, m := range h.redis.Client(t).XRange(context.Background(), store.OutboxKey(shard), "-", "+").Val() {
-			if raw, ok := m.Values["d"].(string); ok {
-				var d optin.Delivery
-				_ = json.Unmarshal([]byte(raw), &d)
-				got = append(got, string(d.Status)+d.ErrorCode+"/"+d.CausedBy)
-			}
-		}
+	for _, d := range h.deliveries() {
+		got = append(got, string(d.Status)+d.ErrorCode+"/"+d.CausedBy)
 	}
 	if want := fmt.Sprint([]string{"queued/0A0000000123ABCD1", "delivered/0A0000000123ABCD1", "failed9/0A0000000123ABCD1"}); fmt.Sprint(got) != want {
 		t.Errorf("delivery records = %v; want %s", got, want)

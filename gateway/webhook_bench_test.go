@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 )
 
 // BenchmarkWebhook measures the CPU and the allocations of one inbound
@@ -37,14 +38,14 @@ func BenchmarkWebhook(b *testing.B) {
 		person := i % 500
 		from := fmt.Sprintf("+1%s555%04d", npas[person/100], 100+person%100) // +1 NPA 555 01XX
 		form := inboundForm(fmt.Sprintf("SM%032x", i), from, bizNumber, texts[i/500%len(texts)])
-		msgs[i] = msg{form.Encode(), gateway.SignTwilio(twilioToken, publicURL+webhookPath, form)}
+		msgs[i] = msg{form.Encode(), twilio.Sign(twilioToken, publicURL+webhookPath, form)}
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		m := msgs[i%len(msgs)]
 		req := httptest.NewRequest(http.MethodPost, webhookPath, strings.NewReader(m.body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set(gateway.TwilioSignatureHeader, m.sig)
+		req.Header.Set(twilio.SignatureHeader, m.sig)
 		w := httptest.NewRecorder()
 		handler.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {

@@ -17,18 +17,3 @@ func ExampleDefaultRate() {
 	// +18005550100: 3 msg/s
 	// 55555: 100 msg/s
 }
-
-// Senders are built once per provider and handed to the worker, which
-// drains every shard it holds the lease of (see Options).
-func ExampleNewTwilio() {
-	tw, err := outbound.NewTwilio(outbound.TwilioOptions{
-		AccountSid: "AC0123456789abcdef0123456789abcdef", // generated for the example
-		Password:   "exampleauthtoken0123456789abcdef",
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(tw.Name())
-	// Output: twilio
-}

@@ -16,6 +16,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/internal/twiliofake"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -104,9 +105,9 @@ func (e *env) enqueue(tb testing.TB, from string, to optin.Phone, bodies ...stri
 }
 
 // sender returns a Twilio sender that talks to the fake at base.
-func sender(tb testing.TB, base string) *outbound.Twilio {
+func sender(tb testing.TB, base string) *twilio.Sender {
 	tb.Helper()
-	s, err := outbound.NewTwilio(outbound.TwilioOptions{
+	s, err := twilio.NewSender(twilio.SenderOptions{
 		AccountSid: twiliofake.AccountSid, Password: twiliofake.AuthToken, HTTPClient: twiliofake.Client(base),
 	})
 	if err != nil {

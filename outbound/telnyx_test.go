@@ -12,6 +12,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/telnyx"
 )
 
 const telnyxTestKey = "KEYtelnyxtest0123456789"
@@ -58,6 +59,24 @@ func (f *telnyxFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"data":{"record_type":"message","direction":"outbound","id":"40385f64-5717-4562-b3fc-2c963f66%04d","type":"SMS","from":{"phone_number":%q},"to":[{"phone_number":%q,"status":"queued"}],"text":%q}}`, n, m.From, m.To, m.Text)
 }
 
+// sendVia queues texts as replies to in for the person'th subscriber and
+// runs a worker with sender s until every one is sent or dead-lettered;
+// it returns the subscriber's number.
+func sendVia(t *testing.T, e *env, s outbound.Sender, person int, in optin.Inbound, texts ...string) optin.Phone {
+	t.Helper()
+	p := subscriberPhone(person)
+	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, p)}
+	replies := optin.RepliesFor(testNumbers(t)[fastNumber], sub, p, in, texts, time.Now())
+	if _, _, err := e.st.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, replies); err != nil {
+		t.Fatal(err)
+	}
+	o := fastOptions(t, e.st, e.fake.URL(), "worker-a")
+	o.Senders[s.Name()] = s
+	run(t, o)
+	e.waitDrained(t, 30*time.Second)
+	return p
+}
+
 func TestTelnyxSender(t *testing.T) {
 	e := newEnv(t)
 	fake := &telnyxFake{fail: func(text string, attempt int) (int, string) {
@@ -73,21 +92,12 @@ func TestTelnyxSender(t *testing.T) {
 	}}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	tx, err := outbound.NewTelnyx(telnyxTestKey, srv.URL, srv.Client())
+	tx, err := telnyx.NewSender(telnyxTestKey, srv.URL, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := subscriberPhone(5)
-	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, p)}
 	in := optin.Inbound{Provider: "telnyx", MessageID: "7ee4241c-f127-47e5-9c34-3aac291f8058"}
-	replies := optin.RepliesFor(testNumbers(t)[fastNumber], sub, p, in, []string{"t1", "t2", "blocked"}, time.Now())
-	if _, _, err := e.st.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, replies); err != nil {
-		t.Fatal(err)
-	}
-	o := fastOptions(t, e.st, e.fake.URL(), "worker-a")
-	o.Senders["telnyx"] = tx
-	run(t, o)
-	e.waitDrained(t, 30*time.Second)
+	p := sendVia(t, e, tx, 5, in, "t1", "t2", "blocked")
 
 	fake.mu.Lock()
 	defer fake.mu.Unlock()

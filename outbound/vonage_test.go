@@ -1,16 +1,14 @@
 package outbound_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
-	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider/vonage"
 )
 
 // vonageFake is a local fake of Vonage's POST /sms/json: a form with
@@ -51,21 +49,11 @@ func TestVonageSender(t *testing.T) {
 	fake := &vonageFake{}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	vg, err := outbound.NewVonage("abcd1234", "testsecret0123", srv.URL, srv.Client())
+	vg, err := vonage.NewSender("abcd1234", "testsecret0123", srv.URL, srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := subscriberPhone(6)
-	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, p)}
-	in := optin.Inbound{Provider: "vonage", MessageID: "0A0000000123ABCD1"}
-	replies := optin.RepliesFor(testNumbers(t)[fastNumber], sub, p, in, []string{"v1", "bad", "v2"}, time.Now())
-	if _, _, err := e.st.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, replies); err != nil {
-		t.Fatal(err)
-	}
-	o := fastOptions(t, e.st, e.fake.URL(), "worker-a")
-	o.Senders["vonage"] = vg
-	run(t, o)
-	e.waitDrained(t, 30*time.Second)
+	sendVia(t, e, vg, 6, optin.Inbound{Provider: "vonage", MessageID: "0A0000000123ABCD1"}, "v1", "bad", "v2")
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	want := []string{"12125550106|v1", "12125550106|v2"}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeAdminAddr: with OPTIN_ADMIN_ADDR, serve answers /metrics on
@@ -20,14 +18,7 @@ func TestServeAdminAddr(t *testing.T) {
 		"OPTIN_DATA_DIR":   t.TempDir(),
 		"OPTIN_LOG_FORMAT": "json",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", exampleConfig}, func(k string) string { return env[k] }, &logs, &logs)
-	}()
-	waitHealthy(t, "http://"+addr, done)
+	_, stop := startServe(t, exampleConfig, env)
 	get := func(url string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(url)
@@ -47,13 +38,5 @@ func TestServeAdminAddr(t *testing.T) {
 	if status, _ := get("http://" + adminAddr + "/healthz"); status != http.StatusOK {
 		t.Errorf("admin listener GET /healthz: %d; want 200", status)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after its context ended = %v; want nil", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return 20 s after its context ended")
-	}
+	stop()
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -191,7 +192,7 @@ func (w *webhookClient) send(ctx context.Context, from, body string) ([]string, 
 		"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {"AC" + strings.Repeat("0", 32)},
 		"From": {from}, "To": {faultBizNumber}, "Body": {body}, "NumMedia": {"0"}, "SmsStatus": {"received"}, "ApiVersion": {"2010-04-01"},
 	}
-	sig := gateway.SignTwilio(faultTwilio, faultPublicURL+"/v1/webhooks/twilio/sms", form)
+	sig := twilio.Sign(faultTwilio, faultPublicURL+"/v1/webhooks/twilio/sms", form)
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil || attempt > 2000 {
 			return nil, fmt.Errorf("message %s never answered 2xx", sid)
@@ -201,7 +202,7 @@ func (w *webhookClient) send(ctx context.Context, from, body string) ([]string, 
 			return nil, err
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set(gateway.TwilioSignatureHeader, sig)
+		req.Header.Set(twilio.SignatureHeader, sig)
 		resp, err := w.client.Do(req)
 		if err != nil {
 			time.Sleep(10 * time.Millisecond)
@@ -242,7 +243,7 @@ func newTestGateway(tb testing.TB, srv *redistest.Server) (string, *config.Confi
 	}
 	tb.Cleanup(func() { st.Close() })
 	gw, err := gateway.New(gateway.Options{
-		PublicURL: cfg.PublicURL, TwilioAuthToken: cfg.TwilioAuthToken, AdminToken: cfg.AdminToken,
+		PublicURL: cfg.PublicURL, TwilioAuthToken: cfg.Provider(twilio.Name).(*twilio.Settings).AuthToken, AdminToken: cfg.AdminToken,
 		Numbers: cfg.Numbers(), Store: st, RequestTimeout: 3 * time.Second,
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
 
@@ -169,7 +169,7 @@ func (d *deployment) post(m *sms) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(exampleToken, d.base()+webhookPath, m.form))
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign(exampleToken, d.base()+webhookPath, m.form))
 	m.status, m.body, m.err = 0, "", nil
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -56,13 +56,7 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 		"OPTIN_LOG_FORMAT": "json",
 	}
 	getenv := func(k string) string { return env[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", exampleConfig}, getenv, &logs, &logs) }()
-
-	waitHealthy(t, "http://"+addr, done)
+	logs, stop := startServe(t, exampleConfig, env)
 	send := func(text string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -87,15 +81,7 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 		t.Fatalf("send hello printed %q; want (no reply)", got)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM = %v; want nil (graceful shutdown)", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return 20 s after its context ended")
-	}
+	stop()
 	out := logs.String()
 	if !strings.Contains(out, "EMBEDDED MODE") {
 		t.Errorf("serve's log does not announce the embedded mode:\n%s", out)
@@ -111,6 +97,37 @@ func TestServeEmbeddedWalkThrough(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("master.key mode = %v; want 0600", fi.Mode().Perm())
+	}
+}
+
+// startServe runs serve with the configuration file cfgPath and the
+// environment env until it is healthy at env's OPTIN_ADDR. stop ends its
+// context (as SIGTERM does) and waits for serve to return nil, a graceful
+// shutdown; the test's end stops it too.
+func startServe(tb testing.TB, cfgPath string, env map[string]string) (logs *syncBuffer, stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgPath}, func(k string) string { return env[k] }, logs, logs)
+	}()
+	waitHealthy(tb, "http://"+env["OPTIN_ADDR"], done)
+	return logs, func() { tb.Helper(); stopServe(tb, cancel, done) }
+}
+
+// stopServe ends serve's context and waits for serve to return nil.
+func stopServe(tb testing.TB, cancel context.CancelFunc, done <-chan error) {
+	tb.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			tb.Fatalf("serve after its context ended = %v; want nil (graceful shutdown)", err)
+		}
+	case <-time.After(20 * time.Second):
+		tb.Fatal("serve did not return 20 s after its context ended")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/internal/lanes"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/outbound"
+	"github.com/optin-gateway/optin-gateway/provider"
 	"github.com/optin-gateway/optin-gateway/store"
 )
 
@@ -36,32 +37,20 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metr
 	}
 	o := cfg.Outbound
 	senders := map[string]outbound.Sender{}
-	if o.TwilioAccountSid != "" {
-		tw, err := outbound.NewTwilio(outbound.TwilioOptions{
-			AccountSid: o.TwilioAccountSid, Username: o.TwilioAPIKey,
-			Password: cmpOr(o.TwilioAPISecret, cfg.TwilioAuthToken),
-		})
+	callbacks := map[string]bool{} // providers that take a status callback URL with each send
+	for _, p := range cfg.Providers {
+		wh, sd, err := p.Settings.Build(p.Env, nil)
 		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return nil, fmt.Errorf("serve: %s: %w", p.Name, err)
 		}
-		senders[tw.Name()] = tw
-	}
-	if o.TelnyxAPIKey != "" {
-		tx, err := outbound.NewTelnyx(o.TelnyxAPIKey, "", nil)
-		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+		if sd == nil {
+			continue
 		}
-		senders[tx.Name()] = tx
-	}
-	if o.VonageAPIKey != "" {
-		vg, err := outbound.NewVonage(o.VonageAPIKey, o.VonageAPISecret, "", nil)
-		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
-		}
-		senders[vg.Name()] = vg
+		senders[sd.Name()] = sd
+		_, callbacks[p.Name] = wh.(provider.StatusProvider)
 	}
 	if len(senders) == 0 {
-		log.Warn("outbound senders not started: no provider credentials (twilio.account_sid, telnyx.api_key, vonage.api_key); queued replies wait")
+		log.Warn("outbound senders not started: no provider's API credentials (twilio.account_sid, telnyx.api_key, vonage.api_key; docs/providers.md); queued replies wait")
 		return func() {}, nil
 	}
 	names := make([]string, 0, len(senders))
@@ -69,11 +58,16 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metr
 		names = append(names, n)
 	}
 	w, err := outbound.New(outbound.Options{
-		Queue:          st,
-		Senders:        senders,
-		Numbers:        cfg.Numbers(),
-		Rates:          o.Rates,
-		StatusCallback: func(r optin.Reply) string { return gateway.StatusCallbackURL(cfg.PublicURL, r) },
+		Queue:   st,
+		Senders: senders,
+		Numbers: cfg.Numbers(),
+		Rates:   o.Rates,
+		StatusCallback: func(r optin.Reply) string {
+			if !callbacks[r.Provider] {
+				return ""
+			}
+			return gateway.StatusCallbackURL(cfg.PublicURL, r)
+		},
 		Tuning: lanes.Tuning{
 			MaxAttempts: o.MaxAttempts, BaseBackoff: o.BaseBackoff, MaxBackoff: o.MaxBackoff,
 			Logger: log.Named("outbound"),
@@ -90,42 +84,22 @@ func startSenders(ctx context.Context, cfg *config.Config, st *store.Store, metr
 		}
 	})
 	log.Info("outbound senders running", zap.String("owner", w.Owner()),
-		zap.Int("api_numbers", o.APINumbers()), zap.Strings("providers", names),
-		zap.String("twilio_status_callback", cfg.PublicURL+"/v1/webhooks/twilio/status"))
+		zap.Int("api_numbers", o.APINumbers()), zap.Strings("providers", names))
 	return wg.Wait, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// providers returns the inbound webhooks beside Twilio's that the
+// providers returns the inbound webhooks of the providers the
 // configuration enables.
-func providers(cfg *config.Config) ([]gateway.Provider, error) {
-	var out []gateway.Provider
-	if k := cfg.Outbound.TelnyxPublicKey; k != "" {
-		p, err := gateway.NewTelnyx(k)
+func providers(cfg *config.Config) ([]provider.Provider, error) {
+	var out []provider.Provider
+	for _, p := range cfg.Providers {
+		wh, _, err := p.Settings.Build(p.Env, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("serve: %s: %w", p.Name, err)
 		}
-		out = append(out, p)
-	}
-	if u := cfg.Outbound.BandwidthCallbackUser; u != "" {
-		p, err := gateway.NewBandwidth(u, cfg.Outbound.BandwidthCallbackPassword)
-		if err != nil {
-			return nil, err
+		if wh != nil {
+			out = append(out, wh)
 		}
-		out = append(out, p)
-	}
-	if s := cfg.Outbound.VonageSignatureSecret; s != "" {
-		p, err := gateway.NewVonage(s, cfg.Outbound.VonageSignatureMethod)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
 	}
 	return out, nil
 }

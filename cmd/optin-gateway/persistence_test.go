@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
 
@@ -129,7 +130,7 @@ func postSMS(tb testing.TB, base, sid, from, body string) int {
 	}
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/webhooks/twilio/sms", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(faultTwilio, faultPublicURL+"/v1/webhooks/twilio/sms", form))
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign(faultTwilio, faultPublicURL+"/v1/webhooks/twilio/sms", form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/config"
-	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/internal/phone"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 )
 
 // twilioPath is the route of Twilio's inbound webhook.
@@ -41,6 +41,10 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	tw, _ := cfg.Provider(twilio.Name).(*twilio.Settings)
+	if tw == nil || tw.AuthToken == "" {
+		return fmt.Errorf("send: posts as Twilio does and needs twilio.auth_token (or OPTIN_TWILIO_AUTH_TOKEN)")
+	}
 	sender, err := phone.Parse(*from)
 	if err != nil {
 		return usageError{"--from: " + err.Error()}
@@ -59,7 +63,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(gateway.TwilioSignatureHeader, gateway.SignTwilio(cfg.TwilioAuthToken, signedURL, form))
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign(tw.AuthToken, signedURL, form))
 	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("send: %w", err)

@@ -112,7 +112,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer func() { stopSecurity(); waitSecurity() }()
 	srv, err := gateway.New(gateway.Options{
 		PublicURL:       cfg.PublicURL,
-		TwilioAuthToken: cfg.TwilioAuthToken,
 		AdminToken:      cfg.AdminToken,
 		Numbers:         cfg.Numbers(),
 		Store:           st,
@@ -176,10 +175,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfgWatched := make(chan struct{})
 	go func() { defer close(cfgWatched); srv.WatchConfig(cfgCtx, gateway.DefaultConfigPoll) }()
 	defer func() { stopCfg(); <-cfgWatched }()
+	webhooks := make([]string, 0, len(provs))
+	for _, p := range provs {
+		webhooks = append(webhooks, cfg.PublicURL+"/v1/webhooks/"+p.Info().Name+"/sms")
+	}
 	log.Info("serving",
 		zap.String("addr", cfg.Addr),
 		zap.String("admin_addr", cfg.HTTP.AdminAddr),
-		zap.String("twilio_webhook", cfg.PublicURL+"/v1/webhooks/twilio/sms"),
+		zap.Strings("webhooks", webhooks),
 		zap.Int("numbers", len(cfg.Numbers())),
 		zap.Bool("embedded_redis", cfg.Embedded()),
 		zap.Bool("bench_routes", cfg.BenchRoutes))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -84,7 +85,7 @@ func (g *gatewayUnderTest) smsStatus(t *testing.T, sid, body string) (int, strin
 	u := g.url + "/v1/webhooks/twilio/sms"
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", gateway.SignTwilio(e2eTwilioToken, u, form))
+	req.Header.Set("X-Twilio-Signature", twilio.Sign(e2eTwilioToken, u, form))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/optin-gateway/optin-gateway/gateway"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 )
 
 // Config is one load run against one route.
@@ -89,7 +89,7 @@ type sample struct {
 type runner struct {
 	cfg     Config
 	post    *poster
-	signer  *gateway.TwilioSigner
+	signer  *twilio.Signer
 	signURL string
 	persons chan *Person
 	start   time.Time
@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &runner{
 		cfg:     cfg,
 		post:    post,
-		signer:  gateway.NewTwilioSigner(cfg.AuthToken),
+		signer:  twilio.NewSigner(cfg.AuthToken),
 		signURL: cfg.PublicURL + cfg.Path,
 		persons: make(chan *Person, len(numbers)),
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/internal/loadgen"
 	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -90,7 +91,7 @@ func TestSignedFormsVerifyWithTwilioGo(t *testing.T) {
 		for k, v := range m.Form {
 			params[k] = v[0]
 		}
-		if sig := gateway.SignTwilio(token, url, m.Form); !rv.Validate(url, params, sig) {
+		if sig := twilio.Sign(token, url, m.Form); !rv.Validate(url, params, sig) {
 			t.Fatalf("signature of %s message %v does not validate", m.Kind, m.Form)
 		}
 		p.Observe(m, 200, []byte("<Response><Message>Reply 123456 to confirm.</Message></Response>"))

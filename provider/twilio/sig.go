@@ -1,4 +1,4 @@
-package gateway
+package twilio
 
 import (
 	"crypto/hmac"
@@ -13,7 +13,7 @@ import (
 	"sync"
 )
 
-// twilioSigner computes and checks Twilio webhook signatures on the hot
+// signer computes and checks Twilio webhook signatures on the hot
 // path. It gives the same answer as twilio-go's RequestValidator.Validate
 // (the reference, kept in the tests with a differential test and a fuzz
 // target) without its cost: the HMAC state, the key list and the message
@@ -21,7 +21,7 @@ import (
 // concatenated string by string, and the two URL spellings the reference
 // tries (with and without the port) are worked out once per request URI
 // and cached. It is safe for concurrent use.
-type twilioSigner struct {
+type signer struct {
 	key   []byte
 	pool  sync.Pool // *sigScratch
 	mu    sync.RWMutex
@@ -43,10 +43,10 @@ type sigScratch struct {
 // and a stranger inventing query strings must not grow memory.
 const maxCachedURLs = 64
 
-// newTwilioSigner returns a signer for the auth token that caches the URL
+// newSigner returns a signer for the auth token that caches the URL
 // spellings of request URIs under base (the public URL).
-func newTwilioSigner(token, base string) *twilioSigner {
-	s := &twilioSigner{key: []byte(token), base: base, urls: map[string][2]string{}, limit: maxCachedURLs}
+func newSigner(token, base string) *signer {
+	s := &signer{key: []byte(token), base: base, urls: map[string][2]string{}, limit: maxCachedURLs}
 	s.pool.New = func() any {
 		return &sigScratch{mac: hmac.New(sha1.New, s.key), buf: make([]byte, 0, 1024)}
 	}
@@ -59,7 +59,7 @@ func newTwilioSigner(token, base string) *twilioSigner {
 // counts with and without its port. A key with several values never
 // verifies (the reference takes one value per key), and a key with none
 // counts as absent.
-func (s *twilioSigner) valid(base, requestURI string, form url.Values, sig string) bool {
+func (s *signer) valid(base, requestURI string, form url.Values, sig string) bool {
 	if len(sig) != base64.StdEncoding.EncodedLen(sha1.Size) {
 		// Every base64 SHA-1 is 28 bytes: nothing else can compare equal.
 		return false
@@ -92,7 +92,7 @@ func (s *twilioSigner) valid(base, requestURI string, form url.Values, sig strin
 
 // check computes the signature of u and the sorted parameters into x and
 // compares it with sig in constant time.
-func (s *twilioSigner) check(x *sigScratch, u string, form url.Values, sig string) bool {
+func (s *signer) check(x *sigScratch, u string, form url.Values, sig string) bool {
 	x.buf = append(x.buf[:0], u...)
 	for _, k := range x.keys {
 		x.buf = append(x.buf, k...)
@@ -111,7 +111,7 @@ func (s *twilioSigner) check(x *sigScratch, u string, form url.Values, sig strin
 // base+requestURI: the URL as it is (whichever of the two it equals) first,
 // then the other. Requests to one base and request URI share one cache
 // entry, so the hot path neither parses nor concatenates.
-func (s *twilioSigner) spellings(base, requestURI string) [2]string {
+func (s *signer) spellings(base, requestURI string) [2]string {
 	s.mu.RLock()
 	sp, ok := s.urls[requestURI]
 	s.mu.RUnlock()
@@ -134,7 +134,7 @@ func (s *twilioSigner) spellings(base, requestURI string) [2]string {
 
 // sign returns the base64 signature of fullURL and form as Twilio computes
 // it: repeated keys contribute each value, values sorted.
-func (s *twilioSigner) sign(fullURL string, form url.Values) string {
+func (s *signer) sign(fullURL string, form url.Values) string {
 	x := s.pool.Get().(*sigScratch)
 	defer s.pool.Put(x)
 	x.keys = x.keys[:0]
@@ -205,16 +205,25 @@ func removePort(u string) string {
 	return parsed.String()
 }
 
-// TwilioSigner computes X-Twilio-Signature values as Twilio does (see
-// SignTwilio), reusing its HMAC state and buffers across calls: for load
-// generators and tools that sign many requests. It is safe for concurrent
-// use.
-type TwilioSigner struct{ s *twilioSigner }
+// Sign returns the X-Twilio-Signature that Twilio sends with a POST of
+// form to fullURL, by its documented algorithm: HMAC-SHA1 under the auth
+// token over the URL followed by each parameter's name and value, in name
+// order (a repeated name's values sorted), base64. The send subcommand,
+// the load generator and the tests sign with it; to sign many requests,
+// use a Signer.
+func Sign(authToken, fullURL string, form url.Values) string {
+	return newSigner(authToken, "").sign(fullURL, form)
+}
 
-// NewTwilioSigner returns a signer for the auth token.
-func NewTwilioSigner(authToken string) *TwilioSigner {
-	return &TwilioSigner{newTwilioSigner(authToken, "")}
+// Signer computes X-Twilio-Signature values as Sign does, reusing its
+// HMAC state and buffers across calls: for load generators and tools
+// that sign many requests. It is safe for concurrent use.
+type Signer struct{ s *signer }
+
+// NewSigner returns a signer for the auth token.
+func NewSigner(authToken string) *Signer {
+	return &Signer{newSigner(authToken, "")}
 }
 
 // Sign returns the signature of a POST of form to fullURL.
-func (t *TwilioSigner) Sign(fullURL string, form url.Values) string { return t.s.sign(fullURL, form) }
+func (t *Signer) Sign(fullURL string, form url.Values) string { return t.s.sign(fullURL, form) }

@@ -1,4 +1,4 @@
-package outbound
+package telnyx
 
 import (
 	"bytes"
@@ -12,41 +12,42 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider"
 )
 
-// DefaultTelnyxBaseURL is Telnyx's API.
-const DefaultTelnyxBaseURL = "https://api.telnyx.com"
+// DefaultBaseURL is Telnyx's API.
+const DefaultBaseURL = "https://api.telnyx.com"
 
-// Telnyx sends through Telnyx's Messages API (POST /v2/messages) with a
+// Sender sends through Telnyx's Messages API (POST /v2/messages) with a
 // small client of ours: Telnyx's Go SDK is not on the Go module proxy this
 // project builds from.
-type Telnyx struct {
+type Sender struct {
 	apiKey  string
 	baseURL string
 	hc      *http.Client
 }
 
-// NewTelnyx returns a Telnyx sender; baseURL "" is DefaultTelnyxBaseURL
-// and hc nil a client with DefaultSendTimeout.
-func NewTelnyx(apiKey, baseURL string, hc *http.Client) (*Telnyx, error) {
+// NewSender returns a Telnyx sender; baseURL "" is DefaultBaseURL and hc
+// nil a client with provider.DefaultSendTimeout.
+func NewSender(apiKey, baseURL string, hc *http.Client) (*Sender, error) {
 	if apiKey == "" {
 		return nil, errors.New("outbound: telnyx api key is required")
 	}
 	if baseURL == "" {
-		baseURL = DefaultTelnyxBaseURL
+		baseURL = DefaultBaseURL
 	}
 	if hc == nil {
-		hc = &http.Client{Timeout: DefaultSendTimeout}
+		hc = &http.Client{Timeout: provider.DefaultSendTimeout}
 	}
-	return &Telnyx{apiKey: apiKey, baseURL: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+	return &Sender{apiKey: apiKey, baseURL: strings.TrimRight(baseURL, "/"), hc: hc}, nil
 }
 
 // Name returns "telnyx".
-func (t *Telnyx) Name() string { return "telnyx" }
+func (t *Sender) Name() string { return Name }
 
 // Send posts {"from","to","text"} to /v2/messages and returns data.id.
 // Delivery statuses go to the messaging profile's webhook.
-func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
+func (t *Sender) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
 	body, err := json.Marshal(map[string]string{"from": r.From, "to": r.To.E164(), "text": r.Body})
 	if err != nil {
 		return "", err
@@ -58,7 +59,7 @@ func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 	req.Header.Set("Authorization", "Bearer "+t.apiKey)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	status, raw, err := post(t.hc, req, "telnyx")
+	status, raw, err := provider.Post(t.hc, req, Name)
 	if err != nil {
 		return "", err
 	}
@@ -70,7 +71,7 @@ func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 				Detail string `json:"detail"`
 			} `json:"errors"`
 		}
-		se := &SendError{Status: status, Message: http.StatusText(status)}
+		se := &provider.SendError{Status: status, Message: http.StatusText(status)}
 		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
 			se.Code, _ = strconv.Atoi(e.Errors[0].Code)
 			se.Message = e.Errors[0].Title
@@ -91,4 +92,4 @@ func (t *Telnyx) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 // Find cannot tell: Telnyx's API has no lookup of messages by recipient.
 // A send whose outcome is unknown is therefore sent again (at least once
 // for Telnyx, where Twilio gets exactly once).
-func (t *Telnyx) Find(context.Context, optin.Reply, time.Time) (string, error) { return "", nil }
+func (t *Sender) Find(context.Context, optin.Reply, time.Time) (string, error) { return "", nil }

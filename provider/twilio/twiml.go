@@ -1,4 +1,4 @@
-package gateway
+package twilio
 
 import (
 	"unicode/utf8"

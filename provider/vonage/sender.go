@@ -1,4 +1,4 @@
-package outbound
+package vonage
 
 import (
 	"context"
@@ -12,43 +12,44 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider"
 )
 
-// DefaultVonageBaseURL is Vonage's SMS API.
-const DefaultVonageBaseURL = "https://rest.nexmo.com"
+// DefaultBaseURL is Vonage's SMS API.
+const DefaultBaseURL = "https://rest.nexmo.com"
 
-// Vonage sends through Vonage's SMS API (POST /sms/json) with a small
+// Sender sends through Vonage's SMS API (POST /sms/json) with a small
 // client of ours: Vonage's Go SDK is not on the Go module proxy this
 // project builds from.
-type Vonage struct {
+type Sender struct {
 	apiKey, apiSecret string
 	baseURL           string
 	hc                *http.Client
 }
 
-// NewVonage returns a Vonage sender; baseURL "" is DefaultVonageBaseURL
-// and hc nil a client with DefaultSendTimeout.
-func NewVonage(apiKey, apiSecret, baseURL string, hc *http.Client) (*Vonage, error) {
+// NewSender returns a Vonage sender; baseURL "" is DefaultBaseURL and hc
+// nil a client with provider.DefaultSendTimeout.
+func NewSender(apiKey, apiSecret, baseURL string, hc *http.Client) (*Sender, error) {
 	if apiKey == "" || apiSecret == "" {
 		return nil, errors.New("outbound: vonage api key and secret are required")
 	}
 	if baseURL == "" {
-		baseURL = DefaultVonageBaseURL
+		baseURL = DefaultBaseURL
 	}
 	if hc == nil {
-		hc = &http.Client{Timeout: DefaultSendTimeout}
+		hc = &http.Client{Timeout: provider.DefaultSendTimeout}
 	}
-	return &Vonage{apiKey: apiKey, apiSecret: apiSecret, baseURL: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+	return &Sender{apiKey: apiKey, apiSecret: apiSecret, baseURL: strings.TrimRight(baseURL, "/"), hc: hc}, nil
 }
 
 // Name returns "vonage".
-func (v *Vonage) Name() string { return "vonage" }
+func (v *Sender) Name() string { return Name }
 
 // Send posts the message as a form and returns the first part's
 // message-id. Vonage answers 200 with a status per part: "0" is accepted,
 // "1" (throttled) and "5" (internal error) are temporary, anything else is
 // a refusal with that status as the code.
-func (v *Vonage) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
+func (v *Sender) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
 	form := url.Values{
 		"api_key": {v.apiKey}, "api_secret": {v.apiSecret},
 		"from": {strings.TrimPrefix(r.From, "+")}, "to": {strings.TrimPrefix(r.To.E164(), "+")}, "text": {r.Body},
@@ -58,12 +59,12 @@ func (v *Vonage) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	answered, raw, err := post(v.hc, req, "vonage")
+	answered, raw, err := provider.Post(v.hc, req, Name)
 	if err != nil {
 		return "", err
 	}
 	if answered/100 != 2 {
-		return "", &SendError{Status: answered, Message: http.StatusText(answered)}
+		return "", &provider.SendError{Status: answered, Message: http.StatusText(answered)}
 	}
 	var ans struct {
 		Messages []struct {
@@ -87,7 +88,7 @@ func (v *Vonage) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 		case 5:
 			status = http.StatusInternalServerError
 		}
-		return "", &SendError{Status: status, Code: code, Message: m.ErrorText}
+		return "", &provider.SendError{Status: status, Code: code, Message: m.ErrorText}
 	}
 	return ans.Messages[0].MessageID, nil
 }
@@ -95,4 +96,4 @@ func (v *Vonage) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 // Find cannot tell: Vonage's SMS API has no lookup of messages by
 // recipient, so a send whose outcome is unknown is sent again (at least
 // once).
-func (v *Vonage) Find(context.Context, optin.Reply, time.Time) (string, error) { return "", nil }
+func (v *Sender) Find(context.Context, optin.Reply, time.Time) (string, error) { return "", nil }

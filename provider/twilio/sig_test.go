@@ -1,11 +1,14 @@
-package gateway
+package twilio
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/twilio/twilio-go/client"
+
+	"github.com/optin-gateway/optin-gateway/provider"
 )
 
 // referenceValid is twilio-go's validator under verify's contract: a key
@@ -31,11 +34,11 @@ func referenceValid(token, fullURL string, form url.Values, sig string) bool {
 func sigFor(mode uint8, token, fullURL string, form url.Values, given string) string {
 	switch mode % 4 {
 	case 1:
-		return SignTwilio(token, fullURL, form)
+		return Sign(token, fullURL, form)
 	case 2:
-		return SignTwilio(token, addPort(fullURL), form)
+		return Sign(token, addPort(fullURL), form)
 	case 3:
-		return SignTwilio(token, removePort(fullURL), form)
+		return Sign(token, removePort(fullURL), form)
 	}
 	return given
 }
@@ -51,7 +54,7 @@ func agree(tb testing.TB, token, base, uri, body, given string, mode uint8) {
 	full := base + uri
 	sig := sigFor(mode, token, full, form, given)
 	want := referenceValid(token, full, form, sig)
-	s := newTwilioSigner(token, base)
+	s := newSigner(token, base)
 	for i := range 2 {
 		if got := s.valid(base, uri, form, sig); got != want {
 			tb.Fatalf("valid(%q, %q, %q, %q) call %d = %v; reference says %v", base, uri, body, sig, i+1, got, want)
@@ -61,7 +64,7 @@ func agree(tb testing.TB, token, base, uri, body, given string, mode uint8) {
 
 const vectorBody = "Digits=1234&CallSid=CA1234567890ABCDE&To=%2B18005551212&Caller=%2B14158675309&From=%2B14158675309&ReasonConferenceEnded=test&Reason=Participant"
 
-func TestTwilioSignerAgreesWithReference(t *testing.T) {
+func TestSignerAgreesWithReference(t *testing.T) {
 	const tok = "testtwiliotoken0123456789abcdef0"
 	inbound := "MessageSid=SM0&From=%2B12125550123&To=%2B12025550100&Body=JOIN"
 	tests := []struct {
@@ -89,16 +92,16 @@ func TestTwilioSignerAgreesWithReference(t *testing.T) {
 	}
 }
 
-func TestTwilioSignerSignMatchesSignTwilio(t *testing.T) {
+func TestTwilioSignerSignMatchesSign(t *testing.T) {
 	form := url.Values{"b": {"2", "1"}, "a": {"x"}, "Body": {"STOP"}}
-	s := newTwilioSigner("12345", "https://h")
-	if got, want := s.sign("https://h/p", form), SignTwilio("12345", "https://h/p", form); got != want {
+	s := newSigner("12345", "https://h")
+	if got, want := s.sign("https://h/p", form), Sign("12345", "https://h/p", form); got != want {
 		t.Fatalf("sign = %q; want %q", got, want)
 	}
 }
 
-func TestTwilioSignerCacheIsBounded(t *testing.T) {
-	s := newTwilioSigner("12345", "https://h")
+func TestSignerCacheIsBounded(t *testing.T) {
+	s := newSigner("12345", "https://h")
 	for i := range 3 * maxCachedURLs {
 		s.valid("https://h", "/p?i="+strings.Repeat("x", i), url.Values{}, strings.Repeat("A", 28))
 	}
@@ -107,10 +110,10 @@ func TestTwilioSignerCacheIsBounded(t *testing.T) {
 	}
 }
 
-// FuzzTwilioSigner proves the fast signer and twilio-go's validator agree
-// on every input: go test -fuzz FuzzTwilioSigner ./gateway/. The seed
+// FuzzSigner proves the fast signer and twilio-go's validator agree
+// on every input: go test -fuzz FuzzSigner ./provider/twilio/. The seed
 // corpus runs with the normal tests.
-func FuzzTwilioSigner(f *testing.F) {
+func FuzzSigner(f *testing.F) {
 	f.Add("12345", "https://mycompany.com", "/myapp.php?foo=1&bar=2", vectorBody, "vOEb5UThFn24KEfnOFLQY2AE5FY=", uint8(0))
 	f.Add("tok", "https://optin.example.com", "/v1/webhooks/twilio/sms", "Body=STOP&From=%2B12125550123", "", uint8(1))
 	f.Add("tok", "https://optin.example.com:443", "/v1/webhooks/twilio/sms", "Body=STOP", "", uint8(3))
@@ -122,9 +125,9 @@ func FuzzTwilioSigner(f *testing.F) {
 	})
 }
 
-// BenchmarkTwilioVerify compares the reference validator with the fast
+// BenchmarkVerify compares the reference validator with the fast
 // signer on a real inbound STOP.
-func BenchmarkTwilioVerify(b *testing.B) {
+func BenchmarkVerify(b *testing.B) {
 	const base, uri, tok = "https://optin.example.com", "/v1/webhooks/twilio/sms", "testtwiliotoken0123456789abcdef0"
 	form := url.Values{
 		"MessageSid": {"SM0123456789abcdef0123456789abcdef"}, "SmsSid": {"SM0123456789abcdef0123456789abcdef"},
@@ -134,7 +137,7 @@ func BenchmarkTwilioVerify(b *testing.B) {
 		"FromCity": {"WASHINGTON"}, "FromState": {"DC"}, "FromZip": {"20001"}, "FromCountry": {"US"},
 		"ToCity": {""}, "ToState": {"DC"}, "ToZip": {""}, "ToCountry": {"US"},
 	}
-	sig := SignTwilio(tok, base+uri, form)
+	sig := Sign(tok, base+uri, form)
 	b.Run("reference", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -144,10 +147,11 @@ func BenchmarkTwilioVerify(b *testing.B) {
 		}
 	})
 	b.Run("fast", func(b *testing.B) {
-		v := newTwilioVerifier(tok, base)
+		w := New(tok, base)
+		r := provider.Request{Header: http.Header{SignatureHeader: {sig}}, URI: uri, Form: form}
 		b.ReportAllocs()
 		for b.Loop() {
-			if !v.verify(uri, form, sig) {
+			if w.Verify(r) != nil {
 				b.Fatal("invalid")
 			}
 		}

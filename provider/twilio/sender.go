@@ -1,4 +1,4 @@
-package outbound
+package twilio
 
 import (
 	"context"
@@ -12,31 +12,29 @@ import (
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/optin-gateway/optin-gateway/optin"
+	"github.com/optin-gateway/optin-gateway/provider"
 )
 
-// DefaultSendTimeout bounds one call to a provider's API: twilio-go's
-// calls take no context, so only the HTTP client's timeout bounds them.
-const DefaultSendTimeout = 10 * time.Second
-
-// TwilioOptions configure the Twilio sender.
-type TwilioOptions struct {
+// SenderOptions configure the Twilio sender.
+type SenderOptions struct {
 	AccountSid string // AC…
 	// Username and Password authenticate the REST calls: an API key SID
 	// and secret, or the Account SID and auth token when empty.
 	Username, Password string
-	// HTTPClient defaults to one with DefaultSendTimeout. Tests give one
+	// HTTPClient defaults to one with provider.DefaultSendTimeout:
+	// twilio-go's calls take no context, so only its timeout bounds them. Tests give one
 	// whose transport leads to a local fake of Twilio's API.
 	HTTPClient *http.Client
 }
 
-// Twilio sends through Twilio's Messages API with twilio-go's REST client.
-type Twilio struct {
+// Sender sends through Twilio's Messages API with twilio-go's REST client.
+type Sender struct {
 	rc         *twilio.RestClient
 	accountSid string
 }
 
-// NewTwilio returns a Twilio sender.
-func NewTwilio(o TwilioOptions) (*Twilio, error) {
+// NewSender returns a Twilio sender.
+func NewSender(o SenderOptions) (*Sender, error) {
 	if o.AccountSid == "" || o.Password == "" {
 		return nil, errors.New("outbound: twilio account sid and auth token (or api key and secret) are required")
 	}
@@ -44,18 +42,18 @@ func NewTwilio(o TwilioOptions) (*Twilio, error) {
 		o.Username = o.AccountSid
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: DefaultSendTimeout}
+		o.HTTPClient = &http.Client{Timeout: provider.DefaultSendTimeout}
 	}
 	c := &client.Client{Credentials: client.NewCredentials(o.Username, o.Password), HTTPClient: o.HTTPClient}
 	c.SetAccountSid(o.AccountSid)
-	return &Twilio{rc: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c}), accountSid: o.AccountSid}, nil
+	return &Sender{rc: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c}), accountSid: o.AccountSid}, nil
 }
 
 // Name returns "twilio".
-func (t *Twilio) Name() string { return "twilio" }
+func (t *Sender) Name() string { return Name }
 
 // Send creates the message with Api.CreateMessage.
-func (t *Twilio) Send(_ context.Context, r optin.Reply, statusCallback string) (string, error) {
+func (t *Sender) Send(_ context.Context, r optin.Reply, statusCallback string) (string, error) {
 	p := &api.CreateMessageParams{}
 	p.SetTo(r.To.E164()).SetFrom(r.From).SetBody(r.Body)
 	if statusCallback != "" {
@@ -63,7 +61,7 @@ func (t *Twilio) Send(_ context.Context, r optin.Reply, statusCallback string) (
 	}
 	m, err := t.rc.Api.CreateMessage(p)
 	if err != nil {
-		return "", twilioError(err)
+		return "", sendError(err)
 	}
 	if m.Sid == nil || *m.Sid == "" {
 		return "", errors.New("outbound: twilio: created message without sid")
@@ -73,12 +71,12 @@ func (t *Twilio) Send(_ context.Context, r optin.Reply, statusCallback string) (
 
 // Find lists the latest messages from r.From to r.To (newest first, one
 // page) and returns the sid of one with r's body created since since.
-func (t *Twilio) Find(_ context.Context, r optin.Reply, since time.Time) (string, error) {
+func (t *Sender) Find(_ context.Context, r optin.Reply, since time.Time) (string, error) {
 	p := &api.ListMessageParams{}
 	p.SetTo(r.To.E164()).SetFrom(r.From).SetPageSize(50)
 	page, err := t.rc.Api.PageMessage(p, "", "")
 	if err != nil {
-		return "", twilioError(err)
+		return "", sendError(err)
 	}
 	for _, m := range page.Messages {
 		if m.Body == nil || *m.Body != r.Body || m.Sid == nil || m.DateCreated == nil {
@@ -96,16 +94,16 @@ func (t *Twilio) Find(_ context.Context, r optin.Reply, since time.Time) (string
 	return "", nil
 }
 
-// twilioError turns twilio-go's error into a *SendError when Twilio
-// answered with one.
-func twilioError(err error) error {
+// sendError turns twilio-go's error into a *provider.SendError when
+// Twilio answered with one.
+func sendError(err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
-		return &SendError{Status: te.Status, Code: te.Code, Message: te.Message}
+		return &provider.SendError{Status: te.Status, Code: te.Code, Message: te.Message}
 	}
 	var v1 *client.RestErrorV1
 	if errors.As(err, &v1) {
-		return &SendError{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message}
+		return &provider.SendError{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message}
 	}
-	return transportError("twilio", err)
+	return provider.TransportError(Name, err)
 }
