@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,59 +122,18 @@ type Log struct {
 	Level  string // "debug", "info", "warn" or "error"
 }
 
-// Tenant is one business: its campaigns and the numbers they run on.
-type Tenant struct {
-	ID   string `yaml:"id"` // [a-z0-9-]{1,64}, unique
-	Name string `yaml:"name"`
-	// RevocationScope is what a revocation naming no campaign covers:
-	// "number" (default: every campaign of the business number it was sent
-	// to) or "tenant" (every campaign of the business).
-	RevocationScope string     `yaml:"revocation_scope"`
-	Campaigns       []Campaign `yaml:"campaigns"`
-	Numbers         []Number   `yaml:"numbers"`
-}
+// Tenant is one business with its campaigns and the numbers they run on,
+// as written in the file: the schema of optin.TenantConfig.
+type Tenant = optin.TenantConfig
 
-// Campaign is an optin.Campaign as written in the file. Zero limits and
-// empty optional texts take optin's defaults (optin.Campaign.WithDefaults).
-type Campaign struct {
-	ID                string        `yaml:"id"` // [a-z0-9-]{1,64}, unique in its tenant
-	Name              string        `yaml:"name"`
-	Keywords          []string      `yaml:"keywords"`
-	Prompt            string        `yaml:"prompt"`
-	Confirmation      string        `yaml:"confirmation"`
-	Help              string        `yaml:"help"`
-	StopReply         string        `yaml:"stop_reply"`
-	AlreadySubscribed string        `yaml:"already_subscribed"`
-	Expired           string        `yaml:"expired"`
-	CodeLength        int           `yaml:"code_length"`
-	CodeTTL           time.Duration `yaml:"code_ttl"`
-	MaxAttempts       int           `yaml:"max_attempts"`
-	MaxPrompts        int           `yaml:"max_prompts"`
-	PromptWindow      time.Duration `yaml:"prompt_window"`
-	Version           int           `yaml:"version"`
-}
+// Campaign is a campaign as written in the file: optin.CampaignDoc. Zero
+// limits and empty optional texts take optin's defaults
+// (optin.Campaign.WithDefaults); the file may give its version.
+type Campaign = optin.CampaignDoc
 
-// Number is a business number of a tenant as written in the file.
-type Number struct {
-	// Number is the business number in E.164 ("+12025550100") or a short
-	// code ("55555"); Load normalises it to E.164.
-	Number string `yaml:"number"`
-	// Campaigns are campaign ids of the tenant; the first is the number's
-	// default, the one START and UNSTOP join.
-	Campaigns             []string `yaml:"campaigns"`
-	StopReply             string   `yaml:"stop_reply"`
-	ProviderHandlesOptOut bool     `yaml:"provider_handles_opt_out"`
-	// KeywordPacks enables keyword packs (optin.PackNames) beside "en",
-	// which every number has.
-	KeywordPacks []string `yaml:"keyword_packs"`
-	// ReplyMode is "twiml" (replies in the webhook's response, the
-	// default) or "api" (replies queued and sent through the API).
-	ReplyMode string `yaml:"reply_mode"`
-	// RateLimit is the number's sending rate through the API in messages
-	// per second; 0 means the default for its kind (long code 1,
-	// toll-free 3, short code 100).
-	RateLimit float64 `yaml:"rate_limit"`
-}
+// Number is a business number of a tenant as written in the file:
+// optin.NumberDoc. Load normalises its number to E.164.
+type Number = optin.NumberDoc
 
 // file is the shape of the YAML file.
 type file struct {
@@ -486,15 +444,13 @@ func checkRedisURL(s setting) error {
 	return fmt.Errorf("config: %s: must be a redis://host:port, rediss://host:port, unix:///path or redis+cluster://host:port,host:port URL", s.name)
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
-
 // checkID reports whether id is a valid tenant or campaign id.
 func checkID(path, id string) error {
 	switch {
 	case id == "":
 		return fmt.Errorf("config: %s: required", path)
-	case !idPattern.MatchString(id):
-		return fmt.Errorf("config: %s: %q must be 1 to 64 of a-z, 0-9 and -", path, id)
+	case !optin.ValidID(id):
+		return fmt.Errorf("config: %s: %q %s", path, id, optin.IDRule)
 	}
 	return nil
 }
@@ -538,7 +494,10 @@ func buildNumbers(tenants []Tenant) (map[string]*optin.Number, error) {
 			if c.Version < 0 {
 				return nil, fmt.Errorf("config: %s.version: must not be negative", cp)
 			}
-			oc := c.domain().WithDefaults()
+			if c.MaxSegments < 0 || c.MaxSegments > optin.MaxMaxSegments {
+				return nil, fmt.Errorf("config: %s.max_segments: %d is outside 1..%d (0: %d)", cp, c.MaxSegments, optin.MaxMaxSegments, optin.DefaultMaxSegments)
+			}
+			oc := c.Campaign()
 			if err := oc.Validate(); err != nil {
 				return nil, fmt.Errorf("config: %s: %w", cp, err)
 			}
@@ -594,27 +553,6 @@ func buildNumbers(tenants []Tenant) (map[string]*optin.Number, error) {
 		}
 	}
 	return numbers, nil
-}
-
-// domain returns c as an optin.Campaign, without defaults.
-func (c Campaign) domain() optin.Campaign {
-	return optin.Campaign{
-		ID:                c.ID,
-		Name:              c.Name,
-		Keywords:          slices.Clone(c.Keywords),
-		Version:           c.Version,
-		Prompt:            c.Prompt,
-		Confirmation:      c.Confirmation,
-		Help:              c.Help,
-		StopReply:         c.StopReply,
-		AlreadySubscribed: c.AlreadySubscribed,
-		Expired:           c.Expired,
-		CodeLength:        c.CodeLength,
-		CodeTTL:           c.CodeTTL,
-		MaxAttempts:       c.MaxAttempts,
-		MaxPrompts:        c.MaxPrompts,
-		PromptWindow:      c.PromptWindow,
-	}
 }
 
 // Numbers returns the business numbers of every tenant, keyed by E.164 (or
@@ -740,24 +678,18 @@ func parseCIDRs(name, v string) ([]*net.IPNet, error) {
 func (c *Config) ConfigSet() optin.ConfigSet {
 	set := optin.ConfigSet{Tenants: map[string]optin.TenantDoc{}, Campaigns: map[string]map[string]optin.CampaignDoc{}, Numbers: map[string]map[string]optin.NumberDoc{}}
 	for _, t := range c.Tenants {
-		set.Tenants[t.ID] = optin.TenantDoc{ID: t.ID, Name: t.Name, RevocationScope: t.RevocationScope}.WithDefaults()
+		set.Tenants[t.ID] = t.TenantDoc.WithDefaults()
 		set.Campaigns[t.ID] = map[string]optin.CampaignDoc{}
 		for _, cp := range t.Campaigns {
-			set.Campaigns[t.ID][cp.ID] = optin.CampaignDoc{
-				ID: cp.ID, Name: cp.Name, Keywords: slices.Clone(cp.Keywords), Prompt: cp.Prompt, Confirmation: cp.Confirmation,
-				Help: cp.Help, StopReply: cp.StopReply, AlreadySubscribed: cp.AlreadySubscribed, Expired: cp.Expired,
-				CodeLength: cp.CodeLength, CodeTTL: optin.Duration(cp.CodeTTL), MaxAttempts: cp.MaxAttempts,
-				MaxPrompts: cp.MaxPrompts, PromptWindow: optin.Duration(cp.PromptWindow),
-				Meta: optin.Meta{Version: cp.Version},
-			}.WithDefaults()
+			cp.Keywords = slices.Clone(cp.Keywords)
+			cp.Meta = optin.Meta{Version: cp.Version}
+			set.Campaigns[t.ID][cp.ID] = cp.WithDefaults()
 		}
 		set.Numbers[t.ID] = map[string]optin.NumberDoc{}
 		for _, n := range t.Numbers {
-			set.Numbers[t.ID][n.Number] = optin.NumberDoc{
-				Number: n.Number, Campaigns: slices.Clone(n.Campaigns), StopReply: n.StopReply,
-				ProviderHandlesOptOut: n.ProviderHandlesOptOut, KeywordPacks: slices.Clone(n.KeywordPacks),
-				ReplyMode: n.ReplyMode, RateLimit: n.RateLimit,
-			}.WithDefaults()
+			n.Campaigns, n.KeywordPacks = slices.Clone(n.Campaigns), slices.Clone(n.KeywordPacks)
+			n.Meta = optin.Meta{}
+			set.Numbers[t.ID][n.Number] = n.WithDefaults()
 		}
 	}
 	return set

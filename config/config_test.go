@@ -280,7 +280,7 @@ func TestLoadErrors(t *testing.T) {
 		// the file itself
 		{"unknown key", edit(t, "public_url:", "pubic_url: x\npublic_url:"), nil, "optin.yaml: line 1: field pubic_url not found in type"},
 		{"unknown campaign key", edit(t, "        code_ttl: 1h", "        code_ttl: 1h\n        keyword: JOIN"), nil, "optin.yaml: line 15: field keyword not found in type"},
-		{"duration as an integer", edit(t, "code_ttl: 1h", "code_ttl: 3600"), nil, "optin.yaml: line 14: cannot unmarshal !!int `3600` into time.Duration"},
+		{"duration as an integer", edit(t, "code_ttl: 1h", "code_ttl: 3600"), nil, `optin.yaml: "3600" is not a duration such as 90s or 1h`},
 		{"two documents", base + "---\naddr: \":1\"\n", nil, "optin.yaml: more than one YAML document"},
 
 		// tenants

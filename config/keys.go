@@ -3,8 +3,9 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/optin-gateway/optin-gateway/store"
 )
 
 // MasterKey is one master key of OPTIN_MASTER_KEYS: an id that tags the
@@ -18,8 +19,6 @@ type MasterKey struct {
 // keys wrapped while it was the only key carry it, so when moving to
 // OPTIN_MASTER_KEYS give the old key this id.
 const SingleKeyID = "k0"
-
-var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // loadKeys applies OPTIN_MASTER_KEYS and OPTIN_PSEUDONYM_KEY (each also as
 // _FILE) after the single master key is known: with OPTIN_MASTER_KEYS the
@@ -56,7 +55,7 @@ func (c *Config) loadKeys(getenv func(string) string, single setting) error {
 	seen := map[string]bool{}
 	for i, pair := range strings.Split(keys.value, ",") {
 		id, b64, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		if !ok || !keyIDPattern.MatchString(id) {
+		if !ok || !store.ValidKeyID(id) {
 			return fmt.Errorf("config: %s: entry %d: want id=base64 with an id of 1 to 32 of A-Z a-z 0-9 - _, newest first", keys.name, i+1)
 		}
 		if seen[id] {

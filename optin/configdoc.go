@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// Config documents: tenants, campaigns and numbers as the admin API and the
-// configuration store hold them. JSON field names are those of the YAML
-// file (config/example.yaml).
+// Config documents: tenants, campaigns and numbers, defined once. The
+// configuration file (config/example.yaml, through config.Load), the admin
+// API, optinctl and the OpenAPI document (gateway/openapi.json) all use
+// these types, so that their JSON and YAML names are the same; tests of
+// each consumer hold them to these fields (internal/schematest).
 
 // Limits of the config documents.
 const (
@@ -37,71 +39,102 @@ func fieldErr(field, format string, args ...any) *FieldError {
 }
 
 // Duration is a time.Duration that reads and writes as a Go duration
-// string, "1h0m0s".
+// string, "1h0m0s", in JSON and in YAML (any encoding.TextUnmarshaler
+// decoder). An empty string is 0: the field's default.
 type Duration time.Duration
 
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // MarshalText writes d as time.Duration.String does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // UnmarshalText reads a Go duration string.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = 0
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("duration %q: want a Go duration such as 1h or 30m", b)
+		return fmt.Errorf("%q is not a duration such as 90s or 1h", b)
 	}
 	*d = Duration(v)
 	return nil
 }
 
-// Meta is what the store adds to every config document.
+// Meta is what the store adds to every config document. Of it, a
+// configuration file gives only a campaign's version.
 type Meta struct {
-	Version   int       `json:"version"` // 1 on create, +1 per change
-	UpdatedAt time.Time `json:"updated_at"`
-	UpdatedBy string    `json:"updated_by"` // "operator" or a token id
+	Version   int       `json:"version" yaml:"version"` // 1 on create, +1 per change
+	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+	UpdatedBy string    `json:"updated_by" yaml:"-"` // "operator" or a token id
 }
 
 // TenantDoc is a tenant: one business.
 type TenantDoc struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	RevocationScope string `json:"revocation_scope"` // "number" (default) or "tenant"
-	Meta
+	ID              string `json:"id" yaml:"id"` // ValidID, unique
+	Name            string `json:"name" yaml:"name"`
+	RevocationScope string `json:"revocation_scope" yaml:"revocation_scope"` // "number" (default) or "tenant"
+	Meta            `yaml:"-"`
+}
+
+// TenantConfig is a tenant as a configuration file (config/example.yaml)
+// and optinctl's campaigns files list it: the tenant with its campaigns
+// and its numbers. On the admin API they are separate documents.
+type TenantConfig struct {
+	TenantDoc `yaml:",inline"`
+	Campaigns []CampaignDoc `json:"-" yaml:"campaigns"`
+	Numbers   []NumberDoc   `json:"-" yaml:"numbers"`
 }
 
 // CampaignDoc is an optin.Campaign as configured. Zero limits take their
 // defaults (WithDefaults).
 type CampaignDoc struct {
-	ID                string   `json:"id"`
-	Name              string   `json:"name"`
-	Keywords          []string `json:"keywords"`
-	Prompt            string   `json:"prompt"`
-	Confirmation      string   `json:"confirmation"`
-	Help              string   `json:"help"`
-	StopReply         string   `json:"stop_reply"`
-	AlreadySubscribed string   `json:"already_subscribed"`
-	Expired           string   `json:"expired"`
-	CodeLength        int      `json:"code_length"`
-	CodeTTL           Duration `json:"code_ttl"`
-	MaxAttempts       int      `json:"max_attempts"`
-	MaxPrompts        int      `json:"max_prompts"`
-	PromptWindow      Duration `json:"prompt_window"`
-	MaxSegments       int      `json:"max_segments"`
-	Meta
+	ID                string   `json:"id" yaml:"id"`
+	Name              string   `json:"name" yaml:"name"`
+	Keywords          []string `json:"keywords" yaml:"keywords"`
+	Prompt            string   `json:"prompt" yaml:"prompt"`
+	Confirmation      string   `json:"confirmation" yaml:"confirmation"`
+	Help              string   `json:"help" yaml:"help"`
+	StopReply         string   `json:"stop_reply" yaml:"stop_reply"`
+	AlreadySubscribed string   `json:"already_subscribed" yaml:"already_subscribed"`
+	Expired           string   `json:"expired" yaml:"expired"`
+	CodeLength        int      `json:"code_length" yaml:"code_length"`
+	CodeTTL           Duration `json:"code_ttl" yaml:"code_ttl"`
+	MaxAttempts       int      `json:"max_attempts" yaml:"max_attempts"`
+	MaxPrompts        int      `json:"max_prompts" yaml:"max_prompts"`
+	PromptWindow      Duration `json:"prompt_window" yaml:"prompt_window"`
+	MaxSegments       int      `json:"max_segments" yaml:"max_segments"`
+	Meta              `yaml:",inline"`
 }
 
 // NumberDoc is a business number of a tenant as configured.
 type NumberDoc struct {
-	Number                string   `json:"number"`
-	Campaigns             []string `json:"campaigns"` // ids; the first is the default
-	StopReply             string   `json:"stop_reply"`
-	ProviderHandlesOptOut bool     `json:"provider_handles_opt_out"`
-	KeywordPacks          []string `json:"keyword_packs"`
-	ReplyMode             string   `json:"reply_mode"` // "twiml" (default) or "api"
-	RateLimit             float64  `json:"rate_limit"`
-	Meta
+	// Number is the business number in E.164 ("+12025550100") or a short
+	// code ("55555"); the config file may write it as a person would.
+	Number string `json:"number" yaml:"number"`
+	// Campaigns are campaign ids of the tenant; the first is the number's
+	// default, the one START and UNSTOP join.
+	Campaigns             []string `json:"campaigns" yaml:"campaigns"`
+	StopReply             string   `json:"stop_reply" yaml:"stop_reply"`
+	ProviderHandlesOptOut bool     `json:"provider_handles_opt_out" yaml:"provider_handles_opt_out"`
+	// KeywordPacks enables keyword packs (PackNames) beside "en", which
+	// every number has.
+	KeywordPacks []string `json:"keyword_packs" yaml:"keyword_packs"`
+	// ReplyMode is "twiml" (replies in the webhook's answer, the default)
+	// or "api" (replies queued and sent through the provider's API).
+	ReplyMode string `json:"reply_mode" yaml:"reply_mode"`
+	// RateLimit is the number's sending rate through the API in messages
+	// per second; 0 means the default for its kind (long code 1,
+	// toll-free 3, short code 100).
+	RateLimit float64 `json:"rate_limit" yaml:"rate_limit"`
+	Meta      `yaml:"-"`
 }
 
 var docID = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// IDRule says what ValidID accepts, for error messages.
+const IDRule = "must be 1 to 64 of a-z, 0-9 and -"
 
 // ValidID reports whether id is a valid tenant or campaign id.
 func ValidID(id string) bool { return docID.MatchString(id) }
@@ -118,7 +151,7 @@ func (t TenantDoc) WithDefaults() TenantDoc {
 func (t TenantDoc) Validate() error {
 	switch {
 	case !ValidID(t.ID):
-		return fieldErr("id", "%q must be 1 to 64 of a-z, 0-9 and -", t.ID)
+		return fieldErr("id", "%q "+IDRule, t.ID)
 	case strings.TrimSpace(t.Name) == "":
 		return fieldErr("name", "is empty")
 	case t.RevocationScope != "number" && t.RevocationScope != "tenant":
@@ -168,7 +201,7 @@ var (
 func (d CampaignDoc) Validate() error {
 	switch {
 	case !ValidID(d.ID):
-		return fieldErr("id", "%q must be 1 to 64 of a-z, 0-9 and -", d.ID)
+		return fieldErr("id", "%q "+IDRule, d.ID)
 	case strings.TrimSpace(d.Name) == "":
 		return fieldErr("name", "is empty")
 	case len(d.Keywords) == 0:
