@@ -10,19 +10,14 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
-
-// defaultMaxSegments is the server's max_segments when a campaign gives none.
-const defaultMaxSegments = 3
 
 // fileError is a campaigns file that cannot be applied: exit code 5.
 type fileError struct{ name, path, msg string }
@@ -34,12 +29,10 @@ func (e *fileError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.name, e.path, e.msg)
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
-
 // readCampaignsFile decodes and checks a campaigns file: the tenants: list
 // of config/example.yaml, unknown keys refused. Business numbers are
 // normalised to E.164.
-func readCampaignsFile(name string, r io.Reader) ([]Tenant, error) {
+func readCampaignsFile(name string, r io.Reader) ([]optin.TenantConfig, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, usagef("%s: %v", name, err)
@@ -48,7 +41,7 @@ func readCampaignsFile(name string, r io.Reader) ([]Tenant, error) {
 	// left alone, so that config/example.yaml applies as it is; inside
 	// tenants an unknown key is an error.
 	var f struct {
-		Tenants []Tenant             `yaml:"tenants"`
+		Tenants []optin.TenantConfig `yaml:"tenants"`
 		Rest    map[string]yaml.Node `yaml:",inline"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -75,8 +68,8 @@ func readCampaignsFile(name string, r io.Reader) ([]Tenant, error) {
 		return nil
 	}
 	checkID := func(path, id string) error {
-		if !idPattern.MatchString(id) {
-			return &fileError{name, path, fmt.Sprintf("%q must be 1 to 64 of a-z, 0-9 and -", id)}
+		if !optin.ValidID(id) {
+			return &fileError{name, path, fmt.Sprintf("%q %s", id, optin.IDRule)}
 		}
 		return nil
 	}
@@ -110,7 +103,7 @@ func readCampaignsFile(name string, r io.Reader) ([]Tenant, error) {
 				return nil, err
 			}
 			for i, id := range n.Campaigns {
-				if !slices.ContainsFunc(t.Campaigns, func(c Campaign) bool { return c.ID == id }) {
+				if !slices.ContainsFunc(t.Campaigns, func(c optin.CampaignDoc) bool { return c.ID == id }) {
 					return nil, &fileError{name, fmt.Sprintf("%s.campaigns[%d]", np, i), fmt.Sprintf("tenant %s lists no campaign %q in this file", t.ID, id)}
 				}
 			}
@@ -137,8 +130,9 @@ type change struct {
 	Changes []fieldChange `json:"changes,omitempty"`
 	// Version is the server's version of an object to update: the PUT
 	// carries it, so that a change made meanwhile gives 409.
-	Version int `json:"-"`
-	body    any // what to PUT
+	Version int    `json:"-"`
+	path    string // the object's path
+	body    any    // what to PUT
 }
 
 // fieldChange is one field of an object: from is nil for a creation.
@@ -148,47 +142,121 @@ type fieldChange struct {
 	To    any    `json:"to"`
 }
 
+// dryRun is the admin API's answer to a PUT with ?dry_run=true.
+type dryRun struct {
+	Action  string        `json:"action"`
+	Changes []fieldChange `json:"changes"`
+}
+
 // current is what the server holds of one tenant; Tenant is nil when it
 // does not exist.
 type current struct {
-	Tenant    *Tenant
-	Campaigns []Campaign
-	Numbers   []Number
+	Tenant    *optin.TenantDoc
+	Campaigns []optin.CampaignDoc
+	Numbers   []optin.NumberDoc
 }
 
-// plan compares the file's tenants with the server's and returns the
-// changes in the order they are safe to make: per tenant, the tenant, its
-// campaigns, its numbers, then deletions of numbers before campaigns (a
-// number may still use a campaign until it is updated or deleted). Only
-// with prune are objects missing from the file deleted; those of tenants
-// the file does not list are never touched.
-func plan(want []Tenant, have map[string]current, prune bool) []change {
+// plan asks the server what each of the file's objects would change (the
+// admin API's dry run, which applies the server's own defaults and
+// checks) and returns the changes in the order they are safe to make: per
+// tenant, the tenant, its campaigns, its numbers, then deletions of
+// numbers before campaigns (a number may still use a campaign until it is
+// updated or deleted). Only with prune are objects missing from the file
+// deleted; those of tenants the file does not list are never touched.
+//
+// The server cannot plan what needs an object this apply creates first:
+// the campaigns and numbers of a new tenant are creations of the fields
+// the file gives, and a number that adds a new campaign is planned with
+// its other campaigns, its campaigns field then set to the file's.
+func (c *cli) plan(ctx context.Context, want []optin.TenantConfig, have map[string]current, prune bool) ([]change, error) {
 	var out []change
+	add := func(ch change, err error) error {
+		out = append(out, ch)
+		return err
+	}
 	for _, t := range want {
 		h := have[t.ID]
-		out = append(out, diff("tenant", t.ID, t.ID, h.Tenant, t, normTenant))
-		for _, c := range t.Campaigns {
-			out = append(out, diff("campaign", t.ID, c.ID, find(h.Campaigns, func(x Campaign) bool { return x.ID == c.ID }), c, normCampaign))
+		tv := 0
+		if h.Tenant != nil {
+			tv = h.Tenant.Version
+		}
+		if err := add(c.askPlan(ctx, change{Kind: "tenant", Tenant: t.ID, ID: t.ID, path: tenantPath(t.ID), body: t.TenantDoc, Version: tv})); err != nil {
+			return nil, err
+		}
+		creating := map[string]bool{}
+		for _, cp := range t.Campaigns {
+			ch := change{Kind: "campaign", Tenant: t.ID, ID: cp.ID, path: campaignPath(t.ID, cp.ID), body: cp}
+			hc := find(h.Campaigns, func(x optin.CampaignDoc) bool { return x.ID == cp.ID })
+			if hc == nil {
+				creating[cp.ID] = true
+			} else {
+				ch.Version = hc.Version
+			}
+			if h.Tenant == nil {
+				out = append(out, created(ch))
+				continue
+			}
+			if err := add(c.askPlan(ctx, ch)); err != nil {
+				return nil, err
+			}
 		}
 		for _, n := range t.Numbers {
-			out = append(out, diff("number", t.ID, n.Number, find(h.Numbers, func(x Number) bool { return x.Number == n.Number }), n, normNumber))
+			ch := change{Kind: "number", Tenant: t.ID, ID: n.Number, path: numberPath(t.ID, n.Number), body: n}
+			hn := find(h.Numbers, func(x optin.NumberDoc) bool { return x.Number == n.Number })
+			if hn != nil {
+				ch.Version = hn.Version
+			}
+			if h.Tenant == nil {
+				out = append(out, created(ch))
+				continue
+			}
+			probe := n
+			probe.Campaigns = slices.DeleteFunc(slices.Clone(n.Campaigns), func(id string) bool { return creating[id] })
+			if len(probe.Campaigns) == len(n.Campaigns) {
+				if err := add(c.askPlan(ctx, ch)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if len(probe.Campaigns) == 0 {
+				if hn == nil {
+					out = append(out, created(ch))
+					continue
+				}
+				probe.Campaigns = hn.Campaigns
+			}
+			pc := ch
+			pc.body = probe
+			pc, err := c.askPlan(ctx, pc)
+			if err != nil {
+				return nil, add(pc, err)
+			}
+			ch.Action, ch.Changes = actUpdate, slices.DeleteFunc(pc.Changes, func(f fieldChange) bool { return f.Field == "campaigns" })
+			var from any
+			if hn == nil {
+				ch.Action = actCreate
+			} else {
+				from = hn.Campaigns
+			}
+			ch.Changes = append(ch.Changes, fieldChange{Field: "campaigns", From: from, To: n.Campaigns})
+			out = append(out, ch)
 		}
 		gone := actExtra
 		if prune {
 			gone = actDelete
 		}
 		for _, n := range h.Numbers {
-			if !slices.ContainsFunc(t.Numbers, func(x Number) bool { return x.Number == n.Number }) {
-				out = append(out, change{Kind: "number", Tenant: t.ID, ID: n.Number, Action: gone, Version: n.Version})
+			if !slices.ContainsFunc(t.Numbers, func(x optin.NumberDoc) bool { return x.Number == n.Number }) {
+				out = append(out, change{Kind: "number", Tenant: t.ID, ID: n.Number, Action: gone, Version: n.Version, path: numberPath(t.ID, n.Number)})
 			}
 		}
-		for _, c := range h.Campaigns {
-			if !slices.ContainsFunc(t.Campaigns, func(x Campaign) bool { return x.ID == c.ID }) {
-				out = append(out, change{Kind: "campaign", Tenant: t.ID, ID: c.ID, Action: gone, Version: c.Version})
+		for _, cp := range h.Campaigns {
+			if !slices.ContainsFunc(t.Campaigns, func(x optin.CampaignDoc) bool { return x.ID == cp.ID }) {
+				out = append(out, change{Kind: "campaign", Tenant: t.ID, ID: cp.ID, Action: gone, Version: cp.Version, path: campaignPath(t.ID, cp.ID)})
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 func find[T any](s []T, f func(T) bool) *T {
@@ -198,107 +266,62 @@ func find[T any](s []T, f func(T) bool) *T {
 	return nil
 }
 
-// diff compares the file's object want with the server's have (nil: none)
-// field by field, after norm has filled in on both sides the defaults the
-// server applies to a field left out.
-func diff[T any](kind, tenant, id string, have *T, want T, norm func(T, *T) T) change {
-	ch := change{Kind: kind, Tenant: tenant, ID: id, body: want}
-	if have == nil { // the fields the file gives
-		ch.Action = actCreate
-		w := reflect.ValueOf(want)
-		for i := range w.NumField() {
-			f := w.Field(i)
-			if name := jsonName(w.Type().Field(i)); name != "" && !f.IsZero() && (f.Kind() != reflect.Slice || f.Len() > 0) {
-				ch.Changes = append(ch.Changes, fieldChange{Field: name, To: f.Interface()})
-			}
-		}
-		return ch
+// askPlan asks the server what PUTting ch's body would do.
+func (c *cli) askPlan(ctx context.Context, ch change) (change, error) {
+	b, err := c.api.Do(ctx, http.MethodPut, ch.path+"?dry_run=true", putBody(ch.body, ch.Version))
+	if err != nil {
+		return ch, fmt.Errorf("apply: plan %s: %w", ch.object(), err)
 	}
-	w := reflect.ValueOf(norm(want, have))
-	ch.Version = reflect.ValueOf(*have).FieldByName("Version").Interface().(int)
-	h := reflect.ValueOf(norm(*have, nil))
-	for i := range w.NumField() {
-		name := jsonName(w.Type().Field(i))
-		if name == "" || reflect.DeepEqual(h.Field(i).Interface(), w.Field(i).Interface()) {
+	var d dryRun
+	if err := decode(ch.path, b, &d); err != nil {
+		return ch, err
+	}
+	ch.Action, ch.Changes = d.Action, d.Changes
+	return ch, nil
+}
+
+// created is ch as a creation the server cannot plan yet: the fields the
+// file gives.
+func created(ch change) change {
+	ch.Action = actCreate
+	v := reflect.ValueOf(ch.body)
+	for i := range v.NumField() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if sf.Anonymous || name == "-" || f.IsZero() || (f.Kind() == reflect.Slice && f.Len() == 0) {
 			continue
 		}
-		ch.Changes = append(ch.Changes, fieldChange{Field: name, From: h.Field(i).Interface(), To: w.Field(i).Interface()})
-	}
-	ch.Action = actUpdate
-	if len(ch.Changes) == 0 {
-		ch.Action = actUnchanged
+		ch.Changes = append(ch.Changes, fieldChange{Field: name, To: f.Interface()})
 	}
 	return ch
 }
 
-// jsonName is the wire name of a compared field; "" for the server's
-// metadata and for fields not sent.
-func jsonName(f reflect.StructField) string {
-	if f.Anonymous {
-		return ""
+// putBody is doc as the admin API takes it: its JSON without the server's
+// metadata, with the version it was read at (0: none, a creation).
+func putBody(doc any, version int) map[string]any {
+	b, err := json.Marshal(doc)
+	var m map[string]any
+	if err == nil {
+		err = json.Unmarshal(b, &m)
 	}
-	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-	if name == "-" {
-		return ""
+	if err != nil {
+		panic(err) // optin's documents always encode
 	}
-	return name
-}
-
-func normTenant(t Tenant, _ *Tenant) Tenant {
-	t.Campaigns, t.Numbers, t.Meta = nil, nil, Meta{}
-	if t.RevocationScope == "" {
-		t.RevocationScope = "number"
+	delete(m, "updated_at")
+	delete(m, "updated_by")
+	delete(m, "version")
+	if version > 0 {
+		m["version"] = version
 	}
-	return t
-}
-
-// normCampaign fills in optin's defaults (code limits, the expired and
-// already-subscribed texts) and the default max_segments.
-func normCampaign(c Campaign, _ *Campaign) Campaign {
-	d := optin.Campaign{
-		Name: c.Name, Keywords: c.Keywords, Expired: c.Expired, AlreadySubscribed: c.AlreadySubscribed,
-		CodeLength: c.CodeLength, CodeTTL: time.Duration(c.CodeTTL), MaxAttempts: c.MaxAttempts,
-		MaxPrompts: c.MaxPrompts, PromptWindow: time.Duration(c.PromptWindow),
-	}.WithDefaults()
-	c.Expired, c.AlreadySubscribed = d.Expired, d.AlreadySubscribed
-	c.CodeLength, c.CodeTTL, c.MaxAttempts = d.CodeLength, Duration(d.CodeTTL), d.MaxAttempts
-	c.MaxPrompts, c.PromptWindow = d.MaxPrompts, Duration(d.PromptWindow)
-	if c.MaxSegments == 0 {
-		c.MaxSegments = defaultMaxSegments
-	}
-	c.Keywords = orEmpty(c.Keywords)
-	c.FileVersion, c.Meta = 0, Meta{}
-	return c
-}
-
-// normNumber fills in the default reply mode. A rate_limit of 0 in the file
-// means the default for the number's kind, which the server may store as a
-// figure: it is compared only when the file gives one.
-func normNumber(n Number, have *Number) Number {
-	if n.ReplyMode == "" {
-		n.ReplyMode = "twiml"
-	}
-	if n.RateLimit == 0 && have != nil {
-		n.RateLimit = have.RateLimit
-	}
-	n.Campaigns, n.KeywordPacks = orEmpty(n.Campaigns), orEmpty(n.KeywordPacks)
-	n.Meta = Meta{}
-	return n
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return m
 }
 
 // fetch GETs what the server holds of each of the file's tenants.
-func (c *cli) fetch(ctx context.Context, tenants []Tenant) (map[string]current, error) {
+func (c *cli) fetch(ctx context.Context, tenants []optin.TenantConfig) (map[string]current, error) {
 	have := map[string]current{}
 	for _, t := range tenants {
 		var cur current
-		var tn Tenant
+		var tn optin.TenantDoc
 		_, err := c.api.getJSON(ctx, tenantPath(t.ID), &tn)
 		switch {
 		case isNotFound(err):
@@ -308,11 +331,11 @@ func (c *cli) fetch(ctx context.Context, tenants []Tenant) (map[string]current, 
 			return nil, fmt.Errorf("get tenant %s: %w", t.ID, err)
 		}
 		cur.Tenant = &tn
-		var cl list[Campaign]
+		var cl list[optin.CampaignDoc]
 		if _, err := c.api.getJSON(ctx, tenantPath(t.ID)+"/campaigns", &cl); err != nil {
 			return nil, fmt.Errorf("get campaigns of %s: %w", t.ID, err)
 		}
-		var nl list[Number]
+		var nl list[optin.NumberDoc]
 		if _, err := c.api.getJSON(ctx, tenantPath(t.ID)+"/numbers", &nl); err != nil {
 			return nil, fmt.Errorf("get numbers of %s: %w", t.ID, err)
 		}
@@ -357,7 +380,10 @@ func (c *cli) apply(ctx context.Context, a []string) error {
 	if err != nil {
 		return err
 	}
-	changes := plan(want, have, c.prune)
+	changes, err := c.plan(ctx, want, have, c.prune)
+	if err != nil {
+		return err
+	}
 	rep := applyReport{DryRun: c.dryRun, Summary: map[string]int{}, Changes: changes}
 	todo := 0
 	for _, ch := range changes {
@@ -407,44 +433,14 @@ func (c *cli) apply(ctx context.Context, a []string) error {
 
 // make sends one change to the server.
 func (c *cli) make(ctx context.Context, ch change) error {
-	var path string
-	switch ch.Kind {
-	case "tenant":
-		path = tenantPath(ch.Tenant)
-	case "campaign":
-		path = campaignPath(ch.Tenant, ch.ID)
-	default:
-		path = numberPath(ch.Tenant, ch.ID)
-	}
-	var body any
+	var err error
 	switch ch.Action {
 	case actDelete:
-		_, err := c.api.Do(ctx, http.MethodDelete, path, nil)
-		return err
+		_, err = c.api.Do(ctx, http.MethodDelete, ch.path, nil)
 	case actCreate, actUpdate:
-		body = withVersion(ch.body, ch.Version)
-	default:
-		return nil
+		_, err = c.api.Do(ctx, http.MethodPut, ch.path, putBody(ch.body, ch.Version))
 	}
-	_, err := c.api.Do(ctx, http.MethodPut, path, body)
 	return err
-}
-
-// withVersion returns the object to PUT carrying version (0: none, a
-// creation).
-func withVersion(v any, version int) any {
-	switch o := v.(type) {
-	case Tenant:
-		o.Meta = Meta{Version: version}
-		return o
-	case Campaign:
-		o.Meta = Meta{Version: version}
-		return o
-	case Number:
-		o.Meta = Meta{Version: version}
-		return o
-	}
-	return v
 }
 
 // object names the change's object: "tenant demo", "campaign demo/deals".

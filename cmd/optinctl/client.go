@@ -1,8 +1,9 @@
 package main
 
 // client.go is the one place that knows the admin API's wire format
-// (routes under /v1, JSON both ways, a bearer token): its paths, its object
-// shapes and its error document.
+// (routes under /v1, JSON both ways, a bearer token): its paths, its
+// envelopes and its error document. The configuration documents are
+// optin's (optin.TenantDoc, CampaignDoc, NumberDoc), as the server's are.
 
 import (
 	"bytes"
@@ -14,106 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-
-	"gopkg.in/yaml.v3"
 )
-
-// Meta is what the server adds to every stored object. A PUT that carries
-// Version is refused with 409 when it is not the current one.
-type Meta struct {
-	Version   int    `json:"version,omitempty" yaml:"-"`
-	UpdatedAt string `json:"updated_at,omitempty" yaml:"-"`
-	UpdatedBy string `json:"updated_by,omitempty" yaml:"-"`
-}
-
-// Tenant is a business. Its campaigns and numbers are separate objects on
-// the wire; in a campaigns file they are listed inside it.
-type Tenant struct {
-	ID              string     `json:"id" yaml:"id"`
-	Name            string     `json:"name" yaml:"name"`
-	RevocationScope string     `json:"revocation_scope" yaml:"revocation_scope"`
-	Campaigns       []Campaign `json:"-" yaml:"campaigns"`
-	Numbers         []Number   `json:"-" yaml:"numbers"`
-	Meta            `yaml:",inline"`
-}
-
-// Campaign is one opt-in program of a tenant.
-type Campaign struct {
-	ID                string   `json:"id" yaml:"id"`
-	Name              string   `json:"name" yaml:"name"`
-	Keywords          []string `json:"keywords" yaml:"keywords"`
-	Prompt            string   `json:"prompt" yaml:"prompt"`
-	Confirmation      string   `json:"confirmation" yaml:"confirmation"`
-	Help              string   `json:"help" yaml:"help"`
-	StopReply         string   `json:"stop_reply" yaml:"stop_reply"`
-	AlreadySubscribed string   `json:"already_subscribed" yaml:"already_subscribed"`
-	Expired           string   `json:"expired" yaml:"expired"`
-	CodeLength        int      `json:"code_length" yaml:"code_length"`
-	CodeTTL           Duration `json:"code_ttl" yaml:"code_ttl"`
-	MaxAttempts       int      `json:"max_attempts" yaml:"max_attempts"`
-	MaxPrompts        int      `json:"max_prompts" yaml:"max_prompts"`
-	PromptWindow      Duration `json:"prompt_window" yaml:"prompt_window"`
-	MaxSegments       int      `json:"max_segments" yaml:"max_segments"`
-	// FileVersion is the "version" key of config/example.yaml's campaigns.
-	// apply ignores it: the server numbers versions itself.
-	FileVersion int `json:"-" yaml:"version"`
-	Meta        `yaml:",inline"`
-}
-
-// Number is a business number of a tenant and the campaigns it runs.
-type Number struct {
-	Number                string   `json:"number" yaml:"number"`
-	Campaigns             []string `json:"campaigns" yaml:"campaigns"`
-	StopReply             string   `json:"stop_reply" yaml:"stop_reply"`
-	ProviderHandlesOptOut bool     `json:"provider_handles_opt_out" yaml:"provider_handles_opt_out"`
-	KeywordPacks          []string `json:"keyword_packs" yaml:"keyword_packs"`
-	ReplyMode             string   `json:"reply_mode" yaml:"reply_mode"`
-	RateLimit             float64  `json:"rate_limit" yaml:"rate_limit"`
-	Meta                  `yaml:",inline"`
-}
-
-// Duration is a time.Duration written as a Go duration string ("1h0m0s")
-// in JSON and as one ("1h") in YAML.
-type Duration time.Duration
-
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalJSON writes d as a duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// UnmarshalJSON reads a duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: want a string such as \"1h\", got %s", b)
-	}
-	return d.parse(s)
-}
-
-// UnmarshalYAML reads a duration string such as 90s or 1h.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a duration such as 1h", n.Line)
-	}
-	if err := d.parse(n.Value); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	return nil
-}
-
-func (d *Duration) parse(s string) error {
-	if s == "" || s == "0" {
-		*d = 0
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 90s or 1h", s)
-	}
-	*d = Duration(v)
-	return nil
-}
 
 // Token is an API token of a tenant. Secret is set only in the answer to
 // its creation.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/optin-gateway/optin-gateway/internal/phone"
 	"github.com/optin-gateway/optin-gateway/optin"
@@ -77,28 +78,36 @@ func getTable[T any](ctx context.Context, c *cli, path string, one bool, rows fu
 	return c.table(rows(items))
 }
 
-func tenantRows(ts []Tenant) [][]string {
+func tenantRows(ts []optin.TenantDoc) [][]string {
 	rows := [][]string{{"ID", "NAME", "REVOCATION_SCOPE", "VERSION", "UPDATED_AT", "UPDATED_BY"}}
 	for _, t := range ts {
-		rows = append(rows, []string{t.ID, t.Name, t.RevocationScope, strconv.Itoa(t.Version), t.UpdatedAt, t.UpdatedBy})
+		rows = append(rows, []string{t.ID, t.Name, t.RevocationScope, strconv.Itoa(t.Version), stamp(t.UpdatedAt), t.UpdatedBy})
 	}
 	return rows
 }
 
-func campaignRows(cs []Campaign) [][]string {
+func campaignRows(cs []optin.CampaignDoc) [][]string {
 	rows := [][]string{{"ID", "NAME", "KEYWORDS", "CODE_TTL", "VERSION", "UPDATED_AT", "UPDATED_BY"}}
 	for _, x := range cs {
-		rows = append(rows, []string{x.ID, x.Name, strings.Join(x.Keywords, ","), x.CodeTTL.String(), strconv.Itoa(x.Version), x.UpdatedAt, x.UpdatedBy})
+		rows = append(rows, []string{x.ID, x.Name, strings.Join(x.Keywords, ","), x.CodeTTL.String(), strconv.Itoa(x.Version), stamp(x.UpdatedAt), x.UpdatedBy})
 	}
 	return rows
+}
+
+// stamp writes a document's updated_at as the server sent it; "" for none.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 // numberRows shows business numbers whole: they are the business's public
 // numbers and the ids the other commands take.
-func numberRows(ns []Number) [][]string {
+func numberRows(ns []optin.NumberDoc) [][]string {
 	rows := [][]string{{"NUMBER", "CAMPAIGNS", "REPLY_MODE", "KEYWORD_PACKS", "VERSION", "UPDATED_AT", "UPDATED_BY"}}
 	for _, n := range ns {
-		rows = append(rows, []string{n.Number, strings.Join(n.Campaigns, ","), n.ReplyMode, strings.Join(n.KeywordPacks, ","), strconv.Itoa(n.Version), n.UpdatedAt, n.UpdatedBy})
+		rows = append(rows, []string{n.Number, strings.Join(n.Campaigns, ","), n.ReplyMode, strings.Join(n.KeywordPacks, ","), strconv.Itoa(n.Version), stamp(n.UpdatedAt), n.UpdatedBy})
 	}
 	return rows
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // seed applies the test campaigns file, so that tenant demo exists.
@@ -243,90 +242,6 @@ func TestTokenSources(t *testing.T) {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("help lacks %q", s)
 		}
-	}
-}
-
-// TestPlan is the diff on its own: defaults the server fills in are not
-// changes, an absent object is a creation, pruning is per flag.
-func TestPlan(t *testing.T) {
-	deals := Campaign{ID: "deals", Name: "ACME Deals", Keywords: []string{"JOIN"}, Prompt: "Reply {code}", Confirmation: "ok", Help: "help"}
-	stored := deals
-	stored.CodeLength, stored.CodeTTL, stored.MaxAttempts, stored.MaxPrompts, stored.PromptWindow, stored.MaxSegments = 6, Duration(time.Hour), 5, 3, Duration(time.Hour), 3
-	stored.Expired = "Your code has expired. Text JOIN again for a new one."
-	stored.AlreadySubscribed = "You're already subscribed to ACME Deals. Reply HELP for help, STOP to cancel."
-	stored.Meta = Meta{Version: 4, UpdatedAt: "2026-01-02T03:04:05Z", UpdatedBy: "operator"}
-	num := Number{Number: "+12025550100", Campaigns: []string{"deals"}}
-	storedNum := Number{Number: "+12025550100", Campaigns: []string{"deals"}, KeywordPacks: []string{}, ReplyMode: "twiml", RateLimit: 1, Meta: Meta{Version: 2}}
-	tenant := Tenant{ID: "demo", Name: "ACME", Campaigns: []Campaign{deals}, Numbers: []Number{num}}
-	storedTenant := &Tenant{ID: "demo", Name: "ACME", RevocationScope: "number", Meta: Meta{Version: 1}}
-
-	type row struct{ kind, id, action, fields string }
-	summarize := func(chs []change) []row {
-		var out []row
-		for _, c := range chs {
-			var fs []string
-			for _, f := range c.Changes {
-				fs = append(fs, f.Field+"="+show(f.From)+">"+show(f.To))
-			}
-			out = append(out, row{c.Kind, c.ID, c.Action, strings.Join(fs, " ")})
-		}
-		return out
-	}
-	changedHelp := deals
-	changedHelp.Help = "new help"
-	fast := num
-	fast.RateLimit = 3
-	tests := []struct {
-		name  string
-		want  Tenant
-		have  current
-		prune bool
-		rows  []row
-	}{
-		{"all new", tenant, current{}, false, []row{
-			{"tenant", "demo", "create", `id=null>"demo" name=null>"ACME"`},
-			{"campaign", "deals", "create", `id=null>"deals" name=null>"ACME Deals" keywords=null>["JOIN"] prompt=null>"Reply {code}" confirmation=null>"ok" help=null>"help"`},
-			{"number", "+12025550100", "create", `number=null>"+12025550100" campaigns=null>["deals"]`},
-		}},
-		{"defaults filled in by the server are no change", tenant, current{storedTenant, []Campaign{stored}, []Number{storedNum}}, false, []row{
-			{"tenant", "demo", "unchanged", ""},
-			{"campaign", "deals", "unchanged", ""},
-			{"number", "+12025550100", "unchanged", ""},
-		}},
-		{"a changed field", Tenant{ID: "demo", Name: "ACME", Campaigns: []Campaign{changedHelp}, Numbers: []Number{num}}, current{storedTenant, []Campaign{stored}, []Number{storedNum}}, false, []row{
-			{"tenant", "demo", "unchanged", ""},
-			{"campaign", "deals", "update", `help="help">"new help"`},
-			{"number", "+12025550100", "unchanged", ""},
-		}},
-		{"tenant scope and rate limit", Tenant{ID: "demo", Name: "ACME", RevocationScope: "tenant", Campaigns: []Campaign{deals}, Numbers: []Number{fast}}, current{storedTenant, []Campaign{stored}, []Number{storedNum}}, false, []row{
-			{"tenant", "demo", "update", `revocation_scope="number">"tenant"`},
-			{"campaign", "deals", "unchanged", ""},
-			{"number", "+12025550100", "update", `rate_limit=1>3`},
-		}},
-		{"extra objects kept without prune", Tenant{ID: "demo", Name: "ACME"}, current{storedTenant, []Campaign{stored}, []Number{storedNum}}, false, []row{
-			{"tenant", "demo", "unchanged", ""},
-			{"number", "+12025550100", "not_in_file", ""},
-			{"campaign", "deals", "not_in_file", ""},
-		}},
-		{"extra objects deleted with prune, numbers first", Tenant{ID: "demo", Name: "ACME"}, current{storedTenant, []Campaign{stored}, []Number{storedNum}}, true, []row{
-			{"tenant", "demo", "unchanged", ""},
-			{"number", "+12025550100", "delete", ""},
-			{"campaign", "deals", "delete", ""},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			have := map[string]current{"demo": tt.have, "other": {Tenant: &Tenant{ID: "other"}, Campaigns: []Campaign{stored}}}
-			got := summarize(plan([]Tenant{tt.want}, have, tt.prune))
-			if !reflect.DeepEqual(got, tt.rows) {
-				t.Errorf("plan(%s) =\n%q\nwant\n%q", tt.name, got, tt.rows)
-			}
-		})
-	}
-	// The version read is the one the update carries.
-	chs := plan([]Tenant{{ID: "demo", Name: "ACME", Campaigns: []Campaign{changedHelp}}}, map[string]current{"demo": {storedTenant, []Campaign{stored}, nil}}, false)
-	if chs[1].Version != 4 {
-		t.Errorf("update of deals carries version %d; want 4 (the one read)", chs[1].Version)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ const fakeToken = "test-operator-token-0001"
 // fakeReq is one request the fake received.
 type fakeReq struct {
 	Method, Path, Body, Reason, Auth string
+	DryRun                           bool // ?dry_run=true: writes nothing
 }
 
 func (r fakeReq) String() string { return r.Method + " " + r.Path }
@@ -93,11 +95,12 @@ func (f *fake) requests() []fakeReq {
 	return r
 }
 
-// writes returns the PUT, POST and DELETE requests among reqs.
+// writes returns the PUT, POST and DELETE requests among reqs, dry runs
+// left out.
 func writes(reqs []fakeReq) []string {
 	var out []string
 	for _, r := range reqs {
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet && !r.DryRun {
 			out = append(out, r.String())
 		}
 	}
@@ -109,7 +112,7 @@ func (f *fake) middleware(next http.Handler) http.Handler {
 		b, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(strings.NewReader(string(b)))
 		f.mu.Lock()
-		f.reqs = append(f.reqs, fakeReq{r.Method, r.URL.EscapedPath(), string(b), r.Header.Get("X-Optin-Reason"), r.Header.Get("Authorization")})
+		f.reqs = append(f.reqs, fakeReq{r.Method, r.URL.EscapedPath(), string(b), r.Header.Get("X-Optin-Reason"), r.Header.Get("Authorization"), r.URL.Query().Get("dry_run") == "true"})
 		fail, failing := f.fail[r.Method+" "+r.URL.EscapedPath()]
 		f.mu.Unlock()
 		switch {
@@ -261,6 +264,10 @@ func (f *fake) put(w http.ResponseWriter, r *http.Request, c map[string]map[stri
 		return
 	}
 	delete(obj, "version")
+	if r.URL.Query().Get("dry_run") == "true" {
+		writeJSON(w, 200, fakePlan(old, obj, exists))
+		return
+	}
 	obj["updated_by"] = "operator"
 	obj["updated_at"] = "2026-01-02T03:04:05Z"
 	status := 201
@@ -276,6 +283,25 @@ func (f *fake) put(w http.ResponseWriter, r *http.Request, c map[string]map[stri
 	}
 	c[id] = obj
 	writeJSON(w, status, obj)
+}
+
+// fakePlan is the dry run's answer: the fields of obj that differ from
+// old's, the server's metadata left out.
+func fakePlan(old, obj map[string]any, exists bool) map[string]any {
+	changes := []map[string]any{}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if !reflect.DeepEqual(old[k], obj[k]) {
+			changes = append(changes, map[string]any{"field": k, "from": old[k], "to": obj[k]})
+		}
+	}
+	action := "update"
+	switch {
+	case !exists:
+		action = "create"
+	case len(changes) == 0:
+		action = "unchanged"
+	}
+	return map[string]any{"dry_run": true, "action": action, "changes": changes}
 }
 
 func mustJSON(v any) string {
