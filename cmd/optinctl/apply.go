@@ -29,6 +29,16 @@ func (e *fileError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.name, e.path, e.msg)
 }
 
+// campaignsFile is a campaigns file: the tenants: list of a gateway's
+// config file, with its campaigns and numbers. Other top-level keys (those
+// of the gateway's own config file) are left alone, so that
+// config/example.yaml applies as it is; inside tenants an unknown key is
+// an error.
+type campaignsFile struct {
+	Tenants []optin.TenantConfig `yaml:"tenants"`
+	Rest    map[string]yaml.Node `yaml:",inline"`
+}
+
 // readCampaignsFile decodes and checks a campaigns file: the tenants: list
 // of config/example.yaml, unknown keys refused. Business numbers are
 // normalised to E.164.
@@ -37,13 +47,7 @@ func readCampaignsFile(name string, r io.Reader) ([]optin.TenantConfig, error) {
 	if err != nil {
 		return nil, usagef("%s: %v", name, err)
 	}
-	// Other top-level keys (those of the gateway's own config file) are
-	// left alone, so that config/example.yaml applies as it is; inside
-	// tenants an unknown key is an error.
-	var f struct {
-		Tenants []optin.TenantConfig `yaml:"tenants"`
-		Rest    map[string]yaml.Node `yaml:",inline"`
-	}
+	var f campaignsFile
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
