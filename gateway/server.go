@@ -86,7 +86,11 @@ type Options struct {
 
 // HTTPOptions are the HTTP serving's limits and listeners.
 type HTTPOptions struct {
-	MaxBodyBytes   int64
+	// MaxBodyBytes caps a request's body (413 beyond it); 0:
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// RequestTimeout is the deadline of a request's context (but an
+	// audience export's); 0: DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// Timeouts are the HTTP server's (timeouts.go); a zero field takes
 	// its default.
