@@ -50,7 +50,7 @@ func (s *Server) recordAccessIn(c echo.Context, tenant, action, subscriber, reas
 // action and what it was about; the rest is filled in.
 func (s *Server) recordAccessEntry(c echo.Context, e optin.AccessEntry) error {
 	reason := e.Reason
-	if s.opts.Config == nil {
+	if s.opts.Services.Config == nil {
 		return nil // static mode: no config store to record into
 	}
 	if reason == "" {
@@ -65,7 +65,7 @@ func (s *Server) recordAccessEntry(c echo.Context, e optin.AccessEntry) error {
 	}
 	p := who(c)
 	e.ID, e.At, e.Actor, e.Role, e.Reason = "acc:"+id, s.opts.Now().UTC(), p.actor, p.roleName(), reason
-	if err := s.opts.Config.RecordAccess(c.Request().Context(), e); err != nil {
+	if err := s.opts.Services.Config.RecordAccess(c.Request().Context(), e); err != nil {
 		return err
 	}
 	if e.Action != optin.AccessAudience { // counted with its members when it ends (consent.go)
@@ -276,10 +276,10 @@ func (s *Server) handleRevocationPost(c echo.Context) error {
 
 // handleAuditVerifyGet verifies the audit log's hash chain.
 func (s *Server) handleAuditVerifyGet(c echo.Context) error {
-	if _, ok := s.snap().tenants[c.Param("tenant")]; !ok || s.opts.Audit == nil {
+	if _, ok := s.snap().tenants[c.Param("tenant")]; !ok || s.opts.Services.Audit == nil {
 		return optin.ErrNotFound
 	}
-	st, err := s.opts.Audit.Check(c.Request().Context())
+	st, err := s.opts.Services.Audit.Check(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func (s *Server) handleAuditVerifyGet(c echo.Context) error {
 // ?since=RFC3339 and ?limit (default 100, at most 1000).
 func (s *Server) handleAccessLogGet(c echo.Context) error {
 	tenant := c.Param("tenant")
-	if _, ok := s.snap().tenants[tenant]; !ok || s.opts.Config == nil {
+	if _, ok := s.snap().tenants[tenant]; !ok || s.opts.Services.Config == nil {
 		return optin.ErrNotFound
 	}
 	var since time.Time
@@ -305,7 +305,7 @@ func (s *Server) handleAccessLogGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.opts.Config.AccessLog(c.Request().Context(), tenant, since, limit)
+	items, err := s.opts.Services.Config.AccessLog(c.Request().Context(), tenant, since, limit)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func isDryRun(c echo.Context) bool { return c.QueryParam("dry_run") == "true" }
 // version, when given, must be the stored version (409 otherwise).
 func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *int) error {
 	ctx := c.Request().Context()
-	prevRaw, err := s.opts.Config.ConfigGet(ctx, ref)
+	prevRaw, err := s.opts.Services.Config.ConfigGet(ctx, ref)
 	if err != nil && !errors.Is(err, optin.ErrNotFound) {
 		return err
 	}
@@ -174,7 +174,7 @@ func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *
 // has seen it; version, when given, must be the stored version.
 func (s *Server) deleteDoc(c echo.Context, ref optin.ConfigRef, check func(prev []byte) error) error {
 	ctx := c.Request().Context()
-	prevRaw, err := s.opts.Config.ConfigGet(ctx, ref)
+	prevRaw, err := s.opts.Services.Config.ConfigGet(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (s *Server) commitDoc(c echo.Context, ref optin.ConfigRef, prevRaw, raw, do
 		ID: fmt.Sprintf("cfg:%s:%s:%s:%d", ref.Object, ref.Tenant, ref.ID, now.UnixNano()), Tenant: ref.Tenant,
 		Object: ref.Object, Key: ref.ID, Action: action, Version: version, Actor: who(c).actor, At: now, Doc: doc,
 	}
-	if err := s.opts.Config.ConfigPut(ctx, ref, prevRaw, raw, rec); err != nil {
+	if err := s.opts.Services.Config.ConfigPut(ctx, ref, prevRaw, raw, rec); err != nil {
 		if errors.Is(err, optin.ErrConflict) {
 			return conflictError{"version", "the object changed meanwhile: read it again"}
 		}
@@ -223,7 +223,7 @@ func (s *Server) commitDoc(c echo.Context, ref optin.ConfigRef, prevRaw, raw, do
 // needConfig answers 404 in static mode, where nothing is configurable.
 func (s *Server) needConfig(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.Config == nil {
+		if s.opts.Services.Config == nil {
 			return optin.ErrNotFound
 		}
 		return next(c)
@@ -241,7 +241,7 @@ func (s *Server) tenantOf(c echo.Context) (optin.TenantDoc, error) {
 
 // getDoc answers the stored JSON of ref.
 func (s *Server) getDoc(c echo.Context, ref optin.ConfigRef) error {
-	raw, err := s.opts.Config.ConfigGet(c.Request().Context(), ref)
+	raw, err := s.opts.Services.Config.ConfigGet(c.Request().Context(), ref)
 	if err != nil {
 		return err
 	}
@@ -459,7 +459,7 @@ func (s *Server) handleNumberPut(c echo.Context) error {
 	if _, err := optin.BuildNumber(t, doc, camps); err != nil {
 		return err
 	}
-	if doc.ReplyMode == "api" && s.opts.Outbound == nil {
+	if doc.ReplyMode == "api" && s.opts.Services.Outbound == nil {
 		return &optin.FieldError{Field: "reply_mode", Msg: "reply_mode api needs the outbound sender, which this gateway does not run"}
 	}
 	return s.putDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164}, doc, version)
@@ -541,7 +541,7 @@ func (s *Server) handleTokenList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	docs, err := s.opts.Config.Tokens(c.Request().Context(), t.ID)
+	docs, err := s.opts.Services.Config.Tokens(c.Request().Context(), t.ID)
 	if err != nil {
 		return err
 	}
@@ -566,7 +566,7 @@ func (s *Server) handleTokenDelete(c echo.Context) error {
 		return err
 	}
 	ref := optin.ConfigRef{Object: optin.ObjectToken, Tenant: t.ID, ID: c.Param("id")}
-	prev, err := s.opts.Config.ConfigGet(c.Request().Context(), ref)
+	prev, err := s.opts.Services.Config.ConfigGet(c.Request().Context(), ref)
 	if err != nil {
 		return err
 	}

@@ -60,8 +60,8 @@ func adminOptions(tb testing.TB) func(*gateway.Options) {
 		if _, err := st.BootstrapConfig(context.Background(), testConfig(), time.Now()); err != nil {
 			tb.Fatal(err)
 		}
-		o.Numbers, o.Config, o.Audit, o.Privacy, o.Webhooks, o.Consent = nil, st, st.AuditLog(dir), st.AuditLog(dir), st.WebhookAdmin(dir), st
-		o.ConsoleSessions = st
+		o.Numbers, o.Services.Config, o.Services.Audit, o.Services.Privacy, o.Services.Webhooks, o.Services.Consent = nil, st, st.AuditLog(dir), st.AuditLog(dir), st.WebhookAdmin(dir), st
+		o.Console.Sessions = st
 	}
 }
 
@@ -426,7 +426,7 @@ func TestCampaignValidation(t *testing.T) {
 func TestConfigChangesApply(t *testing.T) {
 	h := newAdminHarness(t)
 	other, err := gateway.New(gateway.Options{PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
-		Store: h.store, Config: h.store, Now: h.clock.Now})
+		Store: h.store, Services: gateway.Services{Config: h.store}, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// adminRoutes are the admin listener's routes (Options.AdminAddr): the
+// adminRoutes are the admin listener's routes (Options.HTTP.AdminAddr): the
 // metrics without a token, and the health checks. The listener is meant
 // for the operator's network only (a scraper, a load balancer's probes);
 // the SMS providers never reach it.
@@ -26,12 +26,12 @@ func (s *Server) adminRoutes() *echo.Echo {
 	return e
 }
 
-// serveAdmin listens on Options.AdminAddr and serves the admin routes in
+// serveAdmin listens on Options.HTTP.AdminAddr and serves the admin routes in
 // the background; done is closed when they stop.
 func (s *Server) serveAdmin() (done chan struct{}, err error) {
-	ln, err := net.Listen("tcp", s.opts.AdminAddr)
+	ln, err := net.Listen("tcp", s.opts.HTTP.AdminAddr)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: admin listener %s: %w", s.opts.AdminAddr, err)
+		return nil, fmt.Errorf("gateway: admin listener %s: %w", s.opts.HTTP.AdminAddr, err)
 	}
 	done = make(chan struct{})
 	go func() {
@@ -44,7 +44,7 @@ func (s *Server) serveAdmin() (done chan struct{}, err error) {
 }
 
 // AdminHandler returns the admin listener's routes as an http.Handler;
-// nil without Options.AdminAddr.
+// nil without Options.HTTP.AdminAddr.
 func (s *Server) AdminHandler() http.Handler {
 	if s.admin == nil {
 		return nil

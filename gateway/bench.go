@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// The benchmark-only routes, served when Options.BenchRoutes is set. They
+// The benchmark-only routes, served when Options.HTTP.BenchRoutes is set. They
 // run through the same middleware as every route (request id, access log,
 // metrics, body limit, timeout), so that a benchmark compares what the
 // webhook adds to a request and nothing else.

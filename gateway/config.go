@@ -111,7 +111,7 @@ func buildSnapshot(set optin.ConfigSet, log *zap.Logger) *snapshot {
 
 // reloadConfig reads the configuration from the store and makes it current.
 func (s *Server) reloadConfig(ctx context.Context) error {
-	set, err := s.opts.Config.LoadConfig(ctx)
+	set, err := s.opts.Services.Config.LoadConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (s *Server) reloadConfig(ctx context.Context) error {
 // instance changed it, until ctx is done. Changes made through this
 // server apply at once without it. It does nothing in static mode.
 func (s *Server) WatchConfig(ctx context.Context, interval time.Duration) {
-	if s.opts.Config == nil {
+	if s.opts.Services.Config == nil {
 		return
 	}
 	if interval <= 0 {
@@ -147,7 +147,7 @@ func (s *Server) WatchConfig(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		v, err := s.opts.Config.ConfigVersion(ctx)
+		v, err := s.opts.Services.Config.ConfigVersion(ctx)
 		if err != nil || v == s.snap().version {
 			continue
 		}

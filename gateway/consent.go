@@ -92,7 +92,7 @@ func consentAnswer(st optin.Standing, given string, campaigns []string, campaign
 func (s *Server) consentTenant(c echo.Context) (string, []string, error) {
 	tenant := c.Param("tenant")
 	campaigns, ok := s.snap().tenants[tenant]
-	if !ok || s.opts.Consent == nil {
+	if !ok || s.opts.Services.Consent == nil {
 		return "", nil, optin.ErrNotFound
 	}
 	return tenant, campaigns, nil
@@ -122,7 +122,7 @@ func (s *Server) handleConsentGet(c echo.Context) error {
 		return err
 	}
 	logFields(c, zap.String("tenant", tenant), zap.Stringer("phone", p))
-	st, err := s.opts.Consent.Consent(c.Request().Context(), tenant, []optin.Phone{p})
+	st, err := s.opts.Services.Consent.Consent(c.Request().Context(), tenant, []optin.Phone{p})
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Server) handleConsentCheckPost(c echo.Context) error {
 		valid = append(valid, p)
 		at = append(at, i)
 	}
-	st, err := s.opts.Consent.Consent(c.Request().Context(), tenant, valid)
+	st, err := s.opts.Services.Consent.Consent(c.Request().Context(), tenant, valid)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (s *Server) handleAudienceGet(c echo.Context) error {
 		sw.Flush()
 		return nil
 	}
-	stats, err := s.opts.Consent.Audience(c.Request().Context(), tenant, campaign, cursor, 0, func(m optin.AudienceMember) error {
+	stats, err := s.opts.Services.Consent.Audience(c.Request().Context(), tenant, campaign, cursor, 0, func(m optin.AudienceMember) error {
 		start()
 		since := m.Since.UTC()
 		var err error

@@ -379,7 +379,7 @@ func (s *Server) handleConsoleSignOutPost(c echo.Context) error {
 	if err != nil {
 		return s.consoleFail(c, v, err)
 	}
-	if err := s.opts.ConsoleSessions.CloseConsoleSession(c.Request().Context(), sess.ID, sess.TokenID); err != nil {
+	if err := s.opts.Console.Sessions.CloseConsoleSession(c.Request().Context(), sess.ID, sess.TokenID); err != nil {
 		return s.consoleFail(c, v, err)
 	}
 	s.clearConsoleCookie(c)

@@ -181,7 +181,7 @@ func TestConsoleIdleTimeout(t *testing.T) {
 	}
 
 	// A shorter idle timeout, as OPTIN_CONSOLE_IDLE_TIMEOUT sets it.
-	short := newAdminHarness(t, func(o *gateway.Options) { o.ConsoleIdle = 5 * time.Minute })
+	short := newAdminHarness(t, func(o *gateway.Options) { o.Console.Idle = 5 * time.Minute })
 	_, tok := short.newToken("demo", "support")
 	sc := short.consoleClient()
 	sc.signIn(tok, "")
@@ -198,7 +198,7 @@ func TestConsoleIdleTimeout(t *testing.T) {
 // TestConsoleWithoutSessionStore: a gateway without a session store does
 // not serve the console.
 func TestConsoleWithoutSessionStore(t *testing.T) {
-	h := newAdminHarness(t, func(o *gateway.Options) { o.ConsoleSessions = nil })
+	h := newAdminHarness(t, func(o *gateway.Options) { o.Console.Sessions = nil })
 	for _, path := range []string{"/console", "/console/console.css"} {
 		if r := h.get(path, ""); r.status != http.StatusNotFound {
 			t.Errorf("GET %s: status %d; want 404", path, r.status)

@@ -535,7 +535,7 @@ func TestConsoleLogsHoldNoPersonalData(t *testing.T) {
 // Redis does not know the session.
 func TestConsoleSessionAcrossGateways(t *testing.T) {
 	key := bytes.Repeat([]byte{0x5a}, 32) // a generated test key, no secret
-	withKey := func(k []byte) func(*gateway.Options) { return func(o *gateway.Options) { o.ConsoleKey = k } }
+	withKey := func(k []byte) func(*gateway.Options) { return func(o *gateway.Options) { o.Console.Key = k } }
 	h := newAdminHarness(t, withKey(key))
 	twin := newHarnessOn(t, h.redis.URL(), adminOptions(t), withKey(key))
 	stranger := newAdminHarness(t, withKey(key))

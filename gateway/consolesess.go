@@ -38,7 +38,7 @@ type ConsoleSessions interface {
 // Console session limits.
 const (
 	// DefaultConsoleIdleTimeout ends a console session not used for that
-	// long (Options.ConsoleIdle).
+	// long (Options.Console.Idle).
 	DefaultConsoleIdleTimeout = 30 * time.Minute
 	// ConsoleSessionMax ends every console session that long after sign-in,
 	// however busy.
@@ -57,8 +57,8 @@ type consoleSession struct {
 
 // consoleIdle is the idle timeout of console sessions.
 func (s *Server) consoleIdle() time.Duration {
-	if s.opts.ConsoleIdle > 0 {
-		return min(s.opts.ConsoleIdle, ConsoleSessionMax)
+	if s.opts.Console.Idle > 0 {
+		return min(s.opts.Console.Idle, ConsoleSessionMax)
 	}
 	return DefaultConsoleIdleTimeout
 }
@@ -83,7 +83,7 @@ func (s *Server) openConsoleSession(ctx context.Context, p principal, tok, tenan
 	id := base64.RawURLEncoding.EncodeToString(buf[:consoleIDBytes])
 	rec := optin.ConsoleSession{TokenID: p.actor, TokenHash: sha256Hex(tok), Tenant: tenant,
 		CSRF: buf[consoleIDBytes:], Created: s.opts.Now(), LastSeen: s.opts.Now()}
-	if err := s.opts.ConsoleSessions.OpenConsoleSession(ctx, id, rec, s.consoleIdle(), ConsoleSessionMax); err != nil {
+	if err := s.opts.Console.Sessions.OpenConsoleSession(ctx, id, rec, s.consoleIdle(), ConsoleSessionMax); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -99,7 +99,7 @@ func (s *Server) touchConsoleSession(c echo.Context) (consoleSession, principal,
 		return consoleSession{}, principal{}, false, nil
 	}
 	ctx := c.Request().Context()
-	rec, ok, err := s.opts.ConsoleSessions.TouchConsoleSession(ctx, ck.Value, s.opts.Now(), s.consoleIdle(), ConsoleSessionMax)
+	rec, ok, err := s.opts.Console.Sessions.TouchConsoleSession(ctx, ck.Value, s.opts.Now(), s.consoleIdle(), ConsoleSessionMax)
 	if err != nil || !ok {
 		return consoleSession{}, principal{}, false, err
 	}
@@ -110,7 +110,7 @@ func (s *Server) touchConsoleSession(c echo.Context) (consoleSession, principal,
 	}
 	if !ok {
 		s.security(c, "console_session_ended")
-		if err := s.opts.ConsoleSessions.CloseConsoleSession(ctx, sess.ID, sess.TokenID); err != nil {
+		if err := s.opts.Console.Sessions.CloseConsoleSession(ctx, sess.ID, sess.TokenID); err != nil {
 			logFields(c, zap.NamedError("close_error", err))
 		}
 		return consoleSession{}, principal{}, false, nil
@@ -132,10 +132,10 @@ func (s *Server) sessionPrincipal(ctx context.Context, rec optin.ConsoleSession)
 // tokenPrincipal is the principal of the tenant token id whose secret
 // hashes to hash; ok is false when there is none (or its tenant is gone).
 func (s *Server) tokenPrincipal(ctx context.Context, id, hash string) (principal, bool, error) {
-	if s.opts.Config == nil {
+	if s.opts.Services.Config == nil {
 		return principal{}, false, nil
 	}
-	raw, err := s.opts.Config.ConfigGet(ctx, optin.ConfigRef{Object: optin.ObjectToken, ID: id})
+	raw, err := s.opts.Services.Config.ConfigGet(ctx, optin.ConfigRef{Object: optin.ObjectToken, ID: id})
 	if errors.Is(err, optin.ErrNotFound) {
 		return principal{}, false, nil
 	}
@@ -159,10 +159,10 @@ func (s *Server) tokenPrincipal(ctx context.Context, id, hash string) (principal
 // token is gone already, so a failure here leaves no session usable (each
 // request checks the token); it is logged, not returned.
 func (s *Server) closeTokenSessions(c echo.Context, tokenID string) {
-	if s.opts.ConsoleSessions == nil {
+	if s.opts.Console.Sessions == nil {
 		return
 	}
-	n, err := s.opts.ConsoleSessions.CloseTokenConsoleSessions(c.Request().Context(), tokenID)
+	n, err := s.opts.Console.Sessions.CloseTokenConsoleSessions(c.Request().Context(), tokenID)
 	if err != nil {
 		logFields(c, zap.NamedError("console_sessions_error", err))
 		return
@@ -174,7 +174,7 @@ func (s *Server) closeTokenSessions(c echo.Context, tokenID string) {
 // console is not served without one.
 func (s *Server) needConsoleSessions(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.ConsoleSessions == nil {
+		if s.opts.Console.Sessions == nil {
 			return optin.ErrNotFound
 		}
 		return next(c)

@@ -24,7 +24,7 @@ import (
 // at configuration time, and only those.
 func TestWebhookEgressAllowList(t *testing.T) {
 	h := newAdminHarness(t, func(o *gateway.Options) {
-		o.Egress = &egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+		o.Services.Egress = &egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 	})
 	h.putWebhook("crm", "https://10.1.2.3/hook")
 	r := h.call(http.MethodPut, "/v1/tenants/demo/webhooks/other", adminToken, `{"url":"https://192.168.1.1/hook"}`)

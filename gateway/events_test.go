@@ -41,8 +41,8 @@ func newEventsHarness(tb testing.TB) (*harness, string) {
 	dir := filepath.Join(tb.TempDir(), "audit")
 	h := newAdminHarness(tb, func(o *gateway.Options) {
 		st := o.Store.(*store.Store)
-		o.Audit, o.Privacy, o.Webhooks = st.AuditLog(dir), st.AuditLog(dir).WithRetention(store.DefaultRetention), st.WebhookAdmin(dir)
-		o.Egress = loopbackEgress
+		o.Services.Audit, o.Services.Privacy, o.Services.Webhooks = st.AuditLog(dir), st.AuditLog(dir).WithRetention(store.DefaultRetention), st.WebhookAdmin(dir)
+		o.Services.Egress = loopbackEgress
 	})
 	return h, dir
 }

@@ -25,7 +25,7 @@ type Auditor interface {
 // archived yet.
 func (s *Server) handleEvidenceGet(c echo.Context) error {
 	tenant := c.Param("tenant")
-	if _, ok := s.snap().tenants[tenant]; !ok || s.opts.Audit == nil {
+	if _, ok := s.snap().tenants[tenant]; !ok || s.opts.Services.Audit == nil {
 		return optin.ErrNotFound
 	}
 	p, err := phoneParam(c)
@@ -33,7 +33,7 @@ func (s *Server) handleEvidenceGet(c echo.Context) error {
 		return err
 	}
 	logFields(c, zap.String("tenant", tenant), zap.Stringer("phone", p))
-	ev, err := s.opts.Audit.Evidence(c.Request().Context(), tenant, p)
+	ev, err := s.opts.Services.Audit.Evidence(c.Request().Context(), tenant, p)
 	if err != nil {
 		return err
 	}

@@ -30,10 +30,10 @@ func newAuditHarness(tb testing.TB) (*harness, string) {
 		AdminToken:      adminToken,
 		Numbers:         testNumbers(tb),
 		Store:           h.store,
-		Audit:           h.store.AuditLog(dir),
+		Services:        gateway.Services{Audit: h.store.AuditLog(dir)},
 		Now:             h.clock.Now,
 		Logger:          testLogger(tb),
-		RequestTimeout:  3 * time.Second,
+		HTTP:            gateway.HTTPOptions{RequestTimeout: 3 * time.Second},
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -64,7 +64,7 @@ func TestSlowRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy := redistest.NewProxy(t, srv.Addr())
 	const timeout = time.Second
-	h := newHarnessOn(t, proxy.URL(), func(o *gateway.Options) { o.RequestTimeout = timeout })
+	h := newHarnessOn(t, proxy.URL(), func(o *gateway.Options) { o.HTTP.RequestTimeout = timeout })
 	h.redis, h.rdb = srv, srv.Client(t)
 	n, concurrency := 60, 12
 	if testing.Short() {

@@ -149,7 +149,7 @@ func newHarnessOn(tb testing.TB, redisURL string, edit ...func(*gateway.Options)
 		Store:           st,
 		Logger:          testLogger(tb, core),
 		Now:             h.clock.Now,
-		RequestTimeout:  3 * time.Second,
+		HTTP:            gateway.HTTPOptions{RequestTimeout: 3 * time.Second},
 	}
 	for _, e := range edit {
 		e(&opts)

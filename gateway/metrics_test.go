@@ -34,7 +34,7 @@ func newMetricsHarness(tb testing.TB, bench bool) (*harness, *gateway.Metrics) {
 	h.store = st
 	h.srv, err = gateway.New(gateway.Options{
 		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
-		Numbers: testNumbers(tb), Store: st, Now: h.clock.Now, Metrics: m, BenchRoutes: bench, Logger: testLogger(tb),
+		Numbers: testNumbers(tb), Store: st, Now: h.clock.Now, Metrics: m, HTTP: gateway.HTTPOptions{BenchRoutes: bench}, Logger: testLogger(tb),
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -52,7 +52,7 @@ func TestMetricsNeedToken(t *testing.T) {
 // there without a token and not at all on the public listener (404, even
 // with the operator's token); the health checks answer on both.
 func TestMetricsOnAdminListener(t *testing.T) {
-	h := newHarnessWith(t, func(o *gateway.Options) { o.AdminAddr = "127.0.0.1:0" })
+	h := newHarnessWith(t, func(o *gateway.Options) { o.HTTP.AdminAddr = "127.0.0.1:0" })
 	if r := h.get("/metrics", adminToken); r.status != http.StatusNotFound {
 		t.Errorf("public GET /metrics with the operator's token: %d; want 404", r.status)
 	}

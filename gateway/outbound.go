@@ -64,7 +64,7 @@ func (s *Server) apply(ctx context.Context, n *optin.Number, from optin.Phone, s
 		return stored, err
 	}
 	queued := optin.RepliesFor(n, sub, from, in, dec.Replies, s.opts.Now())
-	_, stored, err := s.opts.Outbound.ApplyQueued(ctx, sub, dec, in, reply, queued)
+	_, stored, err := s.opts.Services.Outbound.ApplyQueued(ctx, sub, dec, in, reply, queued)
 	return stored, err
 }
 
@@ -76,7 +76,7 @@ var statusWord = regexp.MustCompile(`^[a-z_]{1,32}$`)
 // carries an opt-out code, moves the subscriber to unsubscribed on the
 // sending number from, with the provider as the cause.
 func (s *Server) recordDelivery(ctx context.Context, d optin.Delivery, from string) error {
-	if err := s.opts.Outbound.RecordDelivery(ctx, d); err != nil {
+	if err := s.opts.Services.Outbound.RecordDelivery(ctx, d); err != nil {
 		return err
 	}
 	if w, ok := s.providers[d.Provider]; !ok || !w.p.OptOut(d.ErrorCode) {
@@ -92,7 +92,7 @@ func (s *Server) recordDelivery(ctx context.Context, d optin.Delivery, from stri
 // reconcile records that the provider blocks subscriber id on number n.
 func (s *Server) reconcile(ctx context.Context, n *optin.Number, id string, cause optin.Cause) error {
 	now := s.opts.Now()
-	return s.opts.Outbound.Reconcile(ctx, n.Tenant, id, n.CampaignIDs(), optin.BlockedMessage(cause), func(sub optin.Subscriber) optin.Decision {
+	return s.opts.Services.Outbound.Reconcile(ctx, n.Tenant, id, n.CampaignIDs(), optin.BlockedMessage(cause), func(sub optin.Subscriber) optin.Decision {
 		return optin.ProviderBlocked(sub, n, cause, now)
 	})
 }

@@ -28,7 +28,7 @@ func apiHarness(tb testing.TB) *harness {
 	h := newHarnessWith(tb, func(o *gateway.Options) {
 		st = o.Store.(*store.Store)
 		o.ReplyModes = map[string]gateway.ReplyMode{bizNumber: gateway.ReplyAPI}
-		o.Outbound = st
+		o.Services.Outbound = st
 	})
 	return h
 }

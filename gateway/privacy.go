@@ -32,7 +32,7 @@ func (s *Server) handleSubscriberExport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := s.opts.Privacy.Export(c.Request().Context(), tenant, p, campaigns, s.opts.Now())
+	doc, err := s.opts.Services.Privacy.Export(c.Request().Context(), tenant, p, campaigns, s.opts.Now())
 	if err != nil {
 		return err
 	}
@@ -53,10 +53,10 @@ func (s *Server) handleSubscriberDelete(c echo.Context) error {
 	}
 	// The access log names the pseudonym the erasure is about; it is
 	// recorded first, so that no erasure goes unrecorded.
-	if err := s.recordAccess(c, optin.AccessErase, s.opts.Privacy.Pseudonym(tenant, p), ""); err != nil {
+	if err := s.recordAccess(c, optin.AccessErase, s.opts.Services.Privacy.Pseudonym(tenant, p), ""); err != nil {
 		return err
 	}
-	held, err := s.opts.Privacy.Erase(c.Request().Context(), tenant, p, campaigns, who(c).actor, s.opts.Now())
+	held, err := s.opts.Services.Privacy.Erase(c.Request().Context(), tenant, p, campaigns, who(c).actor, s.opts.Now())
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (s *Server) handleSubscriberDelete(c echo.Context) error {
 // privacyParams are the tenant, its campaigns and the number of a privacy
 // route; not found when the tenant is unknown or no Privacy is configured.
 func (s *Server) privacyParams(c echo.Context) (string, []string, optin.Phone, error) {
-	if s.opts.Privacy == nil {
+	if s.opts.Services.Privacy == nil {
 		return "", nil, "", optin.ErrNotFound
 	}
 	return s.subscriberOf(c)

@@ -68,9 +68,11 @@ func newPrivacyHarness(tb testing.TB, srv *redistest.Server, dir string, pk []by
 	h.srv, err = gateway.New(gateway.Options{
 		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
 		Numbers: testNumbers(tb), Store: st, Logger: testLogger(tb, core), Now: h.clock.Now,
-		RequestTimeout: 3 * time.Second,
-		Audit:          st.AuditLog(dir),
-		Privacy:        st.AuditLog(dir).WithRetention(store.DefaultRetention),
+		HTTP: gateway.HTTPOptions{RequestTimeout: 3 * time.Second},
+		Services: gateway.Services{
+			Audit:   st.AuditLog(dir),
+			Privacy: st.AuditLog(dir).WithRetention(store.DefaultRetention),
+		},
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -176,7 +176,7 @@ func (s *Server) queues(n *optin.Number, in optin.Inbound) bool {
 // message the gateway does not know (not sent by it, or too old) is
 // answered 200 and dropped, so that the provider stops retrying it.
 func (s *Server) providerStatus(c echo.Context, w *webhook, st provider.Status) error {
-	if s.opts.Outbound == nil {
+	if s.opts.Services.Outbound == nil {
 		return nil
 	}
 	if !statusWord.MatchString(string(st.Status)) || st.ProviderMessageID == "" {
@@ -186,7 +186,7 @@ func (s *Server) providerStatus(c echo.Context, w *webhook, st provider.Status) 
 		return err
 	}
 	ctx := c.Request().Context()
-	r, err := s.opts.Outbound.SentReply(ctx, w.info.Name, st.ProviderMessageID)
+	r, err := s.opts.Services.Outbound.SentReply(ctx, w.info.Name, st.ProviderMessageID)
 	if errors.Is(err, optin.ErrNotFound) {
 		logFields(c, zap.String("outcome", "unknown_message_status"))
 		return nil
@@ -232,7 +232,7 @@ func (s *Server) handleProviderStatus(w *webhook, sp provider.StatusProvider) ec
 		if err := s.verifyProvider(c, w, r); err != nil {
 			return err
 		}
-		if s.opts.Outbound == nil {
+		if s.opts.Services.Outbound == nil {
 			return errNoAPIReplies
 		}
 		st, err := sp.ParseStatus(r)

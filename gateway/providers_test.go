@@ -54,7 +54,7 @@ func newProviderHarness(tb testing.TB, vonageMethod string) *providerHarness {
 		tb.Fatal(err)
 	}
 	ph.harness = newHarnessWith(tb, func(o *gateway.Options) {
-		o.Outbound = o.Store.(*store.Store)
+		o.Services.Outbound = o.Store.(*store.Store)
 		o.Providers = []provider.Provider{tx, vg, bw}
 	})
 	return ph

@@ -16,7 +16,7 @@ import (
 func TestReadyChecks(t *testing.T) {
 	var failing atomic.Bool
 	h := newHarnessWith(t, func(o *gateway.Options) {
-		o.ReadyChecks = []gateway.ReadyCheck{{Name: "archive", Check: func(context.Context) error {
+		o.Services.ReadyChecks = []gateway.ReadyCheck{{Name: "archive", Check: func(context.Context) error {
 			if failing.Load() {
 				return errors.New("cannot write: no space left on device")
 			}

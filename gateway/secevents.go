@@ -26,7 +26,7 @@ func (s *Server) security(c echo.Context, kind string) {
 // pattern (never the path, which may hold a number).
 func (s *Server) securityEvent(c echo.Context, e security.Event) {
 	s.metrics.observeSecurityEvent(e.Kind)
-	if s.opts.Security == nil {
+	if s.opts.Services.Security == nil {
 		return
 	}
 	if e.Tenant == "" {
@@ -36,16 +36,16 @@ func (s *Server) securityEvent(c echo.Context, e security.Event) {
 		e.Actor, e.Role = p.actor, string(p.roleName())
 	}
 	e.Source, e.Route = c.RealIP(), c.Path()
-	s.opts.Security.Record(e)
+	s.opts.Services.Security.Record(e)
 }
 
 // consentChecked counts n consent checks by c's principal under tenant.
 func (s *Server) consentChecked(c echo.Context, tenant string, n int) {
-	if s.opts.Security == nil {
+	if s.opts.Services.Security == nil {
 		return
 	}
 	p := who(c)
-	s.opts.Security.ConsentCheck(tenant, p.actor, string(p.roleName()), n)
+	s.opts.Services.Security.ConsentCheck(tenant, p.actor, string(p.roleName()), n)
 }
 
 // signatureFailure records a webhook of provider refused for its signature.

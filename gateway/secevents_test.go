@@ -22,7 +22,7 @@ func TestSecurityEventsReachTheStream(t *testing.T) {
 	var sink *security.Sink
 	h := newAdminHarness(t, func(o *gateway.Options) {
 		sink = security.NewSink(security.Options{Backend: o.Store.(*store.Store)})
-		o.Security = sink
+		o.Services.Security = sink
 	})
 	ctx := context.Background()
 	h.sms(person, bizNumber, "JOIN")

@@ -51,7 +51,10 @@ const (
 	maxConflicts = 100
 )
 
-// Options configure a Server.
+// Options configure a Server. The top level is what every server needs;
+// HTTP tunes the HTTP serving, Console the support console, and
+// Services are the optional collaborators, each turning its routes or
+// feature off when nil.
 type Options struct {
 	PublicURL string // the URL providers are given, without a trailing slash
 	// TwilioAuthToken, when set, serves Twilio's webhooks as Providers
@@ -61,72 +64,41 @@ type Options struct {
 	AdminToken      string
 	// Numbers are the business numbers served, by E.164 (or short code).
 	Numbers map[string]*optin.Number
-	Store   Store
-	// Spool, when set, keeps revocations that arrive while Store is
-	// unreachable (see ReplaySpooled); nil answers them 503 like the rest.
-	Spool  Spool
-	Logger *zap.Logger
-	// Now and Rand default to time.Now and crypto/rand.Reader.
-	Now            func() time.Time
-	Rand           io.Reader
-	MaxBodyBytes   int64
-	RequestTimeout time.Duration
-	// Audit serves the evidence route; nil answers it with 404.
-	Audit Auditor
-	// Privacy serves the export and erasure routes; nil answers them 404.
-	Privacy Privacy
-	// Consent serves the consent checks and audience exports of the
-	// businesses' sending systems; nil answers them 404.
-	Consent Consent
 	// ReplyModes are the numbers' reply modes by E.164; a number not
 	// listed replies in TwiML.
 	ReplyModes map[string]ReplyMode
-	// Outbound queues replies of numbers in ReplyAPI mode and records
-	// delivery statuses; required when any number replies through the API
-	// or a provider takes no replies in its webhook's answer.
-	Outbound OutboundStore
+	Store      Store
 	// Providers are the SMS providers' inbound webhooks, each at
 	// POST /v1/webhooks/{name}/sms (and /status for a
 	// provider.StatusProvider); at least one is required.
 	Providers []provider.Provider
+	Logger    *zap.Logger
+	// Now and Rand default to time.Now and crypto/rand.Reader.
+	Now  func() time.Time
+	Rand io.Reader
 	// Metrics are served at /metrics; nil means a fresh NewMetrics().
 	Metrics *Metrics
-	// Config holds tenants, campaigns, numbers, API tokens and the access
-	// log, served by the admin API; the numbers it holds replace Numbers
-	// and ReplyModes. Nil: the static Numbers, and the config and token
-	// routes answer 404.
-	Config ConfigStore
+
+	HTTP     HTTPOptions
+	Console  ConsoleOptions
+	Services Services
+}
+
+// HTTPOptions are the HTTP serving's limits and listeners.
+type HTTPOptions struct {
+	// MaxBodyBytes caps a request's body (413 beyond it); 0:
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// RequestTimeout is the deadline of a request's context (but an
+	// audience export's); 0: DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// Timeouts are the HTTP server's (timeouts.go); a zero field takes
+	// its default.
+	Timeouts Timeouts
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client (for the limit of failed authentications); none: the socket
 	// peer is the client.
 	TrustedProxies []*net.IPNet
-	// ConsoleKey is the key material the support console's handle key
-	// derives from (HKDF, purpose "console session v1"): the master key,
-	// so that every gateway sharing it accepts the others' subscriber
-	// handles. Nil: a random key per process.
-	ConsoleKey []byte
-	// ConsoleSessions keeps the support console's sessions (the store);
-	// nil: the console is not served (404).
-	ConsoleSessions ConsoleSessions
-	// ConsoleIdle ends a console session not used for that long;
-	// 0: DefaultConsoleIdleTimeout. Every session ends ConsoleSessionMax
-	// after sign-in.
-	ConsoleIdle time.Duration
-	// Webhooks serves the event webhook routes (with Config); nil
-	// answers them 404.
-	Webhooks Webhooks
-	// Egress is what an event webhook's URL may reach (its allow-list);
-	// nil: public addresses only.
-	Egress *egress.Policy
-	// ReadyChecks are asked by /readyz after the store's ping; the first
-	// that fails makes it answer 503 with the check's name and reason.
-	ReadyChecks []ReadyCheck
-	// Security takes the security events and the consent checks' counts
-	// (security.Sink); nil: only the log line and the metric.
-	Security SecuritySink
-	// Timeouts are the HTTP server's (timeouts.go); a zero field takes
-	// its default.
-	Timeouts Timeouts
 	// AdminAddr, when set, is the admin listener's address: it serves
 	// /metrics without a token, /healthz and /readyz, and the public
 	// listener no longer serves /metrics (adminlistener.go).
@@ -134,6 +106,59 @@ type Options struct {
 	// BenchRoutes adds the benchmark-only routes /bench/hello,
 	// /bench/baseline and /debug/pprof/ (bench.go). Never on in production.
 	BenchRoutes bool
+}
+
+// ConsoleOptions are the support console's.
+type ConsoleOptions struct {
+	// Key is the key material the support console's handle key
+	// derives from (HKDF, purpose "console session v1"): the master key,
+	// so that every gateway sharing it accepts the others' subscriber
+	// handles. Nil: a random key per process.
+	Key []byte
+	// Sessions keeps the support console's sessions (the store);
+	// nil: the console is not served (404).
+	Sessions ConsoleSessions
+	// Idle ends a console session not used for that long;
+	// 0: DefaultConsoleIdleTimeout. Every session ends ConsoleSessionMax
+	// after sign-in.
+	Idle time.Duration
+}
+
+// Services are the optional collaborators of the server. Each is off when
+// nil: its routes answer 404 (Audit, Privacy, Consent, Config, Webhooks),
+// or the feature falls back as its comment says.
+type Services struct {
+	// Audit serves the evidence route; nil answers it with 404.
+	Audit Auditor
+	// Privacy serves the export and erasure routes; nil answers them 404.
+	Privacy Privacy
+	// Consent serves the consent checks and audience exports of the
+	// businesses' sending systems; nil answers them 404.
+	Consent Consent
+	// Config holds tenants, campaigns, numbers, API tokens and the access
+	// log, served by the admin API; the numbers it holds replace Numbers
+	// and ReplyModes. Nil: the static Numbers, and the config and token
+	// routes answer 404.
+	Config ConfigStore
+	// Webhooks serves the event webhook routes (with Config); nil
+	// answers them 404.
+	Webhooks Webhooks
+	// Egress is what an event webhook's URL may reach (its allow-list);
+	// nil: public addresses only.
+	Egress *egress.Policy
+	// Security takes the security events and the consent checks' counts
+	// (security.Sink); nil: only the log line and the metric.
+	Security SecuritySink
+	// Outbound queues replies of numbers in ReplyAPI mode and records
+	// delivery statuses; required when any number replies through the API
+	// or a provider takes no replies in its webhook's answer.
+	Outbound OutboundStore
+	// Spool, when set, keeps revocations that arrive while Store is
+	// unreachable (see ReplaySpooled); nil answers them 503 like the rest.
+	Spool Spool
+	// ReadyChecks are asked by /readyz after the store's ping; the first
+	// that fails makes it answer 503 with the check's name and reason.
+	ReadyChecks []ReadyCheck
 }
 
 // Server serves the gateway's routes. It is safe for concurrent use.
@@ -172,19 +197,19 @@ func New(opts Options) (*Server, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	if opts.MaxBodyBytes <= 0 {
-		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	if opts.HTTP.MaxBodyBytes <= 0 {
+		opts.HTTP.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if opts.RequestTimeout <= 0 {
-		opts.RequestTimeout = DefaultRequestTimeout
+	if opts.HTTP.RequestTimeout <= 0 {
+		opts.HTTP.RequestTimeout = DefaultRequestTimeout
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
-	opts.Timeouts = opts.Timeouts.withDefaults()
+	opts.HTTP.Timeouts = opts.HTTP.Timeouts.withDefaults()
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	for num, m := range opts.ReplyModes {
-		if m == ReplyAPI && opts.Outbound == nil {
+		if m == ReplyAPI && opts.Services.Outbound == nil {
 			return nil, fmt.Errorf("gateway: number %s replies through the api but there is no outbound store", optin.Phone(num))
 		}
 	}
@@ -201,7 +226,7 @@ func New(opts Options) (*Server, error) {
 		phones:         newPhoneCache(defaultPhoneCacheSize),
 		listeners:      &listeners{},
 	}
-	consoleKey := opts.ConsoleKey
+	consoleKey := opts.Console.Key
 	if len(consoleKey) == 0 {
 		consoleKey = make([]byte, 32)
 		if _, err := io.ReadFull(opts.Rand, consoleKey); err != nil {
@@ -216,15 +241,15 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.cfg.Store(staticSnapshot(opts.Numbers, opts.ReplyModes))
-	if opts.Config != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), opts.RequestTimeout)
+	if opts.Services.Config != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.HTTP.RequestTimeout)
 		defer cancel()
 		if err := s.reloadConfig(ctx); err != nil {
 			return nil, fmt.Errorf("gateway: load configuration: %w", err)
 		}
 	}
 	s.echo = s.routes()
-	if opts.AdminAddr != "" {
+	if opts.HTTP.AdminAddr != "" {
 		s.admin = s.adminRoutes()
 	}
 	return s, nil
@@ -245,7 +270,7 @@ func (s *Server) addProviders() error {
 		switch {
 		case s.providers[w.info.Name] != nil:
 			return fmt.Errorf("gateway: provider %s is given twice", w.info.Name)
-		case !w.info.Inline && s.opts.Outbound == nil:
+		case !w.info.Inline && s.opts.Services.Outbound == nil:
 			return fmt.Errorf("gateway: provider %s replies through the api but there is no outbound store", w.info.Name)
 		}
 		s.providers[w.info.Name] = w
@@ -261,15 +286,15 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = ipExtractor(s.opts.TrustedProxies)
+	e.IPExtractor = ipExtractor(s.opts.HTTP.TrustedProxies)
 	e.Use(
 		middleware.Recover(),
 		s.requestID,
 		s.accessLog,
 		s.bodyDeadline,
-		middleware.BodyLimit(fmt.Sprintf("%dB", s.opts.MaxBodyBytes)),
+		middleware.BodyLimit(fmt.Sprintf("%dB", s.opts.HTTP.MaxBodyBytes)),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
-			Timeout: s.opts.RequestTimeout,
+			Timeout: s.opts.HTTP.RequestTimeout,
 			// An audience export streams for as long as it takes; it ends
 			// when the client goes away.
 			Skipper: func(c echo.Context) bool { return c.Path() == audiencePath },
@@ -278,7 +303,7 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.handleHealthGet)
 	e.GET("/readyz", s.handleReadyGet)
-	if s.opts.AdminAddr == "" {
+	if s.opts.HTTP.AdminAddr == "" {
 		// The operator's token or a metrics token (metrics span tenants).
 		e.GET("/metrics", s.handleMetricsGet, s.authenticate, s.allow(optin.RoleMetrics))
 	}
@@ -349,7 +374,7 @@ func (s *Server) routes() *echo.Echo {
 	con.POST("/reveal", s.handleConsoleRevealPost)
 	con.POST("/opt-out", s.handleConsoleOptOutPost)
 
-	if s.opts.BenchRoutes {
+	if s.opts.HTTP.BenchRoutes {
 		s.benchRoutes(e)
 	}
 	return e
@@ -358,7 +383,7 @@ func (s *Server) routes() *echo.Echo {
 // Handler returns the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Serve accepts connections on addr, and on Options.AdminAddr when set,
+// Serve accepts connections on addr, and on Options.HTTP.AdminAddr when set,
 // until Shutdown (timeouts.go). It returns nil after a graceful shutdown.
 func (s *Server) Serve(addr string) error { return s.serve(addr) }
 
@@ -387,7 +412,7 @@ func (s *Server) handleReadyGet(c echo.Context) error {
 	if err := s.opts.Store.Ping(ctx); err != nil {
 		return err
 	}
-	for _, rc := range s.opts.ReadyChecks {
+	for _, rc := range s.opts.Services.ReadyChecks {
 		if err := rc.Check(ctx); err != nil {
 			c.Response().Header().Set("Retry-After", retryAfter)
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{

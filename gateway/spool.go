@@ -40,7 +40,7 @@ type spooledRevocation struct {
 // fails as process failed (503 with Retry-After).
 func (s *Server) processOrSpool(ctx context.Context, n *optin.Number, from optin.Phone, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
 	reply, outcome, err := s.process(ctx, n, from, in, render)
-	if err == nil || s.opts.Spool == nil ||
+	if err == nil || s.opts.Services.Spool == nil ||
 		!(errors.Is(err, optin.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
 		return reply, outcome, err
 	}
@@ -65,7 +65,7 @@ func (s *Server) processOrSpool(ctx context.Context, n *optin.Number, from optin
 	if merr != nil {
 		return nil, "", fmt.Errorf("gateway: spool %s: %w", in.MessageID, merr)
 	}
-	if serr := s.opts.Spool.Append(rec); serr != nil {
+	if serr := s.opts.Services.Spool.Append(rec); serr != nil {
 		return nil, "", fmt.Errorf("gateway: spool %s: %w (store: %w)", in.MessageID, serr, err)
 	}
 	return rendered, OutcomeSpooled, nil

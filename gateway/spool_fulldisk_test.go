@@ -79,7 +79,7 @@ func TestSpoolFullDiskTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sp.Close() })
-	h := newHarnessWith(t, func(o *gateway.Options) { o.Spool = sp })
+	h := newHarnessWith(t, func(o *gateway.Options) { o.Services.Spool = sp })
 
 	var people []string
 	for i := range 26 {

@@ -21,7 +21,7 @@ import (
 func newSpoolHarness(tb testing.TB) (*harness, *spool.Spool) {
 	tb.Helper()
 	sp := newSpool(tb)
-	return newHarnessWith(tb, func(o *gateway.Options) { o.Spool = sp }), sp
+	return newHarnessWith(tb, func(o *gateway.Options) { o.Services.Spool = sp }), sp
 }
 
 func newSpool(tb testing.TB) *spool.Spool {
@@ -45,7 +45,7 @@ func TestStopWhileRedisSlow(t *testing.T) {
 	proxy := redistest.NewProxy(t, srv.Addr())
 	sp := newSpool(t)
 	h := newHarnessOn(t, proxy.URL(), func(o *gateway.Options) {
-		o.Spool, o.RequestTimeout = sp, time.Second // the setup below must make it on a loaded machine
+		o.Services.Spool, o.HTTP.RequestTimeout = sp, time.Second // the setup below must make it on a loaded machine
 	})
 	from := "+12025550145"
 	h.sms(from, bizNumber, codeIn(t, h.sms(from, bizNumber, "JOIN")[0]))
@@ -183,8 +183,8 @@ func TestSpooledStopInAPIMode(t *testing.T) {
 	sp := newSpool(t)
 	h := newHarnessWith(t, func(o *gateway.Options) {
 		o.ReplyModes = map[string]gateway.ReplyMode{bizNumber: gateway.ReplyAPI}
-		o.Outbound = o.Store.(*store.Store)
-		o.Spool = sp
+		o.Services.Outbound = o.Store.(*store.Store)
+		o.Services.Spool = sp
 	})
 	fake := twiliofake.Start(t)
 	startSender(t, h, fake)

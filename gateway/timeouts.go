@@ -61,7 +61,7 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // httpServer is an http.Server for h with the timeouts.
 func (s *Server) httpServer(h http.Handler) *http.Server {
-	t := s.opts.Timeouts
+	t := s.opts.HTTP.Timeouts
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: t.ReadHeader,
@@ -147,7 +147,7 @@ func (l *listeners) shutdown(ctx context.Context) error {
 func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		t := s.opts.Timeouts
+		t := s.opts.HTTP.Timeouts
 		if req.Body == nil || req.Body == http.NoBody {
 			return next(c)
 		}
@@ -195,7 +195,7 @@ func isTimeout(err error) bool {
 // write Timeouts.Write from now: a streamed response may take as long as
 // it needs, as long as the client keeps reading.
 func (s *Server) streamWriter(c echo.Context) *deadlineWriter {
-	return &deadlineWriter{w: c.Response(), rc: http.NewResponseController(c.Response()), d: s.opts.Timeouts.Write}
+	return &deadlineWriter{w: c.Response(), rc: http.NewResponseController(c.Response()), d: s.opts.HTTP.Timeouts.Write}
 }
 
 type deadlineWriter struct {

@@ -69,7 +69,7 @@ func closedByServer(tb testing.TB, r io.Reader) bool {
 }
 
 func withTimeouts(t gateway.Timeouts) func(*gateway.Options) {
-	return func(o *gateway.Options) { o.Timeouts = t }
+	return func(o *gateway.Options) { o.HTTP.Timeouts = t }
 }
 
 // TestBodyTimeout: a chunked POST whose body never ends is answered 408
@@ -190,7 +190,7 @@ func TestExportOutlivesWriteTimeout(t *testing.T) {
 	const people, every, pause = 1200, 100, 60 * time.Millisecond // 12 pauses: ~0.7 s
 	tiny := 150 * time.Millisecond
 	h := newAdminHarness(t, withTimeouts(gateway.Timeouts{Write: tiny, Read: tiny}), func(o *gateway.Options) {
-		o.Consent = slowAudience{store: o.Consent, every: every, pause: pause}
+		o.Services.Consent = slowAudience{store: o.Services.Consent, every: every, pause: pause}
 	})
 	seedSubscribers(t, h, people)
 	_, sender := h.token("demo", optin.RoleSender)

@@ -44,7 +44,7 @@ const (
 // needWebhooks answers 404 where the event webhooks are not served.
 func (s *Server) needWebhooks(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.Config == nil || s.opts.Webhooks == nil {
+		if s.opts.Services.Config == nil || s.opts.Services.Webhooks == nil {
 			return optin.ErrNotFound
 		}
 		return next(c)
@@ -78,7 +78,7 @@ func (s *Server) webhookOf(c echo.Context) (optin.WebhookDoc, []byte, error) {
 	if err != nil {
 		return d, nil, err
 	}
-	raw, err := s.opts.Config.ConfigGet(c.Request().Context(), webhookRef(t.ID, c.Param("id")))
+	raw, err := s.opts.Services.Config.ConfigGet(c.Request().Context(), webhookRef(t.ID, c.Param("id")))
 	if err != nil {
 		return d, nil, err
 	}
@@ -91,7 +91,7 @@ func (s *Server) handleWebhookList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	docs, err := s.opts.Webhooks.List(c.Request().Context(), t.ID)
+	docs, err := s.opts.Services.Webhooks.List(c.Request().Context(), t.ID)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Server) handleWebhookGet(c echo.Context) error {
 
 // handleWebhookPut creates an endpoint (201, with its signing secret, the
 // only time it is shown) or replaces its url and events (200; the secret
-// stays). The URL must pass the egress policy (Options.Egress: a public
+// stays). The URL must pass the egress policy (Options.Services.Egress: a public
 // address, or one the operator allows; 400 naming the field url).
 // Versioned and audited like every configuration document; the
 // audit record never holds the secret, sealed or not.
@@ -145,13 +145,13 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 	if err := next.Validate(); err != nil {
 		return err
 	}
-	if err := s.opts.Egress.CheckURL(next.URL); err != nil {
+	if err := s.opts.Services.Egress.CheckURL(next.URL); err != nil {
 		s.security(c, "egress_refused")
 		return &optin.FieldError{Field: "url", Msg: "url " + err.Error()}
 	}
 	ctx := c.Request().Context()
 	ref := webhookRef(t.ID, id)
-	prevRaw, err := s.opts.Config.ConfigGet(ctx, ref)
+	prevRaw, err := s.opts.Services.Config.ConfigGet(ctx, ref)
 	if err != nil && !errors.Is(err, optin.ErrNotFound) {
 		return err
 	}
@@ -188,7 +188,7 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 		if secret, err = newWebhookSecret(s.opts.Rand); err != nil {
 			return err
 		}
-		if next.Secret, err = s.opts.Webhooks.SealSecret(t.ID, id, secret); err != nil {
+		if next.Secret, err = s.opts.Services.Webhooks.SealSecret(t.ID, id, secret); err != nil {
 			return err
 		}
 	}
@@ -244,7 +244,7 @@ func (s *Server) handleWebhookDeadLetters(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.opts.Webhooks.DeadLetters(c.Request().Context(), d.Tenant, d.ID, limit)
+	items, err := s.opts.Services.Webhooks.DeadLetters(c.Request().Context(), d.Tenant, d.ID, limit)
 	if err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func (s *Server) handleWebhookReplay(c echo.Context) error {
 	if err != nil {
 		return &optin.FieldError{Field: "since", Msg: "since must be an RFC 3339 time"}
 	}
-	n, err := s.opts.Webhooks.Replay(c.Request().Context(), d.Tenant, d.ID, since)
+	n, err := s.opts.Services.Webhooks.Replay(c.Request().Context(), d.Tenant, d.ID, since)
 	if err != nil {
 		return err
 	}

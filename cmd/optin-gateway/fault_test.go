@@ -244,7 +244,7 @@ func newTestGateway(tb testing.TB, srv *redistest.Server) (string, *config.Confi
 	tb.Cleanup(func() { st.Close() })
 	gw, err := gateway.New(gateway.Options{
 		PublicURL: cfg.PublicURL, TwilioAuthToken: cfg.Provider(twilio.Name).(*twilio.Settings).AuthToken, AdminToken: cfg.AdminToken,
-		Numbers: cfg.Numbers(), Store: st, RequestTimeout: 3 * time.Second,
+		Numbers: cfg.Numbers(), Store: st, HTTP: gateway.HTTPOptions{RequestTimeout: 3 * time.Second},
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -53,7 +53,7 @@ func startGateway(t *testing.T) *gatewayUnderTest {
 		TwilioAuthToken: e2eTwilioToken,
 		AdminToken:      e2eAdminToken,
 		Store:           st,
-		Config:          st,
+		Services:        gateway.Services{Config: st},
 		Logger:          zaptest.NewLogger(t),
 	})
 	if err != nil {

@@ -178,7 +178,7 @@ func TestRunDrivesFlowsThroughTheGateway(t *testing.T) {
 	num := &optin.Number{Tenant: "demo", E164: "+12025550100", Campaigns: []optin.Campaign{deals}}
 	const token, public = "loadgentoken0123456789", "https://optin.example.com"
 	g, err := gateway.New(gateway.Options{PublicURL: public, TwilioAuthToken: token, AdminToken: "loadgen-admin-token-0123",
-		Numbers: map[string]*optin.Number{num.E164: num}, Store: st, BenchRoutes: true})
+		Numbers: map[string]*optin.Number{num.E164: num}, Store: st, HTTP: gateway.HTTPOptions{BenchRoutes: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
