@@ -73,6 +73,9 @@ type loaded struct {
 	dk        *dataKey
 }
 
+// StoreHandle makes a *loaded the optin.Handle of a Subscriber.
+func (*loaded) StoreHandle() {}
+
 // decodeReadSet returns the subscriber id of tenant that rs holds, with the
 // codes of campaigns: its state decoded, its data key unwrapped (a fresh
 // one when it has none) and its codes opened.
