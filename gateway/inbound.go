@@ -8,16 +8,16 @@ import (
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
-// process runs one inbound message from phone to number n: load the
+// process runs one inbound message (from in.From) to number n: load the
 // subscriber (one round trip), decide, render, apply (one round trip). On a
 // concurrent change it loads and decides again, so every message is decided
 // on the state it is applied to. A message processed before gets its stored
 // reply and changes nothing. It returns the reply and the outcome's name
 // ("duplicate" for a retry).
-func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
+func (s *Server) process(ctx context.Context, n *optin.Number, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
 	campaigns := n.CampaignIDs()
 	for range maxConflicts {
-		sub, stored, err := s.opts.Store.Load(ctx, n.Tenant, from, campaigns, in)
+		sub, stored, err := s.opts.Store.Load(ctx, n.Tenant, in.From, campaigns, in)
 		if err != nil {
 			return nil, "", err
 		}
@@ -38,7 +38,7 @@ func (s *Server) process(ctx context.Context, n *optin.Number, from optin.Phone,
 			s.metrics.replyFailures.WithLabelValues(in.Provider).Inc()
 			return nil, "", fmt.Errorf("gateway: render reply: %w", err)
 		}
-		stored, err = s.apply(ctx, n, from, sub, dec, in, reply)
+		stored, err = s.apply(ctx, n, sub, dec, in, reply)
 		switch {
 		case err == nil:
 			s.metrics.observeTransitions(sub, dec)

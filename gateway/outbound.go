@@ -57,13 +57,14 @@ type OutboundStore interface {
 // replyMode returns the reply mode of number n.
 func (s *Server) replyMode(n *optin.Number) ReplyMode { return s.snap().modes[n.E164] }
 
-// apply writes dec, queueing the replies when n replies through the API.
-func (s *Server) apply(ctx context.Context, n *optin.Number, from optin.Phone, sub optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) ([]byte, error) {
+// apply writes dec, queueing the replies (to in.From) when n replies
+// through the API.
+func (s *Server) apply(ctx context.Context, n *optin.Number, sub optin.Subscriber, dec optin.Decision, in optin.Inbound, reply []byte) ([]byte, error) {
 	if !s.queues(n, in) {
 		_, stored, err := s.opts.Store.Apply(ctx, sub, dec, in, reply)
 		return stored, err
 	}
-	queued := optin.RepliesFor(n, sub, from, in, dec.Replies, s.opts.Now())
+	queued := optin.RepliesFor(n, sub, in, dec.Replies, s.opts.Now())
 	_, stored, err := s.opts.Services.Outbound.ApplyQueued(ctx, sub, dec, in, reply, queued)
 	return stored, err
 }

@@ -152,7 +152,8 @@ func (s *Server) processProvider(c echo.Context, w *webhook, msg *provider.Inbou
 	if !ok {
 		return nil, unknownNumber{w.info.ToField}
 	}
-	reply, outcome, err := s.processOrSpool(c.Request().Context(), num, from, in, w.p.Render)
+	in.From, in.To = from, to
+	reply, outcome, err := s.processOrSpool(c.Request().Context(), num, in, w.p.Render)
 	if err != nil {
 		return nil, err
 	}

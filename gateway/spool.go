@@ -25,12 +25,40 @@ const OutcomeSpooled = "opt_out_spooled"
 
 // spooledRevocation is one spool record: what replaying the message
 // needs. It holds the person's number and the message text; the spool
-// encrypts every record.
+// encrypts every record. Records outlive the process that wrote them
+// (they are replayed after a restart, perhaps by a newer release), so
+// this is their format, pinned by a test: change it only compatibly.
 type spooledRevocation struct {
-	To         string        `json:"to"`   // the business number, E.164 or short code
-	From       optin.Phone   `json:"from"` // the person, E.164
-	In         optin.Inbound `json:"in"`
-	ReceivedAt time.Time     `json:"received_at"`
+	To         string         `json:"to"`   // the business number, E.164 or short code
+	From       optin.Phone    `json:"from"` // the person, E.164
+	In         spooledMessage `json:"in"`
+	ReceivedAt time.Time      `json:"received_at"`
+}
+
+// spooledMessage is the message of a spool record, its fields named as
+// records have always named them (optin.Inbound's, untagged), without the
+// numbers, which the record holds beside it.
+type spooledMessage struct {
+	Provider       string `json:"Provider"`
+	MessageID      string `json:"MessageID"`
+	Text           string `json:"Text"`
+	ProviderOptOut string `json:"ProviderOptOut"`
+}
+
+// spoolRecord is the record of message in to number n, received at at.
+func spoolRecord(n *optin.Number, in optin.Inbound, at time.Time) spooledRevocation {
+	return spooledRevocation{
+		To: n.E164, From: in.From, ReceivedAt: at,
+		In: spooledMessage{Provider: in.Provider, MessageID: in.MessageID, Text: in.Text, ProviderOptOut: in.ProviderOptOut},
+	}
+}
+
+// inbound is the message that record r holds.
+func (r spooledRevocation) inbound() optin.Inbound {
+	return optin.Inbound{
+		Provider: r.In.Provider, MessageID: r.In.MessageID, From: r.From, To: optin.Phone(r.To),
+		Text: r.In.Text, ProviderOptOut: r.In.ProviderOptOut,
+	}
 }
 
 // processOrSpool runs process and, when the store cannot be reached (or
@@ -38,8 +66,8 @@ type spooledRevocation struct {
 // the spool instead and answers as a revocation is answered: the
 // confirmation is only sent once the revocation is durable. Anything else
 // fails as process failed (503 with Retry-After).
-func (s *Server) processOrSpool(ctx context.Context, n *optin.Number, from optin.Phone, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
-	reply, outcome, err := s.process(ctx, n, from, in, render)
+func (s *Server) processOrSpool(ctx context.Context, n *optin.Number, in optin.Inbound, render func([]string) ([]byte, error)) ([]byte, string, error) {
+	reply, outcome, err := s.process(ctx, n, in, render)
 	if err == nil || s.opts.Services.Spool == nil ||
 		!(errors.Is(err, optin.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
 		return reply, outcome, err
@@ -61,7 +89,7 @@ func (s *Server) processOrSpool(ctx context.Context, n *optin.Number, from optin
 	if rerr != nil {
 		return nil, "", fmt.Errorf("gateway: render reply: %w", rerr)
 	}
-	rec, merr := json.Marshal(spooledRevocation{To: n.E164, From: from, In: in, ReceivedAt: now})
+	rec, merr := json.Marshal(spoolRecord(n, in, now))
 	if merr != nil {
 		return nil, "", fmt.Errorf("gateway: spool %s: %w", in.MessageID, merr)
 	}
@@ -93,11 +121,12 @@ func (s *Server) ReplaySpooled(ctx context.Context, record []byte) error {
 	at := r.ReceivedAt
 	srv := *s
 	srv.opts.Now = func() time.Time { return at }
-	_, outcome, err := srv.process(ctx, n, r.From, r.In, func([]string) ([]byte, error) {
+	in := r.inbound()
+	_, outcome, err := srv.process(ctx, n, in, func([]string) ([]byte, error) {
 		// The person got the confirmation when the webhook answered (or
 		// gets it now from the outbound queue, where replies are queued);
 		// a retry of the same message gets this empty answer.
-		if w, ok := s.providers[r.In.Provider]; ok {
+		if w, ok := s.providers[in.Provider]; ok {
 			return w.p.Render(nil)
 		}
 		return []byte{}, nil
@@ -105,6 +134,6 @@ func (s *Server) ReplaySpooled(ctx context.Context, record []byte) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("spool: revocation applied", zap.Stringer("from", r.From), zap.String("message_id", r.In.MessageID), zap.String("outcome", outcome))
+	s.log.Info("spool: revocation applied", zap.Stringer("from", in.From), zap.String("message_id", in.MessageID), zap.String("outcome", outcome))
 	return nil
 }

@@ -12,7 +12,12 @@ import (
 type Inbound struct {
 	Provider  string // "twilio"
 	MessageID string // the provider's id, unique per message
-	Text      string // the body exactly as received
+	// From is the person's number, E.164, and To the business number it
+	// was sent to (E.164 or a short code), as the gateway normalised them.
+	// Both are empty in the pseudo-messages of changes that no text
+	// caused (a revocation by hand, a provider's block).
+	From, To Phone
+	Text     string // the body exactly as received
 	// ProviderOptOut is the provider's own reading of the message when it
 	// handles opt-out itself (Twilio's OptOutType: "STOP", "START", "HELP");
 	// empty otherwise.

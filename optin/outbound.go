@@ -28,12 +28,13 @@ func ReplyID(in Inbound, i int) string {
 }
 
 // RepliesFor returns the replies of decision dec to message in from
-// subscriber sub on number n, to be queued: one per text, in order.
-func RepliesFor(n *Number, sub Subscriber, to Phone, in Inbound, texts []string, now time.Time) []Reply {
+// subscriber sub (at in.From) on number n, to be queued: one per text, in
+// order.
+func RepliesFor(n *Number, sub Subscriber, in Inbound, texts []string, now time.Time) []Reply {
 	out := make([]Reply, len(texts))
 	for i, t := range texts {
 		out[i] = Reply{
-			ID: ReplyID(in, i), Tenant: n.Tenant, Subscriber: sub.ID, From: n.E164, To: to,
+			ID: ReplyID(in, i), Tenant: n.Tenant, Subscriber: sub.ID, From: n.E164, To: in.From,
 			Body: t, Provider: in.Provider, CausedBy: in.MessageID, QueuedAt: now,
 		}
 	}

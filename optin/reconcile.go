@@ -40,20 +40,3 @@ func ProviderBlocked(sub Subscriber, n *Number, cause Cause, now time.Time) Deci
 func BlockedMessage(cause Cause) Inbound {
 	return Inbound{Provider: cause.Provider, MessageID: "blocked:" + cause.Signal + ":" + cause.MessageID}
 }
-
-// providerOptOutCodes are the error codes by which providers say the
-// person opted out at the provider: Twilio's 21610 ("Attempt to send to
-// unsubscribed recipient"), Telnyx's 40300 ("Blocked due to STOP
-// message") and Vonage's delivery receipt err-code 9 (the person asked
-// not to receive messages from the sending number).
-var providerOptOutCodes = map[string]map[string]bool{
-	"twilio": {"21610": true},
-	"telnyx": {"40300": true},
-	"vonage": {"9": true},
-}
-
-// IsProviderOptOut reports whether error code of provider means the
-// person opted out at the provider, which ProviderBlocked then records.
-func IsProviderOptOut(provider, code string) bool {
-	return providerOptOutCodes[provider][code]
-}

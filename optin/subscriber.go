@@ -17,9 +17,18 @@ type Subscriber struct {
 	// Phone is the subscriber's number when the caller knows it (the
 	// store's Load sets it); the store keeps it only sealed.
 	Phone Phone
-	// Key is the store's handle on the subscriber's data key, set by Load
-	// and used by Apply; opaque to the domain.
-	Key any
+	// Key is the store's handle on what it loaded the subscriber from (the
+	// data key among it), set by Load and used by Apply; nil for a
+	// subscriber the store did not load.
+	Key Handle
+}
+
+// Handle is the store's handle on a subscriber it loaded: opaque to the
+// domain, which only carries it from Load to Apply. The store's own type
+// implements it, and the store asserts it back to that type.
+type Handle interface {
+	// StoreHandle marks the store's type; it does nothing.
+	StoreHandle()
 }
 
 // Enrollment is a subscriber's standing with one campaign.

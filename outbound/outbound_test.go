@@ -95,9 +95,9 @@ func newSid() string {
 func (e *env) enqueue(tb testing.TB, from string, to optin.Phone, bodies ...string) []optin.Reply {
 	tb.Helper()
 	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, to)}
-	in := optin.Inbound{Provider: "twilio", MessageID: newSid()}
+	in := optin.Inbound{Provider: "twilio", MessageID: newSid(), From: to, To: optin.Phone(from)}
 	n := &optin.Number{Tenant: tenant, E164: from}
-	replies := optin.RepliesFor(n, sub, to, in, bodies, time.Now())
+	replies := optin.RepliesFor(n, sub, in, bodies, time.Now())
 	if _, _, err := e.st.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, replies); err != nil {
 		tb.Fatalf("ApplyQueued: %v", err)
 	}

@@ -66,7 +66,8 @@ func sendVia(t *testing.T, e *env, s outbound.Sender, person int, in optin.Inbou
 	t.Helper()
 	p := subscriberPhone(person)
 	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, p)}
-	replies := optin.RepliesFor(testNumbers(t)[fastNumber], sub, p, in, texts, time.Now())
+	in.From, in.To = p, fastNumber
+	replies := optin.RepliesFor(testNumbers(t)[fastNumber], sub, in, texts, time.Now())
 	if _, _, err := e.st.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, replies); err != nil {
 		t.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func (w *Worker) deliver(ctx context.Context, q lanes.QueuedReply) error {
 			lastCode = strconv.Itoa(se.Code)
 		}
 		if !retry {
-			if optin.IsProviderOptOut(r.Provider, lastCode) {
+			if se.OptOut {
 				if err := w.reconcile(ctx, r, se.Code); err != nil {
 					return err
 				}

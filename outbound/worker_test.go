@@ -351,8 +351,8 @@ func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 	other := openStore(t, e.redis.URL(), otherKey)
 	p := subscriberPhone(7)
 	sub := optin.Subscriber{Tenant: tenant, ID: e.pseud.Pseudonym(tenant, p)}
-	in := optin.Inbound{Provider: "twilio", MessageID: newSid()}
-	bad := optin.RepliesFor(testNumbers(t)[fastNumber], sub, p, in, []string{"sealed under another key"}, time.Now())
+	in := optin.Inbound{Provider: "twilio", MessageID: newSid(), From: p, To: fastNumber}
+	bad := optin.RepliesFor(testNumbers(t)[fastNumber], sub, in, []string{"sealed under another key"}, time.Now())
 	if _, _, err := other.ApplyQueued(context.Background(), sub, optin.Decision{}, in, []byte{}, bad); err != nil {
 		t.Fatal(err)
 	}

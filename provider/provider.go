@@ -47,7 +47,8 @@ type Provider interface {
 	Render(replies []string) ([]byte, error)
 	// OptOut reports whether the provider's error code (of a refused
 	// send or a delivery status) means the person opted out at the
-	// provider (Twilio's 21610).
+	// provider (Twilio's 21610). The provider's sender reads its refusals
+	// the same way (SendError.OptOut).
 	OptOut(code string) bool
 }
 
@@ -190,6 +191,11 @@ type SendError struct {
 	// number (Twilio's 21211 does), so Error leaves it out and it is
 	// never logged or stored.
 	Message string
+	// OptOut says the code means the person opted out at the provider
+	// (Twilio's 21610): the sender sets it by its provider's own reading
+	// of its codes, and the outbound worker then ends the person's
+	// consent (optin.ProviderBlocked).
+	OptOut bool
 }
 
 func (e *SendError) Error() string {

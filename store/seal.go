@@ -14,11 +14,17 @@ type eventTexts struct {
 	Replies []string `json:"replies,omitempty"`
 }
 
+// sealer seals a text field bound to ad: a *dataKey, or in tests a
+// stand-in whose output can be read.
+type sealer interface {
+	seal(plain []byte, ad string) string
+}
+
 // sealEvent returns ev as the store keeps it: its texts sealed under dk,
 // bound to its tenant, subscriber and id, and cleared. The structure (the
 // states, time, campaign, reason, rule, pack) stays in clear: it is the
 // proof of consent and holds no personal data.
-func sealEvent(dk *dataKey, ev optin.Event) optin.Event {
+func sealEvent(dk sealer, ev optin.Event) optin.Event {
 	t := eventTexts{Words: ev.Cause.Words, Replies: ev.Replies}
 	if ev.Match != nil {
 		t.Matched = ev.Match.Matched
@@ -60,7 +66,7 @@ func openEvent(dk *dataKey, ev optin.Event) optin.Event {
 // sealReply encodes r for the queue with the person's number and the text
 // (a prompt holds its live code) sealed under the subscriber's data key,
 // bound to the reply's id: a Redis dump shows neither.
-func sealReply(dk *dataKey, r optin.Reply) ([]byte, error) {
+func sealReply(dk sealer, r optin.Reply) ([]byte, error) {
 	r.To = optin.Phone(dk.seal([]byte(r.To.E164()), adOf(r.Tenant, r.Subscriber, "reply/"+r.ID+"/to")))
 	r.Body = dk.seal([]byte(r.Body), adOf(r.Tenant, r.Subscriber, "reply/"+r.ID+"/body"))
 	return json.Marshal(r)

@@ -73,6 +73,9 @@ type loaded struct {
 	dk        *dataKey
 }
 
+// StoreHandle makes a *loaded the optin.Handle of a Subscriber.
+func (*loaded) StoreHandle() {}
+
 // decodeReadSet returns the subscriber id of tenant that rs holds, with the
 // codes of campaigns: its state decoded, its data key unwrapped (a fresh
 // one when it has none) and its codes opened.
@@ -251,7 +254,6 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		return 0, nil, err
 	}
 	dials := s.persistDials()
-	shard := shardOf(prev.ID, s.shards)
 	ld, ok := prev.Key.(*loaded)
 	if !ok {
 		// Not returned by Load: one more round trip to read what Redis
@@ -267,102 +269,15 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		}
 		ld = cur.Key.(*loaded)
 	}
+	call, err := buildApply(applyInput{
+		prev: prev, dec: dec, in: in, reply: reply, queued: queued, ld: ld, seal: ld.dk,
+		shards: s.shards, idemTTL: s.idemTTL, historyLen: s.historyLen,
+	})
+	if err != nil {
+		return 0, nil, err
+	}
 	dk := ld.dk
-	keys := []string{
-		subscriberKey(shard, prev.Tenant, prev.ID),
-		idempotencyKey(shard, in.Provider, in.MessageID),
-		OutboxKey(shard),
-		historyKey(shard, prev.Tenant, prev.ID),
-		OutQueueKey(shard),
-		dataKeyKey(shard, prev.Tenant, prev.ID),
-	}
-	// Only a decision that stores something personal needs the data key;
-	// a message that meant nothing leaves none behind.
-	needKey := dec.Changed || len(dec.Events) > 0 || len(queued) > 0 || len(dec.Replies) > 0
-	doc, phone := "", ""
-	var audience []string // "+" or "-" per audience key appended below
-	if dec.Changed {
-		next := withEvidence(dec, in)
-		for id, e := range next {
-			was, is := prev.Enrollments[id].State == optin.StateSubscribed, e.State == optin.StateSubscribed
-			switch {
-			case is && !was:
-				audience = append(audience, "+", id)
-			case was && !is:
-				audience = append(audience, "-", id)
-			}
-		}
-		b, err := json.Marshal(next)
-		if err != nil {
-			return 0, nil, fmt.Errorf("store: apply %s v%d: %w", prev.ID, prev.Version, err)
-		}
-		doc = string(b)
-		if prev.Phone != "" {
-			phone = dk.seal([]byte(prev.Phone.E164()), adOf(prev.Tenant, prev.ID, "phone"))
-		}
-	}
-	stored := string(reply)
-	if len(dec.Replies) > 0 {
-		stored = dk.seal(reply, adOf(prev.Tenant, prev.ID, "idem/"+in.Provider+"/"+in.MessageID))
-	}
-	// The tail of ARGV, after the fixed part: the read set's code values,
-	// the events, the replies, the codes to write, the audience changes.
-	var tail []any
-	for _, c := range ld.campaigns {
-		keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, c))
-		tail = append(tail, ld.rs.code(c))
-	}
-	for i, ev := range dec.Events {
-		ev.ID = EventID(in, ev.Campaign, i)
-		b, err := json.Marshal(sealEvent(dk, ev))
-		if err != nil {
-			return 0, nil, fmt.Errorf("store: apply %s v%d: event: %w", prev.ID, prev.Version, err)
-		}
-		tail = append(tail, b)
-	}
-	for _, r := range queued {
-		b, err := sealReply(dk, r)
-		if err != nil {
-			return 0, nil, fmt.Errorf("store: apply %s v%d: reply: %w", prev.ID, prev.Version, err)
-		}
-		tail = append(tail, b)
-	}
-	written := map[string]string{} // campaign → the code written, sealed ("" deleted)
-	for id, e := range dec.Next.Enrollments {
-		if sameCode(prev.Enrollments[id].Code, e.Code) {
-			continue
-		}
-		keys = append(keys, codeKey(shard, prev.Tenant, prev.ID, id))
-		if e.Code == nil {
-			written[id] = ""
-			tail = append(tail, "", 0)
-			continue
-		}
-		needKey = true
-		b, err := json.Marshal(e.Code)
-		if err != nil {
-			return 0, nil, fmt.Errorf("store: apply %s v%d: code: %w", prev.ID, prev.Version, err)
-		}
-		written[id] = dk.seal(b, adOf(prev.Tenant, prev.ID, "code/"+id))
-		tail = append(tail, written[id], e.Code.ExpiresAt.UnixMilli())
-	}
-	keyMode := ""
-	if needKey && dk.fresh {
-		keyMode = "new"
-	}
-	member := ""
-	for i := 0; i < len(audience); i += 2 {
-		keys = append(keys, audienceKey(shard, prev.Tenant, audience[i+1]))
-		tail = append(tail, audience[i])
-		member = prev.ID
-	}
-	if len(audience) > 0 {
-		keys = append(keys, suppressionKey(shard, prev.Tenant, prev.ID))
-	}
-	args := append([]any{prev.Version, doc, stored, s.idemTTL.Milliseconds(), s.historyLen,
-		ld.rs.doc, ld.rs.wrapped, keyMode, dk.wrapped, phone, member,
-		len(ld.campaigns), len(dec.Events), len(queued), len(written), len(audience) / 2}, tail...)
-	res, err := applyScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	res, err := applyScript.Run(ctx, s.rdb, call.keys, call.args...).StringSlice()
 	if err != nil {
 		s.cache.forget(prev.Tenant, prev.ID)
 		return 0, nil, translate(fmt.Sprintf("apply %s v%d", prev.ID, prev.Version), err)
@@ -391,10 +306,10 @@ func (s *Store) ApplyQueued(ctx context.Context, prev optin.Subscriber, dec opti
 		return 0, nil, fmt.Errorf("store: apply %s v%d: version %q: %w", prev.ID, prev.Version, res[1], err)
 	}
 	wrapped := ""
-	if keyMode == "new" {
+	if call.newKey {
 		wrapped = dk.wrapped
 	}
-	s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, doc, wrapped, written))
+	s.cache.put(prev.Tenant, prev.ID, ld.rs.after(v, call.doc, wrapped, call.written))
 	if err := s.persistAfter(ctx, op, dials); err != nil {
 		return 0, nil, err
 	}

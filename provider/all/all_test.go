@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/provider"
 	"github.com/optin-gateway/optin-gateway/provider/all"
 	"github.com/optin-gateway/optin-gateway/provider/bandwidth"
@@ -34,9 +33,9 @@ func TestDefinitions(t *testing.T) {
 	}
 }
 
-// TestOptOutCodes: each provider's opt-out error code is the one the
-// outbound worker reconciles by (optin.IsProviderOptOut), so that a
-// refused send and a delivery status end consent alike.
+// TestOptOutCodes: each provider's webhook reads its opt-out error code
+// as one, and nothing else. Its sender reads refusals by the same code
+// (SendError.OptOut; tested in the provider's package).
 func TestOptOutCodes(t *testing.T) {
 	pub, _, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -59,8 +58,8 @@ func TestOptOutCodes(t *testing.T) {
 		{vg, vonage.ErrorOptedOut},
 	} {
 		name := tc.p.Info().Name
-		if !tc.p.OptOut(tc.code) || !optin.IsProviderOptOut(name, tc.code) {
-			t.Errorf("%s: OptOut(%s) = %v, optin.IsProviderOptOut = %v; want both true", name, tc.code, tc.p.OptOut(tc.code), optin.IsProviderOptOut(name, tc.code))
+		if !tc.p.OptOut(tc.code) {
+			t.Errorf("%s: OptOut(%s) = false; want true", name, tc.code)
 		}
 		if tc.p.OptOut("0") {
 			t.Errorf("%s: OptOut(0) = true; want false", name)

@@ -46,6 +46,8 @@ func NewSender(apiKey, baseURL string, hc *http.Client) (*Sender, error) {
 func (t *Sender) Name() string { return Name }
 
 // Send posts {"from","to","text"} to /v2/messages and returns data.id.
+// A refusal carries the first error's code, and SendError.OptOut when it
+// is ErrorOptedOut.
 // Delivery statuses go to the messaging profile's webhook.
 func (t *Sender) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
 	body, err := json.Marshal(map[string]string{"from": r.From, "to": r.To.E164(), "text": r.Body})
@@ -75,6 +77,7 @@ func (t *Sender) Send(ctx context.Context, r optin.Reply, _ string) (string, err
 		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
 			se.Code, _ = strconv.Atoi(e.Errors[0].Code)
 			se.Message = e.Errors[0].Title
+			se.OptOut = optedOut(e.Errors[0].Code)
 		}
 		return "", se
 	}

@@ -154,4 +154,8 @@ func (t *Webhook) Parse(r provider.Request) (provider.Messages, error) {
 func (t *Webhook) Render([]string) ([]byte, error) { return []byte{}, nil }
 
 // OptOut reports whether code is ErrorOptedOut.
-func (t *Webhook) OptOut(code string) bool { return code == ErrorOptedOut }
+func (t *Webhook) OptOut(code string) bool { return optedOut(code) }
+
+// optedOut reports whether code, of a delivery status or a refused send,
+// is ErrorOptedOut.
+func optedOut(code string) bool { return code == ErrorOptedOut }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/twilio/twilio-go"
@@ -95,15 +96,15 @@ func (t *Sender) Find(_ context.Context, r optin.Reply, since time.Time) (string
 }
 
 // sendError turns twilio-go's error into a *provider.SendError when
-// Twilio answered with one.
+// Twilio answered with one; its OptOut is set for ErrorOptedOut.
 func sendError(err error) error {
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
-		return &provider.SendError{Status: te.Status, Code: te.Code, Message: te.Message}
+		return &provider.SendError{Status: te.Status, Code: te.Code, Message: te.Message, OptOut: optedOut(strconv.Itoa(te.Code))}
 	}
 	var v1 *client.RestErrorV1
 	if errors.As(err, &v1) {
-		return &provider.SendError{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message}
+		return &provider.SendError{Status: v1.HttpStatusCode, Code: v1.Code, Message: v1.Message, OptOut: optedOut(strconv.Itoa(v1.Code))}
 	}
 	return provider.TransportError(Name, err)
 }

@@ -99,4 +99,8 @@ func (w *Webhook) ParseStatus(r provider.Request) (provider.Status, error) {
 func (w *Webhook) Render(replies []string) ([]byte, error) { return messagesTwiML(replies), nil }
 
 // OptOut reports whether code is ErrorOptedOut.
-func (w *Webhook) OptOut(code string) bool { return code == ErrorOptedOut }
+func (w *Webhook) OptOut(code string) bool { return optedOut(code) }
+
+// optedOut reports whether code, of a status callback or a refused send,
+// is ErrorOptedOut.
+func optedOut(code string) bool { return code == ErrorOptedOut }

@@ -48,7 +48,10 @@ func (v *Sender) Name() string { return Name }
 // Send posts the message as a form and returns the first part's
 // message-id. Vonage answers 200 with a status per part: "0" is accepted,
 // "1" (throttled) and "5" (internal error) are temporary, anything else is
-// a refusal with that status as the code.
+// a refusal with that status as the code. No send status means an opt-out
+// (status 9 is an account out of credit; ErrorOptedOut is an err-code of
+// delivery receipts, read by the webhook's OptOut), so a refusal never
+// carries SendError.OptOut.
 func (v *Sender) Send(ctx context.Context, r optin.Reply, _ string) (string, error) {
 	form := url.Values{
 		"api_key": {v.apiKey}, "api_secret": {v.apiSecret},
