@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -180,18 +181,8 @@ func TestArchiverRepairsTornRecordAndSkipsReplays(t *testing.T) {
 	opts := testArchiverOptions(t)
 	addEvents(t, st, 0, 50)
 
-	// A crash between the fsync and the deletion: Redis goes away right
-	// after the first batch is fsync'd, so its entries stay in the streams.
-	crashed := make(chan struct{})
-	var once sync.Once
-	crashing := opts
-	crashing.OnCommit = func(Commit) { once.Do(func() { srv.Kill(t); close(crashed) }) }
-	stop := runArchiver(t, st, crashing)
-	<-crashed
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	srv.Restart(t)
+	// A crash between the fsync and the deletion.
+	crashAfterFirstCommit(t, st, srv, opts)
 	sum, err := VerifyLog(opts.Dir)
 	if err != nil || sum.Records != 50 || outboxLen(t, st) != 50 {
 		t.Fatalf("after the crash: log %d records (%v), outbox %d; want 50 archived and all 50 still in the outbox",
@@ -234,33 +225,59 @@ func isBreak(err error, kind string) bool {
 	return errors.As(err, &ce) && ce.Kind == kind
 }
 
+// leaseTokens records the fencing tokens an archiver takes (its
+// OnLease), safe for the archiver's goroutine.
+type leaseTokens struct {
+	mu     sync.Mutex
+	tokens []int64
+}
+
+func (l *leaseTokens) add(token int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tokens = append(l.tokens, token)
+}
+
+// taken returns the tokens recorded so far.
+func (l *leaseTokens) taken() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.tokens)
+}
+
+// crashAfterFirstCommit runs an archiver with opts until Redis goes away
+// right after its first batch is fsync'd (a crash between the fsync and
+// the deletion, so the batch's entries stay in the streams), then starts
+// Redis again.
+func crashAfterFirstCommit(tb testing.TB, st *Store, srv *redistest.Server, opts ArchiverOptions) {
+	tb.Helper()
+	crashed := make(chan struct{})
+	var once sync.Once
+	opts.OnCommit = func(Commit) { once.Do(func() { srv.Kill(tb); close(crashed) }) }
+	stop := runArchiver(tb, st, opts)
+	<-crashed
+	if err := stop(); err != nil {
+		tb.Fatal(err)
+	}
+	srv.Restart(tb)
+}
+
 func TestArchiverLeaseTakeover(t *testing.T) {
 	st, _ := newTestStore(t, 2)
 	opts := testArchiverOptions(t)
-	var mu sync.Mutex
-	var tokens []int64
-	opts.OnLease = func(token int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		tokens = append(tokens, token)
-	}
+	var leases leaseTokens
+	opts.OnLease = leases.add
 	stopFirst := runArchiver(t, st, opts)
-	waitFor(t, "the first archiver's lease", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(tokens) == 1
-	})
+	waitFor(t, "the first archiver's lease", func() bool { return len(leases.taken()) == 1 })
 	stopSecond := runArchiver(t, st, opts) // waits: lock and lease are held
 	addEvents(t, st, 0, 20)
 	waitFor(t, "20 records", func() bool {
 		sum, err := VerifyLog(opts.Dir)
 		return err == nil && sum.Records == 20
 	})
-	mu.Lock()
-	if len(tokens) != 1 {
-		t.Errorf("%d archivers took the lease while the first held it; want 1", len(tokens))
+	if n := len(leases.taken()); n != 1 {
+		t.Errorf("%d archivers took the lease while the first held it; want 1", n)
 	}
-	mu.Unlock()
 	if err := stopFirst(); err != nil {
 		t.Fatal(err)
 	}
@@ -272,9 +289,7 @@ func TestArchiverLeaseTakeover(t *testing.T) {
 	if err := stopSecond(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(tokens) != 2 || tokens[1] <= tokens[0] {
+	if tokens := leases.taken(); len(tokens) != 2 || tokens[1] <= tokens[0] {
 		t.Errorf("fencing tokens = %v; want two, rising", tokens)
 	}
 }

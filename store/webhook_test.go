@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -81,16 +80,7 @@ func TestArchiverAnnouncesEachEventOnce(t *testing.T) {
 	addEvents(t, st, 0, 20)        // prompts: not delivered
 	addConfirmations(t, st, 0, 30) // delivered
 
-	crashed := make(chan struct{})
-	var once sync.Once
-	crashing := opts
-	crashing.OnCommit = func(Commit) { once.Do(func() { srv.Kill(t); close(crashed) }) }
-	stop := runArchiver(t, st, crashing)
-	<-crashed
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	srv.Restart(t)
+	crashAfterFirstCommit(t, st, srv, opts)
 	if got := announced(t, st); len(got) != 0 {
 		t.Fatalf("after a crash before the deletion: %v announced; want nothing yet", got)
 	}
