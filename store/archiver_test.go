@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -52,10 +51,17 @@ func testEvent(i int) optin.Event {
 // does, each in its subscriber's shard.
 func addEvents(tb testing.TB, st *Store, from, to int) {
 	tb.Helper()
+	addEventsAs(tb, st, from, to, func(*optin.Event) {})
+}
+
+// addEventsAs is addEvents with each event changed by as first.
+func addEventsAs(tb testing.TB, st *Store, from, to int, as func(*optin.Event)) {
+	tb.Helper()
 	ctx := context.Background()
 	pipe := st.rdb.Pipeline()
 	for i := from; i < to; i++ {
 		ev := testEvent(i)
+		as(&ev)
 		b, err := json.Marshal(ev)
 		if err != nil {
 			tb.Fatal(err)
@@ -242,7 +248,7 @@ func (l *leaseTokens) add(token int64) {
 func (l *leaseTokens) taken() []int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.tokens)
+	return append([]int64(nil), l.tokens...)
 }
 
 // crashAfterFirstCommit runs an archiver with opts until Redis goes away
@@ -294,15 +300,22 @@ func TestArchiverLeaseTakeover(t *testing.T) {
 	}
 }
 
+// outboxToDelete adds n events to shard 0's outbox and returns its
+// entries and the keys delete.lua takes for that shard.
+func outboxToDelete(tb testing.TB, st *Store, n int) ([]redis.XMessage, []string) {
+	tb.Helper()
+	addEvents(tb, st, 0, n)
+	msgs, err := st.rdb.XRange(context.Background(), OutboxKey(0), "-", "+").Result()
+	if err != nil || len(msgs) != n {
+		tb.Fatalf("outbox = %d entries, %v; want %d", len(msgs), err, n)
+	}
+	return msgs, []string{OutboxKey(0), outboxFenceKey(0), WebhookQueueKey(0)}
+}
+
 func TestDeleteIsFenced(t *testing.T) {
 	st, _ := newTestStore(t, 1)
 	ctx := context.Background()
-	addEvents(t, st, 0, 3)
-	msgs, err := st.rdb.XRange(ctx, OutboxKey(0), "-", "+").Result()
-	if err != nil || len(msgs) != 3 {
-		t.Fatalf("outbox = %d entries, %v; want 3", len(msgs), err)
-	}
-	keys := []string{OutboxKey(0), outboxFenceKey(0), WebhookQueueKey(0)}
+	msgs, keys := outboxToDelete(t, st, 3)
 	for i, tc := range []struct {
 		name  string
 		token int64
