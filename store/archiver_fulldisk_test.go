@@ -107,7 +107,7 @@ func TestArchiverNearlyFullDisk(t *testing.T) {
 	disk := &fullDisk{room: recordSize(t, 0) * 3 / 2} // one record fits, two do not
 	opts.WriteSegment, opts.Pause = disk.write, disk.pause
 	var leases leaseTokens
-	opts.OnLease = leases.add
+	opts.OnLease = leases.Add
 	opts.OnError = nil // a failed write per round would flood the test's log
 	const events = 40
 	// Each record is written on its own; the batch halves from 40 (the
@@ -123,7 +123,7 @@ func TestArchiverNearlyFullDisk(t *testing.T) {
 			break
 		}
 		if attempts > maxAttempts {
-			taken := len(leases.taken())
+			taken := len(leases.All())
 			t.Fatalf("after %d write attempts the outbox still holds %d of %d events (fencing tokens taken: %d); want it drained within %d attempts",
 				attempts, outboxLen(t, st), events, taken, maxAttempts)
 		}
@@ -152,7 +152,7 @@ func TestArchiverNearlyFullDisk(t *testing.T) {
 	if tight > 0 {
 		t.Errorf("%d writes came right after a failed one, with no pause between; want a pause after every failure", tight)
 	}
-	if tokens := leases.taken(); len(tokens) != 1 {
+	if tokens := leases.All(); len(tokens) != 1 {
 		t.Errorf("the archiver took the lease %d times (tokens %v); want once: a failed write keeps the lease", len(tokens), tokens)
 	}
 }
@@ -208,7 +208,7 @@ func TestArchiverFullDiskStateAndBackoff(t *testing.T) {
 	var seen changes
 	opts.OnState = seen.on
 	var leases leaseTokens
-	opts.OnLease = leases.add
+	opts.OnLease = leases.Add
 
 	// An event ten minutes old, then 30 new ones.
 	ev, err := json.Marshal(testEvent(1000))
@@ -269,7 +269,7 @@ func TestArchiverFullDiskStateAndBackoff(t *testing.T) {
 	if got := len(seen.seen); got != 4 {
 		t.Errorf("OnState heard %v; want exactly failing, lagging, caught_up and writing", &seen)
 	}
-	if tokens := leases.taken(); len(tokens) != 1 {
+	if tokens := leases.All(); len(tokens) != 1 {
 		t.Errorf("fencing tokens %v; want one: the lease is kept through the failures", tokens)
 	}
 }
@@ -299,7 +299,7 @@ func TestArchiverFullTmpfs(t *testing.T) {
 	disk := &fullDisk{}
 	opts.WriteSegment, opts.Pause = disk.write, disk.pause
 	var leases leaseTokens
-	opts.OnLease = leases.add
+	opts.OnLease = leases.Add
 
 	// Fill the tmpfs, then free 12 KiB: room for about a dozen records,
 	// not for a batch of 60.
@@ -358,7 +358,7 @@ func TestArchiverFullTmpfs(t *testing.T) {
 	if sum, err := VerifyLog(opts.Dir); err != nil || sum.Records != events || sum.Segments < 2 {
 		t.Errorf("VerifyLog = %d records in %d segments, %v; want %d, verified, in several segments (sealing failed on the full disk, then succeeded)", sum.Records, sum.Segments, err, events)
 	}
-	if tokens := leases.taken(); len(tokens) != 1 {
+	if tokens := leases.All(); len(tokens) != 1 {
 		t.Errorf("fencing tokens %v; want one", tokens)
 	}
 }

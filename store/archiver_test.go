@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/optin-gateway/optin-gateway/internal/recorder"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -232,24 +233,8 @@ func isBreak(err error, kind string) bool {
 }
 
 // leaseTokens records the fencing tokens an archiver takes (its
-// OnLease), safe for the archiver's goroutine.
-type leaseTokens struct {
-	mu     sync.Mutex
-	tokens []int64
-}
-
-func (l *leaseTokens) add(token int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.tokens = append(l.tokens, token)
-}
-
-// taken returns the tokens recorded so far.
-func (l *leaseTokens) taken() []int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]int64(nil), l.tokens...)
-}
+// OnLease).
+type leaseTokens = recorder.Log[int64]
 
 // crashAfterFirstCommit runs an archiver with opts until Redis goes away
 // right after its first batch is fsync'd (a crash between the fsync and
@@ -272,16 +257,16 @@ func TestArchiverLeaseTakeover(t *testing.T) {
 	st, _ := newTestStore(t, 2)
 	opts := testArchiverOptions(t)
 	var leases leaseTokens
-	opts.OnLease = leases.add
+	opts.OnLease = leases.Add
 	stopFirst := runArchiver(t, st, opts)
-	waitFor(t, "the first archiver's lease", func() bool { return len(leases.taken()) == 1 })
+	waitFor(t, "the first archiver's lease", func() bool { return len(leases.All()) == 1 })
 	stopSecond := runArchiver(t, st, opts) // waits: lock and lease are held
 	addEvents(t, st, 0, 20)
 	waitFor(t, "20 records", func() bool {
 		sum, err := VerifyLog(opts.Dir)
 		return err == nil && sum.Records == 20
 	})
-	if n := len(leases.taken()); n != 1 {
+	if n := len(leases.All()); n != 1 {
 		t.Errorf("%d archivers took the lease while the first held it; want 1", n)
 	}
 	if err := stopFirst(); err != nil {
@@ -295,7 +280,7 @@ func TestArchiverLeaseTakeover(t *testing.T) {
 	if err := stopSecond(); err != nil {
 		t.Fatal(err)
 	}
-	if tokens := leases.taken(); len(tokens) != 2 || tokens[1] <= tokens[0] {
+	if tokens := leases.All(); len(tokens) != 2 || tokens[1] <= tokens[0] {
 		t.Errorf("fencing tokens = %v; want two, rising", tokens)
 	}
 }
