@@ -50,23 +50,27 @@ func openStore(tb testing.TB) *store.Store {
 // alerts records the alerts a sink raises.
 type alerts = recorder.Log[security.Alert]
 
-func newSink(tb testing.TB, st *store.Store, clk *fakeClock, got *alerts) *security.Sink {
+// t0 is when the clock of newSink starts.
+var t0 = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+
+// newSink returns a sink with the standard limits on a fresh store, its
+// clock (set at t0) and the alerts it raises.
+func newSink(tb testing.TB) (*security.Sink, *store.Store, *fakeClock, *alerts) {
+	st := openStore(tb)
+	clk := &fakeClock{t: t0}
+	got := &alerts{}
 	return security.NewSink(security.Options{
 		Backend: st, Now: clk.Now, OnAlert: got.Add,
 		Rules: security.Rules(security.Limits{SignatureFailuresPerMinute: 50, RevealsPerHour: 100, ErasuresPerHour: 20}),
-	})
+	}), st, clk, got
 }
 
 // TestRevealRule: the reveals rule fires on the 101st reveal of one token
 // within an hour, once, not for another token, and not when the first
 // reveals have slid out of the window.
 func TestRevealRule(t *testing.T) {
-	st := openStore(t)
+	sink, _, clk, got := newSink(t)
 	ctx := context.Background()
-	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: t0}
-	var got alerts
-	sink := newSink(t, st, clk, &got)
 	reveal := func(actor string, at time.Time) {
 		clk.Set(at)
 		sink.Record(security.Event{Kind: security.KindReveal, Tenant: "demo", Actor: actor, Role: "support", Subscriber: "ps" + at.Format("150405")})
@@ -128,12 +132,8 @@ func TestRevealRule(t *testing.T) {
 // once; an erasure burst raises its alert; consent checks become one
 // access entry per token.
 func TestSinkAggregatesFloods(t *testing.T) {
-	st := openStore(t)
+	sink, st, _, got := newSink(t)
 	ctx := context.Background()
-	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: t0}
-	var got alerts
-	sink := newSink(t, st, clk, &got)
 	for range 10_000 {
 		sink.Record(security.Event{Kind: security.KindBadSignature, Provider: "twilio", Source: "192.0.2.7", Route: "/v1/webhooks/twilio/sms"})
 	}
