@@ -2,7 +2,6 @@ package security_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/security"
 	"github.com/optin-gateway/optin-gateway/store"
-	"github.com/optin-gateway/optin-gateway/store/redistest"
+	"github.com/optin-gateway/optin-gateway/store/storetest"
 )
 
 // fakeClock is a clock a test moves by hand.
@@ -33,17 +32,7 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 func openStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	srv := redistest.Start(tb)
-	key := make([]byte, store.MasterKeySize)
-	if _, err := rand.Read(key); err != nil {
-		tb.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), store.Options{URL: srv.URL(), MasterKey: key, Shards: 4})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st, _ := storetest.Open(tb, store.Options{Shards: 4})
 	return st
 }
 
