@@ -28,6 +28,6 @@ func Open(tb testing.TB, o store.Options) (*store.Store, *redistest.Server) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { _ = st.Close() })
 	return st, srv
 }
