@@ -165,23 +165,13 @@ func TestCodeAttemptsAndExpiry(t *testing.T) {
 		if s := h.states(from)["deals"]; s != "none" {
 			t.Fatalf("after %d wrong codes deals = %q; want none", optin.DefaultMaxAttempts, s)
 		}
-		if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
-			t.Fatalf("voided code: replies %q; want the expired reply", got)
-		}
-		if s := h.states(from)["deals"]; s != "none" {
-			t.Fatalf("voided code subscribed: deals = %q; want none", s)
-		}
+		h.wantExpired(t, "voided code", from, code, "none")
 	})
 	t.Run("expired code", func(t *testing.T) {
 		from := "+12025550151"
 		code := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
 		h.clock.Advance(optin.DefaultCodeTTL + time.Second)
-		if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
-			t.Fatalf("expired code: replies %q; want the expired reply", got)
-		}
-		if s := h.states(from)["deals"]; s != "pending" {
-			t.Fatalf("after expired code deals = %q; want pending", s)
-		}
+		h.wantExpired(t, "expired code", from, code, "pending")
 		fresh := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
 		if fresh == code {
 			t.Fatalf("JOIN after expiry re-sent the expired code")
@@ -194,12 +184,7 @@ func TestCodeAttemptsAndExpiry(t *testing.T) {
 		from := "+12025550152"
 		code := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
 		h.sms(from, bizNumber, "STOP")
-		if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
-			t.Fatalf("code after STOP: replies %q; want the expired reply", got)
-		}
-		if s := h.states(from)["deals"]; s != "unsubscribed" {
-			t.Fatalf("code after STOP: deals = %q; want unsubscribed", s)
-		}
+		h.wantExpired(t, "code after STOP", from, code, "unsubscribed")
 	})
 	t.Run("prompts are rate limited", func(t *testing.T) {
 		from := "+12025550153"
@@ -379,6 +364,32 @@ func outboxLen(tb testing.TB, h *harness) int {
 	return total
 }
 
+// wantExpired checks that code, sent by from, gets the expired reply and
+// leaves deals in state.
+func (h *harness) wantExpired(t *testing.T, what, from, code, state string) {
+	t.Helper()
+	if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
+		t.Fatalf("%s: replies %q; want the expired reply", what, got)
+	}
+	if s := h.states(from)["deals"]; s != state {
+		t.Fatalf("%s: deals = %q; want %s", what, s, state)
+	}
+}
+
+// roundTripsPerMessage sends each of texts from each of people numbers,
+// +1 202 555 first onwards, to bizNumber, and returns the store's round
+// trips per message and the number of messages.
+func (h *harness) roundTripsPerMessage(people, first int, texts []string) (float64, int) {
+	before := h.store.RoundTrips()
+	for i := range people {
+		for _, text := range texts {
+			h.sms(fmt.Sprintf("+1202555%04d", first+i), bizNumber, text)
+		}
+	}
+	msgs := people * len(texts)
+	return float64(h.store.RoundTrips()-before) / float64(msgs), msgs
+}
+
 func TestRoundTripsPerMessage(t *testing.T) {
 	// The configuration in Redis is served from a snapshot: no round trip.
 	for name, newH := range map[string]func(testing.TB) *harness{
@@ -389,14 +400,7 @@ func TestRoundTripsPerMessage(t *testing.T) {
 			h := newH(t)
 			const people = 20
 			texts := []string{"JOIN", "HELP", "hello", "STOP"}
-			before := h.store.RoundTrips()
-			for i := range people {
-				for _, text := range texts {
-					h.sms(fmt.Sprintf("+1202555%04d", 100+i), bizNumber, text)
-				}
-			}
-			msgs := people * len(texts)
-			perMsg := float64(h.store.RoundTrips()-before) / float64(msgs)
+			perMsg, msgs := h.roundTripsPerMessage(people, 100, texts)
 			t.Logf("round trips per message: %.2f over %d messages", perMsg, msgs)
 			if perMsg != 1 {
 				t.Errorf("round trips per message = %.2f; want 1 (the script; Load is served by the subscriber cache or guesses a new sender)", perMsg)
