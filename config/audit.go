@@ -65,17 +65,9 @@ func loadAudit(f auditFile, getenv func(string) string, dataDir string) (Audit, 
 		}
 		a.Retention = d
 	}
-	lease := setting{"audit.lease_ttl", ""}
-	if f.LeaseTTL != nil {
-		lease.value = f.LeaseTTL.String()
-	}
-	lease.set(getenv, "OPTIN_AUDIT_LEASE_TTL")
-	if lease.value != "" {
-		d, err := time.ParseDuration(lease.value)
-		if err != nil || d < 100*time.Millisecond {
-			return a, fmt.Errorf("config: %s: must be a duration of at least 100ms, e.g. 10s", lease.name)
-		}
-		a.LeaseTTL = d
+	if err := loadDuration(getenv, "audit.lease_ttl", f.LeaseTTL, "OPTIN_AUDIT_LEASE_TTL", &a.LeaseTTL,
+		func(d time.Duration) bool { return d >= 100*time.Millisecond }, "a duration of at least 100ms, e.g. 10s"); err != nil {
+		return a, err
 	}
 	if f.SegmentBytes != nil {
 		if *f.SegmentBytes < 4096 {
@@ -83,31 +75,54 @@ func loadAudit(f auditFile, getenv func(string) string, dataDir string) (Audit, 
 		}
 		a.SegmentBytes = *f.SegmentBytes
 	}
-	inServe := setting{"audit.archive_in_serve", ""}
-	if f.ArchiveInServe != nil {
-		inServe.value = strconv.FormatBool(*f.ArchiveInServe)
+	if err := loadBool(getenv, "audit.archive_in_serve", f.ArchiveInServe, "OPTIN_AUDIT_ARCHIVE_IN_SERVE", &a.ArchiveInServe); err != nil {
+		return a, err
 	}
-	inServe.set(getenv, "OPTIN_AUDIT_ARCHIVE_IN_SERVE")
-	if inServe.value != "" {
-		b, err := strconv.ParseBool(inServe.value)
-		if err != nil {
-			return a, fmt.Errorf("config: %s: must be true or false", inServe.name)
-		}
-		a.ArchiveInServe = b
-	}
-	maxLag := setting{"audit.max_lag", ""}
-	if f.MaxLag != nil {
-		maxLag.value = f.MaxLag.String()
-	}
-	maxLag.set(getenv, "OPTIN_AUDIT_MAX_LAG")
-	if maxLag.value != "" {
-		d, err := time.ParseDuration(maxLag.value)
-		if err != nil || d <= 0 {
-			return a, fmt.Errorf("config: %s: must be a positive duration, e.g. 5m", maxLag.name)
-		}
-		a.MaxLag = d
+	if err := loadDuration(getenv, "audit.max_lag", f.MaxLag, "OPTIN_AUDIT_MAX_LAG", &a.MaxLag,
+		func(d time.Duration) bool { return d > 0 }, "a positive duration, e.g. 5m"); err != nil {
+		return a, err
 	}
 	return a, nil
+}
+
+// loadBool sets *dst from the file's value (nil when absent) or, over it,
+// environment variable env; an error names the one that does not parse
+// (the file's key is name).
+func loadBool(getenv func(string) string, name string, file *bool, env string, dst *bool) error {
+	s := setting{name, ""}
+	if file != nil {
+		s.value = strconv.FormatBool(*file)
+	}
+	s.set(getenv, env)
+	if s.value == "" {
+		return nil
+	}
+	b, err := strconv.ParseBool(s.value)
+	if err != nil {
+		return fmt.Errorf("config: %s: must be true or false", s.name)
+	}
+	*dst = b
+	return nil
+}
+
+// loadDuration sets *dst from the file's value (nil when absent) or, over
+// it, environment variable env; a value that does not parse or that ok
+// refuses is an error naming it and saying it must be must.
+func loadDuration(getenv func(string) string, name string, file *time.Duration, env string, dst *time.Duration, ok func(time.Duration) bool, must string) error {
+	s := setting{name, ""}
+	if file != nil {
+		s.value = file.String()
+	}
+	s.set(getenv, env)
+	if s.value == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(s.value)
+	if err != nil || !ok(d) {
+		return fmt.Errorf("config: %s: must be %s", s.name, must)
+	}
+	*dst = d
+	return nil
 }
 
 // parseLongDuration parses a Go duration or a whole number of days ("30d")

@@ -1,21 +1,14 @@
 package config
 
 import (
-	"maps"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
 
 func TestLoadAudit(t *testing.T) {
 	const day = 24 * time.Hour
-	for _, tt := range []struct {
-		name string
-		yaml string            // appended to base
-		env  map[string]string // added to requiredEnv
-		want Audit
-	}{
+	runLoads(t, "Load().Audit", func(c *Config) Audit { return c.Audit }, same[Audit], []loadCase[Audit]{
 		{
 			name: "defaults",
 			want: Audit{Dir: filepath.Join("./data", "audit"), Retention: 5 * 365 * day, SegmentBytes: 64 << 20, LeaseTTL: 10 * time.Second, ArchiveInServe: true, MaxLag: 5 * time.Minute},
@@ -36,27 +29,11 @@ func TestLoadAudit(t *testing.T) {
 			env:  map[string]string{"OPTIN_AUDIT_RETENTION": "43800h"},
 			want: Audit{Dir: filepath.Join("./data", "audit"), Retention: 43800 * time.Hour, SegmentBytes: 64 << 20, LeaseTTL: 10 * time.Second, ArchiveInServe: true, MaxLag: 5 * time.Minute},
 		},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			e := requiredEnv()
-			maps.Copy(e, tt.env)
-			c, err := Load(writeFile(t, "c.yaml", base+tt.yaml), env(e))
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			if c.Audit != tt.want {
-				t.Errorf("Load().Audit = %+v; want %+v", c.Audit, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestLoadAuditErrors(t *testing.T) {
-	for _, tt := range []struct {
-		name, yaml string
-		env        map[string]string
-		want       string
-	}{
+	runLoadErrors(t, []loadErrorCase{
 		{"bad retention", "audit: {retention: forever}\n", nil, "config: audit.retention: must be a positive duration"},
 		{"bad retention env", "", map[string]string{"OPTIN_AUDIT_RETENTION": "-1d"}, "config: OPTIN_AUDIT_RETENTION: must be a positive duration"},
 		{"short lease", "audit: {lease_ttl: 1ms}\n", nil, "config: audit.lease_ttl: must be a duration of at least 100ms"},
@@ -66,14 +43,5 @@ func TestLoadAuditErrors(t *testing.T) {
 		{"bad max lag env", "", map[string]string{"OPTIN_AUDIT_MAX_LAG": "soon"}, "config: OPTIN_AUDIT_MAX_LAG: must be a positive duration"},
 		{"negative max lag env", "", map[string]string{"OPTIN_AUDIT_MAX_LAG": "-5m"}, "config: OPTIN_AUDIT_MAX_LAG: must be a positive duration"},
 		{"unknown key", "audit: {retain: 5y}\n", nil, "retain"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			e := requiredEnv()
-			maps.Copy(e, tt.env)
-			_, err := Load(writeFile(t, "c.yaml", base+tt.yaml), env(e))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Load() error = %v; want it to contain %q", err, tt.want)
-			}
-		})
-	}
+	})
 }

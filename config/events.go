@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -30,17 +29,8 @@ type eventsFile struct {
 // loadEvents applies OPTIN_EVENTS_DELIVERY over f and validates the result.
 func loadEvents(f eventsFile, getenv func(string) string) (Events, error) {
 	e := Events{Delivery: true}
-	d := setting{"events.delivery", ""}
-	if f.Delivery != nil {
-		d.value = strconv.FormatBool(*f.Delivery)
-	}
-	d.set(getenv, "OPTIN_EVENTS_DELIVERY")
-	if d.value != "" {
-		b, err := strconv.ParseBool(d.value)
-		if err != nil {
-			return e, fmt.Errorf("config: %s: must be true or false", d.name)
-		}
-		e.Delivery = b
+	if err := loadBool(getenv, "events.delivery", f.Delivery, "OPTIN_EVENTS_DELIVERY", &e.Delivery); err != nil {
+		return e, err
 	}
 	if f.MaxAttempts != nil {
 		if *f.MaxAttempts < 1 {

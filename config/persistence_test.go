@@ -1,10 +1,6 @@
 package config
 
-import (
-	"maps"
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestLoadRedisPersistence(t *testing.T) {
 	for _, tt := range []struct {
@@ -18,18 +14,11 @@ func TestLoadRedisPersistence(t *testing.T) {
 		{name: "bad", env: map[string]string{"OPTIN_REDIS_PERSISTENCE": "ignore"}, err: "config: OPTIN_REDIS_PERSISTENCE: must be refuse or warn"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := requiredEnv()
-			maps.Copy(e, tt.env)
-			c, err := Load(writeFile(t, "c.yaml", base+tt.yaml), env(e))
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("Load = %v; want an error holding %q", err, tt.err)
-				}
+				wantLoadError(t, tt.yaml, tt.env, tt.err)
 				return
 			}
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
+			c := mustLoadBase(t, tt.yaml, tt.env)
 			if c.RedisPersistence != tt.want {
 				t.Errorf("Load().RedisPersistence = %q; want %q", c.RedisPersistence, tt.want)
 			}

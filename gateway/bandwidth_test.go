@@ -13,14 +13,7 @@ import (
 // when delivered is set.
 func bandwidthEvents(tb testing.TB, delivered bool, idText ...string) string {
 	tb.Helper()
-	raw, err := os.ReadFile("testdata/bandwidth_message_received.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var sample []map[string]any
-	if err := json.Unmarshal(raw, &sample); err != nil {
-		tb.Fatal(err)
-	}
+	sample := readFixture[[]map[string]any](tb, "bandwidth_message_received.json")
 	var out []map[string]any
 	if delivered {
 		out = append(out, map[string]any{"type": "message-delivered", "time": "2016-09-14T18:20:17Z", "description": "ok", "to": person,

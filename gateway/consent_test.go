@@ -41,15 +41,22 @@ func (h *harness) consent(token, phone, campaign string) consentAnswer {
 	if campaign != "" {
 		q += "&campaign=" + campaign
 	}
-	r := h.get(q, token)
+	return getJSON[consentAnswer](h, "consent", q, token)
+}
+
+// getJSON GETs path with token, wants 200 (what names the document in a
+// failure) and decodes the body as a T.
+func getJSON[T any](h *harness, what, path, token string) T {
+	h.tb.Helper()
+	r := h.get(path, token)
 	if r.status != http.StatusOK {
-		h.tb.Fatalf("GET consent: %d %s; want 200", r.status, r.body)
+		h.tb.Fatalf("GET %s: status %d %s; want 200", what, r.status, r.body)
 	}
-	var a consentAnswer
-	if err := json.Unmarshal([]byte(r.body), &a); err != nil {
+	var v T
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
 		h.tb.Fatal(err)
 	}
-	return a
+	return v
 }
 
 // TestConsentCheck: allowed only when subscribed, with the time and the

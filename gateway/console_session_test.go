@@ -50,10 +50,7 @@ func (cc *consoleClient) copyOf() *consoleClient {
 // cookie) stops working at once, for pages and for forms.
 func TestConsoleSignOutEndsEveryCopy(t *testing.T) {
 	h := newAdminHarness(t)
-	_, token := h.newToken("demo", "support")
-	h.consoleSubscriber(person)
-	cc := h.consoleClient()
-	cc.signIn(token, "")
+	cc, _, _ := h.supportConsole()
 	records := h.consoleSessionKeys()
 	cookies := cc.client.Jar.Cookies(mustURL(t, h.http.URL+"/console"))
 	stolen := cc.copyOf()
@@ -155,18 +152,9 @@ func TestConsoleIdleTimeout(t *testing.T) {
 	_, token := h.newToken("demo", "support")
 	cc := h.consoleClient()
 	cc.signIn(token, "")
-	h.clock.Advance(29 * time.Minute)
-	if !cc.signedIn() {
-		t.Fatal("signed out after 29 idle minutes; want signed in (default 30m)")
-	}
-	h.clock.Advance(29 * time.Minute)
-	if !cc.signedIn() {
-		t.Fatal("signed out 29 minutes after the last request; want signed in")
-	}
-	h.clock.Advance(30 * time.Minute)
-	if cc.signedIn() {
-		t.Fatal("still signed in after 30 idle minutes")
-	}
+	idleFor(t, h, cc, 29*time.Minute, true, "signed out after 29 idle minutes; want signed in (default 30m)")
+	idleFor(t, h, cc, 29*time.Minute, true, "signed out 29 minutes after the last request; want signed in")
+	idleFor(t, h, cc, 30*time.Minute, false, "still signed in after 30 idle minutes")
 	if n := len(h.consoleSessionKeys()); n != 0 {
 		t.Errorf("%d session records after the idle timeout; want 0", n)
 	}
@@ -185,13 +173,17 @@ func TestConsoleIdleTimeout(t *testing.T) {
 	_, tok := short.newToken("demo", "support")
 	sc := short.consoleClient()
 	sc.signIn(tok, "")
-	short.clock.Advance(4 * time.Minute)
-	if !sc.signedIn() {
-		t.Fatal("idle timeout 5m: signed out after 4 minutes")
-	}
-	short.clock.Advance(5 * time.Minute)
-	if sc.signedIn() {
-		t.Error("idle timeout 5m: still signed in after 5 idle minutes")
+	idleFor(t, short, sc, 4*time.Minute, true, "idle timeout 5m: signed out after 4 minutes")
+	idleFor(t, short, sc, 5*time.Minute, false, "idle timeout 5m: still signed in after 5 idle minutes")
+}
+
+// idleFor advances h's clock by d and fails with complaint unless cc is
+// then signed in as want says.
+func idleFor(t *testing.T, h *harness, cc *consoleClient, d time.Duration, want bool, complaint string) {
+	t.Helper()
+	h.clock.Advance(d)
+	if cc.signedIn() != want {
+		t.Fatal(complaint)
 	}
 }
 

@@ -55,6 +55,18 @@ func (h *harness) consoleSubscriber(from string) {
 	h.sms(from, bizNumber, h.codeOf(from))
 }
 
+// supportConsole makes person a subscriber (consoleSubscriber) and
+// returns a console client signed in with a new support token of demo,
+// with the token's id and secret.
+func (h *harness) supportConsole() (cc *consoleClient, id, token string) {
+	h.tb.Helper()
+	id, token = h.newToken("demo", "support")
+	h.consoleSubscriber(person)
+	cc = h.consoleClient()
+	cc.signIn(token, "")
+	return cc, id, token
+}
+
 // codeOf sends JOIN from from and returns the code of the prompt.
 func (h *harness) codeOf(from string) string {
 	h.tb.Helper()
@@ -362,10 +374,7 @@ func TestConsoleHeaders(t *testing.T) {
 // action or from another site: 403, nothing done, nothing recorded.
 func TestConsoleCSRF(t *testing.T) {
 	h := newAdminHarness(t)
-	_, token := h.newToken("demo", "support")
-	h.consoleSubscriber(person)
-	cc := h.consoleClient()
-	cc.signIn(token, "")
+	cc, _, token := h.supportConsole()
 	cc.search(person, "before")
 	optOut := cc.form("/console/opt-out", "campaign", "deals", "reason", "forged")
 	reveal := cc.form("/console/reveal", "reason", "forged")
@@ -429,11 +438,7 @@ func TestConsoleCSRF(t *testing.T) {
 // clear pages.
 func TestConsoleSessions(t *testing.T) {
 	h := newAdminHarness(t)
-	id, token := h.newToken("demo", "support")
-	h.consoleSubscriber(person)
-
-	cc := h.consoleClient()
-	cc.signIn(token, "")
+	cc, id, _ := h.supportConsole()
 	cc.search(person, "revocation test")
 	reveal := cc.form("/console/reveal", "reason", "after revocation")
 	if r := h.call(http.MethodDelete, "/v1/tenants/demo/tokens/"+id, adminToken, ""); r.status != http.StatusNoContent {
@@ -497,10 +502,7 @@ func TestConsoleSessions(t *testing.T) {
 // agent's reasons.
 func TestConsoleLogsHoldNoPersonalData(t *testing.T) {
 	h := newAdminHarness(t)
-	_, token := h.newToken("demo", "support")
-	h.consoleSubscriber(person)
-	cc := h.consoleClient()
-	cc.signIn(token, "")
+	cc, _, token := h.supportConsole()
 	cc.search(person, "reason-search-7731")
 	if r := cc.post("/console/reveal", cc.form("/console/reveal", "reason", "reason-reveal-7732")); r.status != http.StatusOK || !strings.Contains(html.UnescapeString(r.body), person) {
 		t.Fatalf("reveal: status %d; want 200 with the number", r.status)
@@ -539,10 +541,7 @@ func TestConsoleSessionAcrossGateways(t *testing.T) {
 	h := newAdminHarness(t, withKey(key))
 	twin := newHarnessOn(t, h.redis.URL(), adminOptions(t), withKey(key))
 	stranger := newAdminHarness(t, withKey(key))
-	_, token := h.newToken("demo", "support")
-	h.consoleSubscriber(person)
-	cc := h.consoleClient()
-	cc.signIn(token, "")
+	cc, _, _ := h.supportConsole()
 	cc.search(person, "across gateways")
 	reveal := cc.form("/console/reveal", "reason", "on the twin")
 	u, _ := url.Parse(h.http.URL + "/console")

@@ -89,20 +89,7 @@ func startEventWorkerWith(tb testing.TB, h *harness, maxAttempts int, client *ht
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				tb.Errorf("event worker: %v", err)
-			}
-		})
-	}
-	tb.Cleanup(stop)
-	return stop
+	return runInBackground(tb, "event worker", w.Run)
 }
 
 // business is a fake business endpoint: it checks every delivery's

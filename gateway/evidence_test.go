@@ -49,15 +49,23 @@ func newAuditHarness(tb testing.TB) (*harness, string) {
 // ends or stop is called.
 func startArchiver(tb testing.TB, h *harness, opts store.ArchiverOptions) (stop func()) {
 	tb.Helper()
+	return runInBackground(tb, "archiver", h.store.NewArchiver(opts).Run)
+}
+
+// runInBackground runs run in a goroutine until the test ends or stop is
+// called (once; later calls do nothing), which ends run's context, waits
+// for it to return and fails the test, naming what, when it returned an
+// error.
+func runInBackground(tb testing.TB, what string, run func(context.Context) error) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.store.NewArchiver(opts).Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				tb.Errorf("archiver: %v", err)
+				tb.Errorf("%s: %v", what, err)
 			}
 		})
 	}

@@ -165,23 +165,13 @@ func TestCodeAttemptsAndExpiry(t *testing.T) {
 		if s := h.states(from)["deals"]; s != "none" {
 			t.Fatalf("after %d wrong codes deals = %q; want none", optin.DefaultMaxAttempts, s)
 		}
-		if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
-			t.Fatalf("voided code: replies %q; want the expired reply", got)
-		}
-		if s := h.states(from)["deals"]; s != "none" {
-			t.Fatalf("voided code subscribed: deals = %q; want none", s)
-		}
+		h.wantExpired(t, "voided code", from, code, "none")
 	})
 	t.Run("expired code", func(t *testing.T) {
 		from := "+12025550151"
 		code := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
 		h.clock.Advance(optin.DefaultCodeTTL + time.Second)
-		if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
-			t.Fatalf("expired code: replies %q; want the expired reply", got)
-		}
-		if s := h.states(from)["deals"]; s != "pending" {
-			t.Fatalf("after expired code deals = %q; want pending", s)
-		}
+		h.wantExpired(t, "expired code", from, code, "pending")
 		fresh := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
 		if fresh == code {
 			t.Fatalf("JOIN after expiry re-sent the expired code")
@@ -194,12 +184,7 @@ func TestCodeAttemptsAndExpiry(t *testing.T) {
 		from := "+12025550152"
 		code := codeIn(t, h.sms(from, bizNumber, "JOIN")[0])
 		h.sms(from, bizNumber, "STOP")
-		if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
-			t.Fatalf("code after STOP: replies %q; want the expired reply", got)
-		}
-		if s := h.states(from)["deals"]; s != "unsubscribed" {
-			t.Fatalf("code after STOP: deals = %q; want unsubscribed", s)
-		}
+		h.wantExpired(t, "code after STOP", from, code, "unsubscribed")
 	})
 	t.Run("prompts are rate limited", func(t *testing.T) {
 		from := "+12025550153"
@@ -379,6 +364,38 @@ func outboxLen(tb testing.TB, h *harness) int {
 	return total
 }
 
+// wantExpired checks that code, sent by from, gets the expired reply and
+// leaves deals in state.
+func (h *harness) wantExpired(t *testing.T, what, from, code, state string) {
+	t.Helper()
+	if got := h.sms(from, bizNumber, code); len(got) != 1 || !strings.Contains(got[0], "expired") {
+		t.Fatalf("%s: replies %q; want the expired reply", what, got)
+	}
+	if s := h.states(from)["deals"]; s != state {
+		t.Fatalf("%s: deals = %q; want %s", what, s, state)
+	}
+}
+
+// wantOneRoundTripPerMessage sends JOIN, HELP, hello and STOP from each of
+// people numbers, +1 202 555 first onwards, to bizNumber, and checks that
+// each message cost the store one round trip (why says what that one is).
+func (h *harness) wantOneRoundTripPerMessage(t *testing.T, people, first int, why string) {
+	t.Helper()
+	texts := []string{"JOIN", "HELP", "hello", "STOP"}
+	before := h.store.RoundTrips()
+	for i := range people {
+		for _, text := range texts {
+			h.sms(fmt.Sprintf("+1202555%04d", first+i), bizNumber, text)
+		}
+	}
+	msgs := people * len(texts)
+	perMsg := float64(h.store.RoundTrips()-before) / float64(msgs)
+	t.Logf("round trips per message: %.2f over %d messages", perMsg, msgs)
+	if perMsg != 1 {
+		t.Errorf("round trips per message = %.2f; want 1 (%s)", perMsg, why)
+	}
+}
+
 func TestRoundTripsPerMessage(t *testing.T) {
 	// The configuration in Redis is served from a snapshot: no round trip.
 	for name, newH := range map[string]func(testing.TB) *harness{
@@ -386,21 +403,7 @@ func TestRoundTripsPerMessage(t *testing.T) {
 		"config in Redis": func(tb testing.TB) *harness { return newAdminHarness(tb) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := newH(t)
-			const people = 20
-			texts := []string{"JOIN", "HELP", "hello", "STOP"}
-			before := h.store.RoundTrips()
-			for i := range people {
-				for _, text := range texts {
-					h.sms(fmt.Sprintf("+1202555%04d", 100+i), bizNumber, text)
-				}
-			}
-			msgs := people * len(texts)
-			perMsg := float64(h.store.RoundTrips()-before) / float64(msgs)
-			t.Logf("round trips per message: %.2f over %d messages", perMsg, msgs)
-			if perMsg != 1 {
-				t.Errorf("round trips per message = %.2f; want 1 (the script; Load is served by the subscriber cache or guesses a new sender)", perMsg)
-			}
+			newH(t).wantOneRoundTripPerMessage(t, 20, 100, "the script; Load is served by the subscriber cache or guesses a new sender")
 		})
 	}
 }

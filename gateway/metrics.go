@@ -38,62 +38,20 @@ type Metrics struct {
 // NewMetrics returns the gateway's metrics on a registry of their own.
 func NewMetrics() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_webhooks_total",
-			Help: "Inbound provider webhooks answered, by provider and outcome (a decision such as prompted or opt_out, duplicate for a retried message id, or the failure: bad_signature, bad_request, not_found, too_large, unavailable, error).",
-		}, []string{"provider", "outcome"}),
-		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_transitions_total",
-			Help: "Consent state changes written, by campaign state before and after (none, pending, subscribed, unsubscribed).",
-		}, []string{"from", "to"}),
-		replyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_reply_failures_total",
-			Help: "Replies that could not be rendered or sent, by provider.",
-		}, []string{"provider"}),
-		sigFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_signature_failures_total",
-			Help: "Webhooks refused for a missing or invalid provider signature, by provider.",
-		}, []string{"provider"}),
-		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "optin_http_request_duration_seconds",
-			Help:    "HTTP request latency by route pattern and status code.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route", "code"}),
-		redisSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "optin_redis_duration_seconds",
-			Help:    "Redis round trip latency by operation (a command name, or pipeline); the count is the number of round trips.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-		}, []string{"op"}),
-		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_redis_errors_total",
-			Help: "Redis round trips that failed, by operation.",
-		}, []string{"op"}),
-		archiverLag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "optin_archiver_lag_seconds",
-			Help: "Age of the oldest outbox event not yet in the audit log; 0 until the archiver sets it.",
-		}),
-		outboundDepth: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "optin_outbound_queue_depth",
-			Help: "Replies waiting in the outbound queue; 0 until an outbound queue sets it.",
-		}),
-		security: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_security_events_total",
-			Help: "Security events of the admin API, by kind: bad_token (401), auth_rate_limited (429), cross_tenant (a token asking about another tenant, 404), forbidden (a role asking beyond its rights, 403).",
-		}, []string{"kind"}),
-		revDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "optin_revocation_delay_business_days",
-			Help:    "US business days between a person's revocation through another channel (or support) and its application.",
-			Buckets: []float64{0, 1, 2, 3, 5, 7, 10, 15, 20, 30},
-		}),
-		revBreaches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "optin_revocation_breaches_total",
-			Help: "Revocations applied more than 10 US business days after the person revoked (a TCPA compliance breach).",
-		}),
-		eventTries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_event_deliveries_total",
-			Help: "Tries of event webhook deliveries to the businesses' endpoints, by outcome: delivered (2xx), failed (tried again), dead (the last try failed: dead-lettered), dropped (the endpoint was deleted).",
-		}, []string{"outcome"}),
+		reg:           prometheus.NewRegistry(),
+		webhooks:      newCounterVec("optin_webhooks_total", "Inbound provider webhooks answered, by provider and outcome (a decision such as prompted or opt_out, duplicate for a retried message id, or the failure: bad_signature, bad_request, not_found, too_large, unavailable, error).", "provider", "outcome"),
+		transitions:   newCounterVec("optin_transitions_total", "Consent state changes written, by campaign state before and after (none, pending, subscribed, unsubscribed).", "from", "to"),
+		replyFailures: newCounterVec("optin_reply_failures_total", "Replies that could not be rendered or sent, by provider.", "provider"),
+		sigFailures:   newCounterVec("optin_signature_failures_total", "Webhooks refused for a missing or invalid provider signature, by provider.", "provider"),
+		requests:      newHistogramVec("optin_http_request_duration_seconds", "HTTP request latency by route pattern and status code.", []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "route", "code"),
+		redisSeconds:  newHistogramVec("optin_redis_duration_seconds", "Redis round trip latency by operation (a command name, or pipeline); the count is the number of round trips.", []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}, "op"),
+		redisErrors:   newCounterVec("optin_redis_errors_total", "Redis round trips that failed, by operation.", "op"),
+		archiverLag:   newGauge("optin_archiver_lag_seconds", "Age of the oldest outbox event not yet in the audit log; 0 until the archiver sets it."),
+		outboundDepth: newGauge("optin_outbound_queue_depth", "Replies waiting in the outbound queue; 0 until an outbound queue sets it."),
+		security:      newCounterVec("optin_security_events_total", "Security events of the admin API, by kind: bad_token (401), auth_rate_limited (429), cross_tenant (a token asking about another tenant, 404), forbidden (a role asking beyond its rights, 403).", "kind"),
+		revDelay:      newHistogram("optin_revocation_delay_business_days", "US business days between a person's revocation through another channel (or support) and its application.", []float64{0, 1, 2, 3, 5, 7, 10, 15, 20, 30}),
+		revBreaches:   newCounter("optin_revocation_breaches_total", "Revocations applied more than 10 US business days after the person revoked (a TCPA compliance breach)."),
+		eventTries:    newCounterVec("optin_event_deliveries_total", "Tries of event webhook deliveries to the businesses' endpoints, by outcome: delivered (2xx), failed (tried again), dead (the last try failed: dead-lettered), dropped (the endpoint was deleted).", "outcome"),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -113,6 +71,29 @@ func NewMetrics() *Metrics {
 	m.replyFailures.WithLabelValues(ProviderTwilio)
 	m.sigFailures.WithLabelValues(ProviderTwilio)
 	return m
+}
+
+// newCounterVec, newCounter, newGauge, newHistogramVec and newHistogram
+// make a metric of name and help (labels and buckets where it has them),
+// not yet registered.
+func newCounterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func newCounter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func newGauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+func newHistogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+}
+
+func newHistogram(name, help string, buckets []float64) prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
 }
 
 // Handler serves the metrics in the Prometheus text format.

@@ -14,14 +14,8 @@ type PersistenceMetrics struct {
 // registry. The gauge reads 0 until the first check sets it.
 func NewPersistenceMetrics(m *Metrics) *PersistenceMetrics {
 	p := &PersistenceMetrics{
-		ok: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "optin_redis_persistence_ok",
-			Help: "1 while Redis persists every write before acknowledging it (AOF on, appendfsync always, last AOF write and rewrite ok, aof-load-truncated no), 0 otherwise.",
-		}),
-		truncated: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "optin_redis_truncated_loads_total",
-			Help: "Restarts of Redis that may have loaded a cut AOF tail without an error (aof-load-truncated yes, or not readable): acknowledged writes may be gone.",
-		}),
+		ok:        newGauge("optin_redis_persistence_ok", "1 while Redis persists every write before acknowledging it (AOF on, appendfsync always, last AOF write and rewrite ok, aof-load-truncated no), 0 otherwise."),
+		truncated: newCounter("optin_redis_truncated_loads_total", "Restarts of Redis that may have loaded a cut AOF tail without an error (aof-load-truncated yes, or not readable): acknowledged writes may be gone."),
 	}
 	m.Registerer().MustRegister(p.ok, p.truncated)
 	return p

@@ -14,14 +14,8 @@ type SecurityMetrics struct {
 // registry.
 func NewSecurityMetrics(m *Metrics) *SecurityMetrics {
 	s := &SecurityMetrics{
-		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "optin_security_alerts_total",
-			Help: "Alerts raised by the anomaly rules, by rule: signature_failures, reveals, erasures (docs/incident-response.md).",
-		}, []string{"rule"}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "optin_security_events_dropped_total",
-			Help: "Security events lost: more distinct events in a second than the sink holds, or the store unreachable when they were flushed.",
-		}),
+		alerts:  newCounterVec("optin_security_alerts_total", "Alerts raised by the anomaly rules, by rule: signature_failures, reveals, erasures (docs/incident-response.md).", "rule"),
+		dropped: newCounter("optin_security_events_dropped_total", "Security events lost: more distinct events in a second than the sink holds, or the store unreachable when they were flushed."),
 	}
 	for _, r := range []string{"signature_failures", "reveals", "erasures"} {
 		s.alerts.WithLabelValues(r)

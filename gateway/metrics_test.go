@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,25 +12,18 @@ import (
 	"github.com/optin-gateway/optin-gateway/gateway"
 	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
-	"github.com/optin-gateway/optin-gateway/store/redistest"
+	"github.com/optin-gateway/optin-gateway/store/storetest"
 )
 
 // newMetricsHarness is a harness whose store reports to the server's
 // metrics, with the benchmark routes on when bench is set.
 func newMetricsHarness(tb testing.TB, bench bool) (*harness, *gateway.Metrics) {
 	tb.Helper()
-	h := &harness{tb: tb, redis: redistest.Start(tb), clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
-	key := make([]byte, store.MasterKeySize)
-	if _, err := rand.Read(key); err != nil {
-		tb.Fatal(err)
-	}
+	h := &harness{tb: tb, clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	m := gateway.NewMetrics()
-	st, err := store.Open(context.Background(), store.Options{URL: h.redis.URL(), MasterKey: key, Shards: 4, Observe: m.ObserveRedis})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	h.store = st
+	st, srv := storetest.Open(tb, store.Options{Shards: 4, Observe: m.ObserveRedis})
+	h.store, h.redis = st, srv
+	var err error
 	h.srv, err = gateway.New(gateway.Options{
 		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
 		Numbers: testNumbers(tb), Store: st, Now: h.clock.Now, Metrics: m, HTTP: gateway.HTTPOptions{BenchRoutes: bench}, Logger: testLogger(tb),

@@ -269,19 +269,7 @@ func TestTwilioOptOutTypeIsRecorded(t *testing.T) {
 func TestAPIModeRoundTrips(t *testing.T) {
 	h := apiHarness(t)
 	const people = 10
-	texts := []string{"JOIN", "HELP", "hello", "STOP"}
-	before := h.store.RoundTrips()
-	for i := range people {
-		for _, text := range texts {
-			h.sms(fmt.Sprintf("+1202555%04d", 150+i), bizNumber, text)
-		}
-	}
-	msgs := people * len(texts)
-	perMsg := float64(h.store.RoundTrips()-before) / float64(msgs)
-	t.Logf("api mode: round trips per message: %.2f over %d messages", perMsg, msgs)
-	if perMsg != 1 {
-		t.Errorf("round trips per message = %.2f; want 1 (one script that also queues; Load needs none)", perMsg)
-	}
+	h.wantOneRoundTripPerMessage(t, people, 150, "one script that also queues; Load needs none")
 	if n := h.queued(); n != people*3 {
 		t.Errorf("queued replies = %d; want %d (prompt, help, stop reply per person)", n, people*3)
 	}

@@ -353,15 +353,7 @@ func TestNothingPersonalAtRest(t *testing.T) {
 // export fetches the export document of phone under tenant.
 func (h *harness) export(tenant, phone string) optin.Export {
 	h.tb.Helper()
-	r := h.get("/v1/tenants/"+tenant+"/subscribers/"+url.PathEscape(phone)+"/export", adminToken)
-	if r.status != http.StatusOK {
-		h.tb.Fatalf("GET export: status %d %s; want 200", r.status, r.body)
-	}
-	var x optin.Export
-	if err := json.Unmarshal([]byte(r.body), &x); err != nil {
-		h.tb.Fatal(err)
-	}
-	return x
+	return getJSON[optin.Export](h, "export", "/v1/tenants/"+tenant+"/subscribers/"+url.PathEscape(phone)+"/export", adminToken)
 }
 
 // exportCore is what an export says about a person, without the fields

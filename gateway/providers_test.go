@@ -129,18 +129,25 @@ func (h *harness) blockedBy(want optin.Cause) {
 	}
 }
 
+// readFixture decodes the JSON file name of testdata as a T.
+func readFixture[T any](tb testing.TB, name string) T {
+	tb.Helper()
+	raw, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
 // telnyxFixture returns Telnyx's documented message.received sample with
 // its id and text replaced.
 func telnyxFixture(tb testing.TB, id, text string) []byte {
 	tb.Helper()
-	raw, err := os.ReadFile("testdata/telnyx_message_received.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var ev map[string]any
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		tb.Fatal(err)
-	}
+	ev := readFixture[map[string]any](tb, "telnyx_message_received.json")
 	p := ev["data"].(map[string]any)["payload"].(map[string]any)
 	p["id"], p["text"] = id, text
 	b, err := json.Marshal(ev)
@@ -264,14 +271,7 @@ func TestTelnyxInbound(t *testing.T) {
 // and text replaced and a fresh timestamp.
 func vonageFixture(tb testing.TB, id, text string, at time.Time) map[string]string {
 	tb.Helper()
-	raw, err := os.ReadFile("testdata/vonage_inbound.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var p map[string]string
-	if err := json.Unmarshal(raw, &p); err != nil {
-		tb.Fatal(err)
-	}
+	p := readFixture[map[string]string](tb, "vonage_inbound.json")
 	p["messageId"], p["text"], p["timestamp"] = id, text, strconv.FormatInt(at.Unix(), 10)
 	return p
 }

@@ -1,11 +1,9 @@
 package gateway_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
 
@@ -33,14 +31,7 @@ func TestVonageDeliveryReceipt(t *testing.T) {
 		t.Fatalf("JOIN: %d %s", r.status, r.body)
 	}
 	h.drained()
-	raw, err := os.ReadFile("testdata/vonage_delivery_receipt.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dlr map[string]string
-	if err := json.Unmarshal(raw, &dlr); err != nil {
-		t.Fatal(err)
-	}
+	dlr := readFixture[map[string]string](t, "vonage_delivery_receipt.json")
 	dlr["messageId"], dlr["timestamp"] = sentID, strconv.FormatInt(h.clock.Now().Unix(), 10)
 	delivered := map[string]string{}
 	for k, v := range dlr {

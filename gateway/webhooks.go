@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/optin-gateway/optin-gateway/events"
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -31,9 +29,6 @@ type Webhooks interface {
 	// Replay queues again for an endpoint the tenant's events since a time.
 	Replay(ctx context.Context, tenant, id string, since time.Time) (int, error)
 }
-
-// webhookSecretPrefix starts every signing secret (events.SecretPrefix).
-const webhookSecretPrefix = "whsec_"
 
 // Limits of the dead-letter route.
 const (
@@ -185,7 +180,7 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 	secret := ""
 	next.Secret = prev.Secret
 	if action == "create" {
-		if secret, err = newWebhookSecret(s.opts.Rand); err != nil {
+		if secret, err = events.NewSecret(s.opts.Rand); err != nil {
 			return err
 		}
 		if next.Secret, err = s.opts.Services.Webhooks.SealSecret(t.ID, id, secret); err != nil {
@@ -275,17 +270,4 @@ func (s *Server) handleWebhookReplay(c echo.Context) error {
 	}
 	logFields(c, zap.String("webhook", d.ID), zap.Int("replayed", n))
 	return c.JSON(http.StatusAccepted, map[string]int{"queued": n})
-}
-
-// newWebhookSecret draws a signing secret: "whsec_" and 32 random bytes
-// in base64url; the whole string is the HMAC key.
-func newWebhookSecret(r io.Reader) (string, error) {
-	if r == nil {
-		r = rand.Reader
-	}
-	b := make([]byte, 32)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return "", err
-	}
-	return webhookSecretPrefix + base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -28,12 +28,7 @@ var consentNames = [...]string{
 }
 
 // String returns the state's name as it appears in JSON.
-func (s ConsentState) String() string {
-	if int(s) < len(consentNames) {
-		return consentNames[s]
-	}
-	return fmt.Sprintf("ConsentState(%d)", uint8(s))
-}
+func (s ConsentState) String() string { return enumName(consentNames[:], s, "ConsentState") }
 
 // MarshalText encodes the state as its name.
 func (s ConsentState) MarshalText() ([]byte, error) {
@@ -45,13 +40,12 @@ func (s ConsentState) MarshalText() ([]byte, error) {
 
 // UnmarshalText decodes a consent state name.
 func (s *ConsentState) UnmarshalText(b []byte) error {
-	for i, n := range consentNames {
-		if n == string(b) {
-			*s = ConsentState(i)
-			return nil
-		}
+	v, ok := enumNamed[ConsentState](consentNames[:], string(b))
+	if !ok {
+		return fmt.Errorf("optin: unknown consent state %q", b)
 	}
-	return fmt.Errorf("optin: unknown consent state %q", b)
+	*s = v
+	return nil
 }
 
 // Suppression is what is kept of a person after their data was erased:

@@ -21,21 +21,32 @@ var stateNames = [...]string{
 }
 
 // String returns the state's name as it appears in JSON and audit records.
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enumName(stateNames[:], s, "State") }
 
 // ParseState is the inverse of String.
 func ParseState(name string) (State, error) {
-	for s, n := range stateNames {
-		if n == name {
-			return State(s), nil
-		}
+	if s, ok := enumNamed[State](stateNames[:], name); ok {
+		return s, nil
 	}
 	return StateNone, fmt.Errorf("optin: unknown state %q", name)
+}
+
+// enumName returns the name of v in names, or kind(v) when it has none.
+func enumName[T ~uint8](names []string, v T, kind string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", kind, uint8(v))
+}
+
+// enumNamed returns the value named name in names; false when none is.
+func enumNamed[T ~uint8](names []string, name string) (T, bool) {
+	for i, n := range names {
+		if n == name {
+			return T(i), true
+		}
+	}
+	return 0, false
 }
 
 // MarshalText encodes the state as its name.

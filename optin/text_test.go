@@ -147,16 +147,7 @@ func TestCampaignValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validCampaign()
 			tc.change(&c)
-			err := c.Validate()
-			if err == nil {
-				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
-			}
-			if !errors.Is(err, optin.ErrInvalid) {
-				t.Errorf("Validate() = %v; want it to wrap ErrInvalid", err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Validate() = %q; want it to name %q", err, tc.want)
-			}
+			wantInvalid(t, c.Validate(), tc.want)
 		})
 	}
 	// Bounds of the code length are valid.
@@ -166,6 +157,21 @@ func TestCampaignValidate(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("Validate() with code_length %d = %v; want nil", l, err)
 		}
+	}
+}
+
+// wantInvalid checks that err, what Validate returned, wraps ErrInvalid
+// and names want.
+func wantInvalid(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Validate() = nil; want an error naming %q", want)
+	}
+	if !errors.Is(err, optin.ErrInvalid) {
+		t.Errorf("Validate() = %v; want it to wrap ErrInvalid", err)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate() = %q; want it to name %q", err, want)
 	}
 }
 
@@ -199,16 +205,7 @@ func TestNumberValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := testNumber(t)
 			tc.change(n)
-			err := n.Validate()
-			if err == nil {
-				t.Fatalf("Validate() = nil; want an error naming %q", tc.want)
-			}
-			if !errors.Is(err, optin.ErrInvalid) {
-				t.Errorf("Validate() = %v; want it to wrap ErrInvalid", err)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Validate() = %q; want it to name %q", err, tc.want)
-			}
+			wantInvalid(t, n.Validate(), tc.want)
 		})
 	}
 	// START as a keyword of the default campaign says what START does anyway.

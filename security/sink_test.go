@@ -2,7 +2,6 @@ package security_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,10 +11,11 @@ import (
 	"time"
 
 	"github.com/optin-gateway/optin-gateway/events/verify"
+	"github.com/optin-gateway/optin-gateway/internal/recorder"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/security"
 	"github.com/optin-gateway/optin-gateway/store"
-	"github.com/optin-gateway/optin-gateway/store/redistest"
+	"github.com/optin-gateway/optin-gateway/store/storetest"
 )
 
 // fakeClock is a clock a test moves by hand.
@@ -32,53 +32,34 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 func openStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	srv := redistest.Start(tb)
-	key := make([]byte, store.MasterKeySize)
-	if _, err := rand.Read(key); err != nil {
-		tb.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), store.Options{URL: srv.URL(), MasterKey: key, Shards: 4})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st, _ := storetest.Open(tb, store.Options{Shards: 4})
 	return st
 }
 
-type alerts struct {
-	mu   sync.Mutex
-	list []security.Alert
-}
+// alerts records the alerts a sink raises.
+type alerts = recorder.Log[security.Alert]
 
-func (a *alerts) add(al security.Alert) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.list = append(a.list, al)
-}
-func (a *alerts) get() []security.Alert {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]security.Alert(nil), a.list...)
-}
+// t0 is when the clock of newSink starts.
+var t0 = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 
-func newSink(tb testing.TB, st *store.Store, clk *fakeClock, got *alerts) *security.Sink {
+// newSink returns a sink with the standard limits on a fresh store, its
+// clock (set at t0) and the alerts it raises.
+func newSink(tb testing.TB) (*security.Sink, *store.Store, *fakeClock, *alerts) {
+	st := openStore(tb)
+	clk := &fakeClock{t: t0}
+	got := &alerts{}
 	return security.NewSink(security.Options{
-		Backend: st, Now: clk.Now, OnAlert: got.add,
+		Backend: st, Now: clk.Now, OnAlert: got.Add,
 		Rules: security.Rules(security.Limits{SignatureFailuresPerMinute: 50, RevealsPerHour: 100, ErasuresPerHour: 20}),
-	})
+	}), st, clk, got
 }
 
 // TestRevealRule: the reveals rule fires on the 101st reveal of one token
 // within an hour, once, not for another token, and not when the first
 // reveals have slid out of the window.
 func TestRevealRule(t *testing.T) {
-	st := openStore(t)
+	sink, _, clk, got := newSink(t)
 	ctx := context.Background()
-	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: t0}
-	var got alerts
-	sink := newSink(t, st, clk, &got)
 	reveal := func(actor string, at time.Time) {
 		clk.Set(at)
 		sink.Record(security.Event{Kind: security.KindReveal, Tenant: "demo", Actor: actor, Role: "support", Subscriber: "ps" + at.Format("150405")})
@@ -98,20 +79,20 @@ func TestRevealRule(t *testing.T) {
 	}
 	reveal("tok_b", t0.Add(50*time.Minute)) // another token's reveal counts for it
 	flush()
-	if a := got.get(); len(a) != 0 {
+	if a := got.All(); len(a) != 0 {
 		t.Fatalf("after 100 reveals in an hour, alerts = %+v; want none", a)
 	}
 	// The 101st, 59 minutes after the first: the alert.
 	reveal("tok_a", t0.Add(59*time.Minute))
 	flush()
-	a := got.get()
+	a := got.All()
 	if len(a) != 1 || a[0].Rule != "reveals" || a[0].Subject != "tok_a" || a[0].Count != 101 || a[0].Limit != 100 {
 		t.Fatalf("after the 101st reveal, alerts = %+v; want one reveals alert for tok_a at 101", a)
 	}
 	// More in the same window: no second alert.
 	reveal("tok_a", t0.Add(59*time.Minute+30*time.Second))
 	flush()
-	if a := got.get(); len(a) != 1 {
+	if a := got.All(); len(a) != 1 {
 		t.Errorf("the 102nd reveal raised another alert: %+v", a)
 	}
 
@@ -123,14 +104,14 @@ func TestRevealRule(t *testing.T) {
 	flush()
 	reveal("tok_c", t0.Add(61*time.Minute))
 	flush()
-	if a := got.get(); len(a) != 1 {
+	if a := got.All(); len(a) != 1 {
 		t.Errorf("a reveal 61 minutes after the first of 100 raised %+v; want no new alert", a[1:])
 	}
 
 	// An export counts like a reveal; an audience export counts its members.
 	sink.Record(security.Event{Kind: security.KindAudience, Tenant: "demo", Actor: "tok_d", Count: 101, At: t0})
 	flush()
-	if a := got.get(); len(a) != 2 || a[1].Subject != "tok_d" || a[1].Count != 101 {
+	if a := got.All(); len(a) != 2 || a[1].Subject != "tok_d" || a[1].Count != 101 {
 		t.Errorf("an audience export of 101 members: alerts %+v; want a reveals alert for tok_d", a)
 	}
 }
@@ -140,12 +121,8 @@ func TestRevealRule(t *testing.T) {
 // once; an erasure burst raises its alert; consent checks become one
 // access entry per token.
 func TestSinkAggregatesFloods(t *testing.T) {
-	st := openStore(t)
+	sink, st, _, got := newSink(t)
 	ctx := context.Background()
-	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: t0}
-	var got alerts
-	sink := newSink(t, st, clk, &got)
 	for range 10_000 {
 		sink.Record(security.Event{Kind: security.KindBadSignature, Provider: "twilio", Source: "192.0.2.7", Route: "/v1/webhooks/twilio/sms"})
 	}
@@ -173,11 +150,11 @@ func TestSinkAggregatesFloods(t *testing.T) {
 		t.Fatalf("stream = %d events, first %+v; want 22, the first the 10,000 signature failures in one", len(events), events[0])
 	}
 	rules := map[string]string{}
-	for _, a := range got.get() {
+	for _, a := range got.All() {
 		rules[a.Rule] = a.Subject
 	}
 	if len(rules) != 2 || rules["signature_failures"] != "all" || rules["erasures"] != "demo" {
-		t.Errorf("alerts = %+v; want signature_failures (all) and erasures (demo)", got.get())
+		t.Errorf("alerts = %+v; want signature_failures (all) and erasures (demo)", got.All())
 	}
 	var checks []optin.AccessEntry
 	if err := st.AccessEntries(ctx, time.Time{}, func(e optin.AccessEntry) error {

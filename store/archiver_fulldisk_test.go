@@ -106,13 +106,8 @@ func TestArchiverNearlyFullDisk(t *testing.T) {
 	opts := testArchiverOptions(t)
 	disk := &fullDisk{room: recordSize(t, 0) * 3 / 2} // one record fits, two do not
 	opts.WriteSegment, opts.Pause = disk.write, disk.pause
-	var mu sync.Mutex
-	var tokens []int64
-	opts.OnLease = func(token int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		tokens = append(tokens, token)
-	}
+	var leases leaseTokens
+	opts.OnLease = leases.Add
 	opts.OnError = nil // a failed write per round would flood the test's log
 	const events = 40
 	// Each record is written on its own; the batch halves from 40 (the
@@ -128,9 +123,7 @@ func TestArchiverNearlyFullDisk(t *testing.T) {
 			break
 		}
 		if attempts > maxAttempts {
-			mu.Lock()
-			taken := len(tokens)
-			mu.Unlock()
+			taken := len(leases.All())
 			t.Fatalf("after %d write attempts the outbox still holds %d of %d events (fencing tokens taken: %d); want it drained within %d attempts",
 				attempts, outboxLen(t, st), events, taken, maxAttempts)
 		}
@@ -159,9 +152,7 @@ func TestArchiverNearlyFullDisk(t *testing.T) {
 	if tight > 0 {
 		t.Errorf("%d writes came right after a failed one, with no pause between; want a pause after every failure", tight)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(tokens) != 1 {
+	if tokens := leases.All(); len(tokens) != 1 {
 		t.Errorf("the archiver took the lease %d times (tokens %v); want once: a failed write keeps the lease", len(tokens), tokens)
 	}
 }
@@ -216,9 +207,8 @@ func TestArchiverFullDiskStateAndBackoff(t *testing.T) {
 	opts.MaxLag = time.Minute
 	var seen changes
 	opts.OnState = seen.on
-	var tokens []int64
-	var mu sync.Mutex
-	opts.OnLease = func(token int64) { mu.Lock(); defer mu.Unlock(); tokens = append(tokens, token) }
+	var leases leaseTokens
+	opts.OnLease = leases.Add
 
 	// An event ten minutes old, then 30 new ones.
 	ev, err := json.Marshal(testEvent(1000))
@@ -279,9 +269,7 @@ func TestArchiverFullDiskStateAndBackoff(t *testing.T) {
 	if got := len(seen.seen); got != 4 {
 		t.Errorf("OnState heard %v; want exactly failing, lagging, caught_up and writing", &seen)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(tokens) != 1 {
+	if tokens := leases.All(); len(tokens) != 1 {
 		t.Errorf("fencing tokens %v; want one: the lease is kept through the failures", tokens)
 	}
 }
@@ -310,9 +298,8 @@ func TestArchiverFullTmpfs(t *testing.T) {
 	opts.OnError = nil
 	disk := &fullDisk{}
 	opts.WriteSegment, opts.Pause = disk.write, disk.pause
-	var tokens []int64
-	var mu sync.Mutex
-	opts.OnLease = func(token int64) { mu.Lock(); defer mu.Unlock(); tokens = append(tokens, token) }
+	var leases leaseTokens
+	opts.OnLease = leases.Add
 
 	// Fill the tmpfs, then free 12 KiB: room for about a dozen records,
 	// not for a batch of 60.
@@ -371,9 +358,7 @@ func TestArchiverFullTmpfs(t *testing.T) {
 	if sum, err := VerifyLog(opts.Dir); err != nil || sum.Records != events || sum.Segments < 2 {
 		t.Errorf("VerifyLog = %d records in %d segments, %v; want %d, verified, in several segments (sealing failed on the full disk, then succeeded)", sum.Records, sum.Segments, err, events)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(tokens) != 1 {
+	if tokens := leases.All(); len(tokens) != 1 {
 		t.Errorf("fencing tokens %v; want one", tokens)
 	}
 }

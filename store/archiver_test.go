@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/optin-gateway/optin-gateway/internal/recorder"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
@@ -51,10 +52,17 @@ func testEvent(i int) optin.Event {
 // does, each in its subscriber's shard.
 func addEvents(tb testing.TB, st *Store, from, to int) {
 	tb.Helper()
+	addEventsAs(tb, st, from, to, func(*optin.Event) {})
+}
+
+// addEventsAs is addEvents with each event changed by as first.
+func addEventsAs(tb testing.TB, st *Store, from, to int, as func(*optin.Event)) {
+	tb.Helper()
 	ctx := context.Background()
 	pipe := st.rdb.Pipeline()
 	for i := from; i < to; i++ {
 		ev := testEvent(i)
+		as(&ev)
 		b, err := json.Marshal(ev)
 		if err != nil {
 			tb.Fatal(err)
@@ -180,18 +188,8 @@ func TestArchiverRepairsTornRecordAndSkipsReplays(t *testing.T) {
 	opts := testArchiverOptions(t)
 	addEvents(t, st, 0, 50)
 
-	// A crash between the fsync and the deletion: Redis goes away right
-	// after the first batch is fsync'd, so its entries stay in the streams.
-	crashed := make(chan struct{})
-	var once sync.Once
-	crashing := opts
-	crashing.OnCommit = func(Commit) { once.Do(func() { srv.Kill(t); close(crashed) }) }
-	stop := runArchiver(t, st, crashing)
-	<-crashed
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	srv.Restart(t)
+	// A crash between the fsync and the deletion.
+	crashAfterFirstCommit(t, st, srv, opts)
 	sum, err := VerifyLog(opts.Dir)
 	if err != nil || sum.Records != 50 || outboxLen(t, st) != 50 {
 		t.Fatalf("after the crash: log %d records (%v), outbox %d; want 50 archived and all 50 still in the outbox",
@@ -234,33 +232,43 @@ func isBreak(err error, kind string) bool {
 	return errors.As(err, &ce) && ce.Kind == kind
 }
 
+// leaseTokens records the fencing tokens an archiver takes (its
+// OnLease).
+type leaseTokens = recorder.Log[int64]
+
+// crashAfterFirstCommit runs an archiver with opts until Redis goes away
+// right after its first batch is fsync'd (a crash between the fsync and
+// the deletion, so the batch's entries stay in the streams), then starts
+// Redis again.
+func crashAfterFirstCommit(tb testing.TB, st *Store, srv *redistest.Server, opts ArchiverOptions) {
+	tb.Helper()
+	crashed := make(chan struct{})
+	var once sync.Once
+	opts.OnCommit = func(Commit) { once.Do(func() { srv.Kill(tb); close(crashed) }) }
+	stop := runArchiver(tb, st, opts)
+	<-crashed
+	if err := stop(); err != nil {
+		tb.Fatal(err)
+	}
+	srv.Restart(tb)
+}
+
 func TestArchiverLeaseTakeover(t *testing.T) {
 	st, _ := newTestStore(t, 2)
 	opts := testArchiverOptions(t)
-	var mu sync.Mutex
-	var tokens []int64
-	opts.OnLease = func(token int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		tokens = append(tokens, token)
-	}
+	var leases leaseTokens
+	opts.OnLease = leases.Add
 	stopFirst := runArchiver(t, st, opts)
-	waitFor(t, "the first archiver's lease", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(tokens) == 1
-	})
+	waitFor(t, "the first archiver's lease", func() bool { return len(leases.All()) == 1 })
 	stopSecond := runArchiver(t, st, opts) // waits: lock and lease are held
 	addEvents(t, st, 0, 20)
 	waitFor(t, "20 records", func() bool {
 		sum, err := VerifyLog(opts.Dir)
 		return err == nil && sum.Records == 20
 	})
-	mu.Lock()
-	if len(tokens) != 1 {
-		t.Errorf("%d archivers took the lease while the first held it; want 1", len(tokens))
+	if n := len(leases.All()); n != 1 {
+		t.Errorf("%d archivers took the lease while the first held it; want 1", n)
 	}
-	mu.Unlock()
 	if err := stopFirst(); err != nil {
 		t.Fatal(err)
 	}
@@ -272,22 +280,27 @@ func TestArchiverLeaseTakeover(t *testing.T) {
 	if err := stopSecond(); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(tokens) != 2 || tokens[1] <= tokens[0] {
+	if tokens := leases.All(); len(tokens) != 2 || tokens[1] <= tokens[0] {
 		t.Errorf("fencing tokens = %v; want two, rising", tokens)
 	}
+}
+
+// outboxToDelete adds n events to shard 0's outbox and returns its
+// entries and the keys delete.lua takes for that shard.
+func outboxToDelete(tb testing.TB, st *Store, n int) ([]redis.XMessage, []string) {
+	tb.Helper()
+	addEvents(tb, st, 0, n)
+	msgs, err := st.rdb.XRange(context.Background(), OutboxKey(0), "-", "+").Result()
+	if err != nil || len(msgs) != n {
+		tb.Fatalf("outbox = %d entries, %v; want %d", len(msgs), err, n)
+	}
+	return msgs, []string{OutboxKey(0), outboxFenceKey(0), WebhookQueueKey(0)}
 }
 
 func TestDeleteIsFenced(t *testing.T) {
 	st, _ := newTestStore(t, 1)
 	ctx := context.Background()
-	addEvents(t, st, 0, 3)
-	msgs, err := st.rdb.XRange(ctx, OutboxKey(0), "-", "+").Result()
-	if err != nil || len(msgs) != 3 {
-		t.Fatalf("outbox = %d entries, %v; want 3", len(msgs), err)
-	}
-	keys := []string{OutboxKey(0), outboxFenceKey(0), WebhookQueueKey(0)}
+	msgs, keys := outboxToDelete(t, st, 3)
 	for i, tc := range []struct {
 		name  string
 		token int64

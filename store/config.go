@@ -113,24 +113,29 @@ func (s *Store) LoadConfig(ctx context.Context) (optin.ConfigSet, error) {
 		return set, translate("load config", err)
 	}
 	for t := range set.Tenants {
-		set.Campaigns[t] = map[string]optin.CampaignDoc{}
-		for id, raw := range camps[t].Val() {
-			var c optin.CampaignDoc
-			if err := json.Unmarshal([]byte(raw), &c); err != nil {
-				return set, fmt.Errorf("store: load config %s %s: %w", cfgCampaignsKey(t), id, err)
-			}
-			set.Campaigns[t][id] = c
+		var err error
+		if set.Campaigns[t], err = decodeDocs[optin.CampaignDoc](cfgCampaignsKey(t), camps[t].Val()); err != nil {
+			return set, err
 		}
-		set.Numbers[t] = map[string]optin.NumberDoc{}
-		for id, raw := range nums[t].Val() {
-			var n optin.NumberDoc
-			if err := json.Unmarshal([]byte(raw), &n); err != nil {
-				return set, fmt.Errorf("store: load config %s %s: %w", cfgNumbersKey(t), id, err)
-			}
-			set.Numbers[t][id] = n
+		if set.Numbers[t], err = decodeDocs[optin.NumberDoc](cfgNumbersKey(t), nums[t].Val()); err != nil {
+			return set, err
 		}
 	}
 	return set, nil
+}
+
+// decodeDocs decodes the JSON documents of the configuration hash key
+// (m, its fields), by field.
+func decodeDocs[T any](key string, m map[string]string) (map[string]T, error) {
+	out := make(map[string]T, len(m))
+	for id, raw := range m {
+		var d T
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			return nil, fmt.Errorf("store: load config %s %s: %w", key, id, err)
+		}
+		out[id] = d
+	}
+	return out, nil
 }
 
 // Tokens returns every token of tenant (every token when tenant is "").

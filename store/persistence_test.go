@@ -6,34 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/optin-gateway/optin-gateway/internal/recorder"
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/store"
 	"github.com/optin-gateway/optin-gateway/store/redistest"
 )
 
 // persistLog records the states a store's persistence check reports.
-type persistLog struct {
-	mu     sync.Mutex
-	states []store.PersistenceState
-}
-
-func (l *persistLog) add(st store.PersistenceState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.states = append(l.states, st)
-}
-
-func (l *persistLog) all() []store.PersistenceState {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]store.PersistenceState(nil), l.states...)
-}
+type persistLog = recorder.Log[store.PersistenceState]
 
 // openChecked opens a store on srv whose persistence is checked in mode;
 // the periodic check is an hour apart, so only the start, a new
@@ -42,7 +27,7 @@ func openChecked(t *testing.T, srv *redistest.Server, mode string) (*store.Store
 	t.Helper()
 	l := &persistLog{}
 	st := openInstances(t, srv, 1, func(o *store.Options) {
-		o.Persistence = store.PersistenceOptions{Mode: mode, Every: time.Hour, OnChange: l.add}
+		o.Persistence = store.PersistenceOptions{Mode: mode, Every: time.Hour, OnChange: l.Add}
 	})[0].st
 	return st, l
 }
@@ -77,7 +62,7 @@ func TestPersistenceOK(t *testing.T) {
 	if err := erase(st); err != nil {
 		t.Fatalf("Erase with persistence ok: %v", err)
 	}
-	if n := len(l.all()); n != 1 {
+	if n := len(l.All()); n != 1 {
 		t.Errorf("OnChange called %d times; want 1 (the first state)", n)
 	}
 }
@@ -130,7 +115,7 @@ func TestPersistenceFsyncWarn(t *testing.T) {
 	if err := join(t, st, "SM1"); err != nil {
 		t.Errorf("Apply in warn mode with appendfsync everysec: %v", err)
 	}
-	got := l.all()
+	got := l.All()
 	if len(got) != 2 || !got[0].OK || got[1].OK {
 		t.Errorf("OnChange states = %+v; want ok, then one not ok", got)
 	}
@@ -156,14 +141,14 @@ func TestPersistenceRestart(t *testing.T) {
 		t.Errorf("Persistence() after restart = %+v; before %+v; want ok with a new run id", after, before)
 	}
 	var restarted bool
-	for _, ps := range l.all() {
+	for _, ps := range l.All() {
 		restarted = restarted || ps.Restarted
 		if ps.TruncatedLoad {
 			t.Errorf("OnChange(%+v): TruncatedLoad with aof-load-truncated no", ps)
 		}
 	}
 	if !restarted {
-		t.Errorf("OnChange states %+v; want one with Restarted", l.all())
+		t.Errorf("OnChange states %+v; want one with Restarted", l.All())
 	}
 }
 
@@ -210,7 +195,7 @@ func TestPersistenceTruncatedLoad(t *testing.T) {
 		t.Errorf("CheckPersistence after a restart on a cut AOF = %+v; want Restarted and TruncatedLoad", ps)
 	}
 	var flagged int
-	for _, s := range l.all() {
+	for _, s := range l.All() {
 		if s.TruncatedLoad {
 			flagged++
 		}

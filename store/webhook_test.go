@@ -3,10 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/optin-gateway/optin-gateway/optin"
 )
@@ -28,18 +25,10 @@ func putTestWebhook(tb testing.TB, st *Store, id string, types ...optin.EventTyp
 // confirmations (deliverable: pending → subscribed).
 func addConfirmations(tb testing.TB, st *Store, from, to int) {
 	tb.Helper()
-	ctx := context.Background()
-	pipe := st.rdb.Pipeline()
-	for i := from; i < to; i++ {
-		ev := testEvent(i)
+	addEventsAs(tb, st, from, to, func(ev *optin.Event) {
 		ev.ID += ":c"
 		ev.From, ev.To, ev.Reason = optin.StatePending, optin.StateSubscribed, optin.OutcomeConfirmed
-		b, _ := json.Marshal(ev)
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: OutboxKey(shardOf(ev.Subscriber, st.shards)), Values: []any{"e", string(b)}})
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	})
 }
 
 // announced returns the event ids in the delivery streams, by endpoint,
@@ -81,16 +70,7 @@ func TestArchiverAnnouncesEachEventOnce(t *testing.T) {
 	addEvents(t, st, 0, 20)        // prompts: not delivered
 	addConfirmations(t, st, 0, 30) // delivered
 
-	crashed := make(chan struct{})
-	var once sync.Once
-	crashing := opts
-	crashing.OnCommit = func(Commit) { once.Do(func() { srv.Kill(t); close(crashed) }) }
-	stop := runArchiver(t, st, crashing)
-	<-crashed
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	srv.Restart(t)
+	crashAfterFirstCommit(t, st, srv, opts)
 	if got := announced(t, st); len(got) != 0 {
 		t.Fatalf("after a crash before the deletion: %v announced; want nothing yet", got)
 	}
@@ -112,12 +92,7 @@ func TestArchiverAnnouncesEachEventOnce(t *testing.T) {
 func TestDeleteAnnouncesOnlyWhatItDeletes(t *testing.T) {
 	st, _ := newTestStore(t, 1)
 	ctx := context.Background()
-	addEvents(t, st, 0, 2)
-	msgs, err := st.rdb.XRange(ctx, OutboxKey(0), "-", "+").Result()
-	if err != nil || len(msgs) != 2 {
-		t.Fatalf("outbox = %d, %v", len(msgs), err)
-	}
-	keys := []string{OutboxKey(0), outboxFenceKey(0), WebhookQueueKey(0)}
+	msgs, keys := outboxToDelete(t, st, 2)
 	for i, want := range []int64{2, 0} {
 		n, err := deleteScript.Eval(ctx, st.rdb, keys, 1, 2, msgs[0].ID, msgs[1].ID, 1, "first", 2, "second").Int64()
 		if err != nil || n != want {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,23 +18,13 @@ func TestServeAdminAddr(t *testing.T) {
 		"OPTIN_LOG_FORMAT": "json",
 	}
 	_, stop := startServe(t, exampleConfig, env)
-	get := func(url string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if status, body := get("http://" + adminAddr + "/metrics"); status != http.StatusOK || !strings.Contains(body, "optin_security_events_total") {
+	if status, body := get(t, "http://"+adminAddr+"/metrics"); status != http.StatusOK || !strings.Contains(body, "optin_security_events_total") {
 		t.Errorf("admin listener GET /metrics: %d; want 200 with the metrics", status)
 	}
-	if status, _ := get("http://" + addr + "/metrics"); status != http.StatusNotFound {
+	if status, _ := get(t, "http://"+addr+"/metrics"); status != http.StatusNotFound {
 		t.Errorf("public listener GET /metrics: %d; want 404", status)
 	}
-	if status, _ := get("http://" + adminAddr + "/healthz"); status != http.StatusOK {
+	if status, _ := get(t, "http://"+adminAddr+"/healthz"); status != http.StatusOK {
 		t.Errorf("admin listener GET /healthz: %d; want 200", status)
 	}
 	stop()

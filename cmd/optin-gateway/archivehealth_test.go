@@ -33,15 +33,8 @@ func TestServeArchiveHealth(t *testing.T) {
 	cfgPath := writeFaultConfig(t, srv.URL(), dataDir, false)
 	env := map[string]string{"OPTIN_ADDR": addr, "OPTIN_AUDIT_MAX_LAG": "5m"}
 	getenv := func(k string) string { return env[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, getenv, io.Discard, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve = %v", err)
-		}
-	}()
+	ctx, _, stop := serveInBackground(t, cfgPath, getenv, io.Discard)
+	defer stop()
 	base := "http://" + addr
 	waitHTTP(t, base+"/readyz")
 

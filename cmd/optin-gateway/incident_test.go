@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,16 +26,8 @@ func TestIncidentReport(t *testing.T) {
 	cfgPath := writeFaultConfig(t, srv.URL(), t.TempDir(), true)
 	env := map[string]string{"OPTIN_ADDR": addr}
 	getenv := func(k string) string { return env[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgPath}, getenv, io.Discard, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve = %v", err)
-		}
-	}()
+	ctx, done, stop := serveInBackground(t, cfgPath, getenv, io.Discard)
+	defer stop()
 	base := "http://" + addr
 	waitHealthy(t, base, done)
 	since := time.Now().UTC().Add(-time.Second)
@@ -55,13 +46,8 @@ func TestIncidentReport(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Optin-Reason", "ticket 4711")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		status, b := do(t, req)
+		return status, []byte(b)
 	}
 	newToken := func(name string) (id, secret string) {
 		status, b := api(http.MethodPost, "/v1/tenants/demo/tokens", faultAdmin, map[string]string{"role": "support", "name": name})

@@ -1,32 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 )
 
-// lockedBuffer is a bytes.Buffer safe for the sink's flushing goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestLoggerBuffersInfoAndFlushesErrors(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	log, stop, err := newLogger("json", "info", &out)
 	if err != nil {
 		t.Fatal(err)

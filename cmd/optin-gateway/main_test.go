@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -115,6 +116,26 @@ func startServe(tb testing.TB, cfgPath string, env map[string]string) (logs *syn
 	}()
 	waitHealthy(tb, "http://"+env["OPTIN_ADDR"], done)
 	return logs, func() { tb.Helper(); stopServe(tb, cancel, done) }
+}
+
+// serveInBackground runs serve with the configuration file cfgPath and
+// getenv, its log to logs, without waiting for it to be healthy. done
+// receives what serve returns; stop (once, later calls do nothing) ends
+// ctx, serve's context, and fails the test when serve returned an error.
+func serveInBackground(tb testing.TB, cfgPath string, getenv func(string) string, logs io.Writer) (ctx context.Context, done <-chan error, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, getenv, io.Discard, logs) }()
+	stopped := false
+	return ctx, served, func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-served; err != nil {
+				tb.Errorf("serve = %v", err)
+			}
+		}
+	}
 }
 
 // stopServe ends serve's context and waits for serve to return nil.

@@ -28,21 +28,7 @@ func TestServeRedisWithoutAOF(t *testing.T) {
 	cfgPath := writeFaultConfig(t, srv.URL(), dataDir, false)
 	env := map[string]string{"OPTIN_ADDR": addr}
 	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- run(ctx, []string{"serve", "--config", cfgPath}, func(k string) string { return env[k] }, io.Discard, logs)
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-served; err != nil {
-				t.Errorf("serve = %v", err)
-			}
-		}
-	}
+	_, _, stop := serveInBackground(t, cfgPath, func(k string) string { return env[k] }, logs)
 	defer stop()
 	base := "http://" + addr
 	waitHTTP(t, base+"/healthz")
@@ -96,15 +82,11 @@ func TestServeRedisWithoutAOF(t *testing.T) {
 	}
 }
 
+// get GETs u and returns the status and the body.
 func get(tb testing.TB, u string) (int, string) {
 	tb.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return do(tb, req)
 }
 
 // getAuth is get with the operator's token.
@@ -112,6 +94,13 @@ func getAuth(tb testing.TB, u string) (int, string) {
 	tb.Helper()
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.Header.Set("Authorization", "Bearer "+faultAdmin)
+	return do(tb, req)
+}
+
+// do sends req and returns the status and the body, failing the test
+// when there is no response.
+func do(tb testing.TB, req *http.Request) (int, string) {
+	tb.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -63,13 +62,7 @@ func TestServeTelnyxOnly(t *testing.T) {
 			req.Header.Set(telnyx.TimestampHeader, ts)
 			req.Header.Set(telnyx.SignatureHeader, base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(ts+"|"+body))))
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return do(t, req)
 	}
 	if code, body := post("/v1/webhooks/telnyx/sms", join, false); code != http.StatusForbidden {
 		t.Errorf("unsigned Telnyx JOIN: %d %s; want 403", code, body)

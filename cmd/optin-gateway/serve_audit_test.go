@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -28,15 +27,8 @@ func TestServeArchives(t *testing.T) {
 	env := map[string]string{"OPTIN_ADDR": addr, "OPTIN_DATA_DIR": dataDir, "OPTIN_PUBLIC_URL": "http://" + addr}
 	getenv := func(k string) string { return env[k] }
 
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- run(ctx, []string{"serve", "--config", cfgPath}, getenv, io.Discard, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve = %v", err)
-		}
-	}()
+	ctx, _, stop := serveInBackground(t, cfgPath, getenv, io.Discard)
+	defer stop()
 	waitHTTP(t, "http://"+addr+"/healthz")
 
 	if err := run(ctx, []string{"send", "--config", cfgPath, "--from", "+12125550123", "JOIN"}, getenv, io.Discard, io.Discard); err != nil {

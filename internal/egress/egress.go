@@ -63,12 +63,16 @@ func (e refusedError) Unwrap() error { return ErrRefused }
 
 func refuse(format string, args ...any) error { return refusedError(fmt.Sprintf(format, args...)) }
 
-// blocked4 are the IPv4 ranges that are not public (IANA's special-purpose
-// registry, RFC 6890 and successors), with their kind.
-var blocked4 = []struct {
+// blockedRange is a range of addresses that are not public, with its
+// kind.
+type blockedRange struct {
 	p    netip.Prefix
 	kind string
-}{
+}
+
+// blocked4 are the IPv4 ranges that are not public (IANA's special-purpose
+// registry, RFC 6890 and successors).
+var blocked4 = []blockedRange{
 	{netip.MustParsePrefix("0.0.0.0/8"), "this-network"},
 	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
 	{netip.MustParsePrefix("100.64.0.0/10"), "shared (CGNAT)"},
@@ -90,10 +94,7 @@ var blocked4 = []struct {
 // not public; everything outside 2000::/3 is refused too, but for the
 // NAT64 and the IPv4-mapped forms, which are judged by the IPv4 address
 // they embed.
-var blocked6 = []struct {
-	p    netip.Prefix
-	kind string
-}{
+var blocked6 = []blockedRange{
 	{netip.MustParsePrefix("2001::/23"), "protocol-assignment (Teredo, benchmarking, ORCHID)"},
 	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("3fff::/20"), "documentation"},
@@ -109,12 +110,7 @@ var (
 func kind(a netip.Addr) string {
 	a = a.Unmap()
 	if a.Is4() {
-		for _, b := range blocked4 {
-			if b.p.Contains(a) {
-				return b.kind
-			}
-		}
-		return ""
+		return kindIn(blocked4, a)
 	}
 	switch {
 	case a.IsUnspecified():
@@ -142,9 +138,15 @@ func kind(a netip.Addr) string {
 	case !global6.Contains(a):
 		return "reserved"
 	}
-	for _, b := range blocked6 {
-		if b.p.Contains(a) {
-			return b.kind
+	return kindIn(blocked6, a)
+}
+
+// kindIn returns the kind of the first of ranges that holds a, "" when
+// none does.
+func kindIn(ranges []blockedRange, a netip.Addr) string {
+	for _, r := range ranges {
+		if r.p.Contains(a) {
+			return r.kind
 		}
 	}
 	return ""

@@ -3,7 +3,6 @@ package loadgen_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +20,7 @@ import (
 	"github.com/optin-gateway/optin-gateway/optin"
 	"github.com/optin-gateway/optin-gateway/provider/twilio"
 	"github.com/optin-gateway/optin-gateway/store"
-	"github.com/optin-gateway/optin-gateway/store/redistest"
+	"github.com/optin-gateway/optin-gateway/store/storetest"
 )
 
 func TestPercentile(t *testing.T) {
@@ -165,14 +164,7 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 // loops, against a real gateway on a real Redis, and checks that every
 // kind of message was sent and answered 200.
 func TestRunDrivesFlowsThroughTheGateway(t *testing.T) {
-	srv := redistest.Start(t)
-	key := make([]byte, store.MasterKeySize)
-	_, _ = rand.Read(key)
-	st, err := store.Open(context.Background(), store.Options{URL: srv.URL(), MasterKey: key, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, _ := storetest.Open(t, store.Options{Shards: 2})
 	deals := optin.Campaign{ID: "deals", Name: "ACME Deals", Keywords: []string{"JOIN"}, Version: 1,
 		Prompt: "Reply {code} to confirm ACME Deals. Reply HELP for help, STOP to cancel."}.WithDefaults()
 	num := &optin.Number{Tenant: "demo", E164: "+12025550100", Campaigns: []optin.Campaign{deals}}

@@ -92,11 +92,7 @@ func (ri *RedisInfo) WatchFsync() error {
 // Fsync returns the fsync stalls recorded since WatchFsync. Redis keeps one
 // sample per second (the longest of that second), 160 at most.
 func (ri *RedisInfo) Fsync() (FsyncStalls, error) {
-	reply, err := ri.do("LATENCY", "HISTORY", "aof-fsync-always")
-	if err != nil {
-		return FsyncStalls{}, err
-	}
-	return ParseLatencyHistory(reply), nil
+	return parsed(ri, ParseLatencyHistory, "LATENCY", "HISTORY", "aof-fsync-always")
 }
 
 // ParseLatencyHistory reads LATENCY HISTORY's pairs of time stamp and
@@ -123,11 +119,17 @@ func (ri *RedisInfo) Close() error { return ri.conn.Close() }
 // Stats reads INFO stats and commandstats in one round trip (Redis 7
 // takes several sections).
 func (ri *RedisInfo) Stats() (RedisStats, error) {
-	reply, err := ri.do("INFO", "stats", "commandstats")
+	return parsed(ri, ParseInfo, "INFO", "stats", "commandstats")
+}
+
+// parsed sends the command args and returns its reply read by parse.
+func parsed[T any](ri *RedisInfo, parse func(string) T, args ...string) (T, error) {
+	reply, err := ri.do(args...)
 	if err != nil {
-		return RedisStats{}, err
+		var zero T
+		return zero, err
 	}
-	return ParseInfo(reply), nil
+	return parse(reply), nil
 }
 
 // ParseInfo reads the fields RedisStats needs from an INFO reply.
