@@ -68,7 +68,9 @@ func newPrivacyHarness(tb testing.TB, srv *redistest.Server, dir string, pk []by
 	h.srv, err = gateway.New(gateway.Options{
 		PublicURL: publicURL, TwilioAuthToken: twilioToken, AdminToken: adminToken,
 		Numbers: testNumbers(tb), Store: st, Logger: testLogger(tb, core), Now: h.clock.Now,
-		HTTP: gateway.HTTPOptions{RequestTimeout: 3 * time.Second},
+		// An export reads the whole audit log of 1,000 people: give it the
+		// time a loaded CI machine under the race detector needs.
+		HTTP: gateway.HTTPOptions{RequestTimeout: time.Minute},
 		Services: gateway.Services{
 			Audit:   st.AuditLog(dir),
 			Privacy: st.AuditLog(dir).WithRetention(store.DefaultRetention),
