@@ -84,8 +84,10 @@ func TestSlowRedis(t *testing.T) {
 		okStatus []int
 	}{
 		{"no added latency", 202, 0, http.StatusOK, n, timeout, nil},
-		{"10 ms per chunk", 212, 10 * time.Millisecond, http.StatusOK, n / 2, timeout + time.Second, []int{http.StatusServiceUnavailable}},
-		{"3 s per chunk, slower than the 1 s request timeout", 303, 3 * time.Second, http.StatusServiceUnavailable, n, timeout + time.Second, nil},
+		{"10 ms per chunk", 212, 10 * time.Millisecond, http.StatusOK, n / 2, timeout + 3*time.Second, []int{http.StatusServiceUnavailable}},
+		// Under 3 s, the wait of one chunk: a request the timeout did not
+		// end would take longer.
+		{"3 s per chunk, slower than the 1 s request timeout", 303, 3 * time.Second, http.StatusServiceUnavailable, n, 2500 * time.Millisecond, nil},
 		{"latency removed", 415, 0, http.StatusOK, n, timeout, nil},
 	}
 	for _, ph := range phases {
