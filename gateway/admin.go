@@ -124,50 +124,73 @@ func isDryRun(c echo.Context) bool { return c.QueryParam("dry_run") == "true" }
 // (200) or, for an identical document, nothing (200, version unchanged).
 // version, when given, must be the stored version (409 otherwise).
 func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *int) error {
-	ctx := c.Request().Context()
-	prevRaw, err := s.opts.Services.Config.ConfigGet(ctx, ref)
-	if err != nil && !errors.Is(err, optin.ErrNotFound) {
+	p, err := s.planPut(c, ref, next, version, func(raw []byte) (map[string]any, int, error) {
+		var prev map[string]any
+		err := json.Unmarshal(raw, &prev)
+		v, _ := prev["version"].(float64)
+		return prev, int(v), err
+	})
+	if err != nil || p.answered {
 		return err
 	}
-	var prev map[string]any
-	if prevRaw != nil {
-		if err := json.Unmarshal(prevRaw, &prev); err != nil {
-			return err
-		}
-	}
-	prevVersion := 0
-	if v, ok := prev["version"].(float64); ok {
-		prevVersion = int(v)
-	}
-	if version != nil && *version != 0 && *version != prevVersion { // 0: not given
-		return conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, prevVersion)}
-	}
-	nextMap, err := docMap(next)
-	if err != nil {
-		return err
-	}
-	action, changes := plan(prev, nextMap, prevRaw != nil)
-	if isDryRun(c) {
-		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: action, Changes: changes})
-	}
-	if action == "unchanged" {
-		return c.JSONBlob(http.StatusOK, prevRaw)
+	if p.action == "unchanged" {
+		return c.JSONBlob(http.StatusOK, p.prevRaw)
 	}
 	now := s.opts.Now().UTC()
 	actor := who(c).actor
-	nextMap["version"], nextMap["updated_at"], nextMap["updated_by"] = prevVersion+1, now, actor
-	raw, err := json.Marshal(nextMap)
+	p.next["version"], p.next["updated_at"], p.next["updated_by"] = p.prevVersion+1, now, actor
+	raw, err := json.Marshal(p.next)
 	if err != nil {
 		return err
 	}
-	if err := s.commitDoc(c, ref, prevRaw, raw, raw, action, prevVersion+1); err != nil {
+	if err := s.commitDoc(c, ref, p.prevRaw, raw, raw, p.action, p.prevVersion+1); err != nil {
 		return err
 	}
 	status := http.StatusOK
-	if action == "create" {
+	if p.action == "create" {
 		status = http.StatusCreated
 	}
 	return c.JSONBlob(status, raw)
+}
+
+// putPlan is what a PUT does over the stored document.
+type putPlan struct {
+	prevRaw     []byte         // the stored JSON; nil: none
+	prevVersion int            // its version; 0: none
+	next        map[string]any // the document put, as a map
+	action      string         // see plan
+	answered    bool           // a dry run, whose answer is sent
+}
+
+// planPut reads the stored document of ref, checks version (when given,
+// not 0) against it and plans next over it; fields returns the fields
+// compared and the version of stored JSON. A dry run is answered here.
+func (s *Server) planPut(c echo.Context, ref optin.ConfigRef, next any, version *int, fields func(raw []byte) (map[string]any, int, error)) (putPlan, error) {
+	var p putPlan
+	prevRaw, err := s.opts.Services.Config.ConfigGet(c.Request().Context(), ref)
+	if err != nil && !errors.Is(err, optin.ErrNotFound) {
+		return p, err
+	}
+	var prev map[string]any
+	if prevRaw != nil {
+		if prev, p.prevVersion, err = fields(prevRaw); err != nil {
+			return p, err
+		}
+	}
+	if version != nil && *version != 0 && *version != p.prevVersion { // 0: not given
+		return p, conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, p.prevVersion)}
+	}
+	if p.next, err = docMap(next); err != nil {
+		return p, err
+	}
+	p.prevRaw = prevRaw
+	var changes []change
+	p.action, changes = plan(prev, p.next, prevRaw != nil)
+	if isDryRun(c) {
+		p.answered = true
+		return p, c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: p.action, Changes: changes})
+	}
+	return p, nil
 }
 
 // deleteDoc deletes the document ref names (204), after check (if any)
