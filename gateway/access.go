@@ -84,11 +84,7 @@ func randomHex(r io.Reader, n int) (string, error) {
 
 // handleHistoryGet returns a subscriber's latest events, newest first.
 func (s *Server) handleHistoryGet(c echo.Context) error {
-	tenant, campaigns, p, err := s.subscriberOf(c)
-	if err != nil {
-		return err
-	}
-	_, events, err := s.lookup(c, tenant, campaigns, p, optin.AccessHistory)
+	_, events, err := s.lookupOf(c, optin.AccessHistory)
 	if err != nil {
 		return err
 	}

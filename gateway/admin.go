@@ -124,50 +124,73 @@ func isDryRun(c echo.Context) bool { return c.QueryParam("dry_run") == "true" }
 // (200) or, for an identical document, nothing (200, version unchanged).
 // version, when given, must be the stored version (409 otherwise).
 func (s *Server) putDoc(c echo.Context, ref optin.ConfigRef, next any, version *int) error {
-	ctx := c.Request().Context()
-	prevRaw, err := s.opts.Services.Config.ConfigGet(ctx, ref)
-	if err != nil && !errors.Is(err, optin.ErrNotFound) {
+	p, err := s.planPut(c, ref, next, version, func(raw []byte) (map[string]any, int, error) {
+		var prev map[string]any
+		err := json.Unmarshal(raw, &prev)
+		v, _ := prev["version"].(float64)
+		return prev, int(v), err
+	})
+	if err != nil || p.answered {
 		return err
 	}
-	var prev map[string]any
-	if prevRaw != nil {
-		if err := json.Unmarshal(prevRaw, &prev); err != nil {
-			return err
-		}
-	}
-	prevVersion := 0
-	if v, ok := prev["version"].(float64); ok {
-		prevVersion = int(v)
-	}
-	if version != nil && *version != 0 && *version != prevVersion { // 0: not given
-		return conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, prevVersion)}
-	}
-	nextMap, err := docMap(next)
-	if err != nil {
-		return err
-	}
-	action, changes := plan(prev, nextMap, prevRaw != nil)
-	if isDryRun(c) {
-		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: action, Changes: changes})
-	}
-	if action == "unchanged" {
-		return c.JSONBlob(http.StatusOK, prevRaw)
+	if p.action == "unchanged" {
+		return c.JSONBlob(http.StatusOK, p.prevRaw)
 	}
 	now := s.opts.Now().UTC()
 	actor := who(c).actor
-	nextMap["version"], nextMap["updated_at"], nextMap["updated_by"] = prevVersion+1, now, actor
-	raw, err := json.Marshal(nextMap)
+	p.next["version"], p.next["updated_at"], p.next["updated_by"] = p.prevVersion+1, now, actor
+	raw, err := json.Marshal(p.next)
 	if err != nil {
 		return err
 	}
-	if err := s.commitDoc(c, ref, prevRaw, raw, raw, action, prevVersion+1); err != nil {
+	if err := s.commitDoc(c, ref, p.prevRaw, raw, raw, p.action, p.prevVersion+1); err != nil {
 		return err
 	}
 	status := http.StatusOK
-	if action == "create" {
+	if p.action == "create" {
 		status = http.StatusCreated
 	}
 	return c.JSONBlob(status, raw)
+}
+
+// putPlan is what a PUT does over the stored document.
+type putPlan struct {
+	prevRaw     []byte         // the stored JSON; nil: none
+	prevVersion int            // its version; 0: none
+	next        map[string]any // the document put, as a map
+	action      string         // see plan
+	answered    bool           // a dry run, whose answer is sent
+}
+
+// planPut reads the stored document of ref, checks version (when given,
+// not 0) against it and plans next over it; fields returns the fields
+// compared and the version of stored JSON. A dry run is answered here.
+func (s *Server) planPut(c echo.Context, ref optin.ConfigRef, next any, version *int, fields func(raw []byte) (map[string]any, int, error)) (putPlan, error) {
+	var p putPlan
+	prevRaw, err := s.opts.Services.Config.ConfigGet(c.Request().Context(), ref)
+	if err != nil && !errors.Is(err, optin.ErrNotFound) {
+		return p, err
+	}
+	var prev map[string]any
+	if prevRaw != nil {
+		if prev, p.prevVersion, err = fields(prevRaw); err != nil {
+			return p, err
+		}
+	}
+	if version != nil && *version != 0 && *version != p.prevVersion { // 0: not given
+		return p, conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, p.prevVersion)}
+	}
+	if p.next, err = docMap(next); err != nil {
+		return p, err
+	}
+	p.prevRaw = prevRaw
+	var changes []change
+	p.action, changes = plan(prev, p.next, prevRaw != nil)
+	if isDryRun(c) {
+		p.answered = true
+		return p, c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: p.action, Changes: changes})
+	}
+	return p, nil
 }
 
 // deleteDoc deletes the document ref names (204), after check (if any)
@@ -261,6 +284,41 @@ func sortedItems[T any](m map[string]T) itemsView[T] {
 	return itemsView[T]{items}
 }
 
+// tenantItems answers, by id, the documents of the path's tenant in the
+// map of the configuration that of picks.
+func tenantItems[T any](s *Server, c echo.Context, of func(optin.ConfigSet) map[string]map[string]T) error {
+	t, err := s.tenantOf(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sortedItems(of(s.snap().set)[t.ID]))
+}
+
+// putDocument is a configuration document a PUT writes.
+type putDocument[T any] interface {
+	WithDefaults() T
+	Validate() error
+}
+
+// decodePut reads the body of a PUT as a T named id (fields returns
+// where its id and meta fields are: a body naming another id is refused,
+// its meta fields are dropped), its defaults filled and valid, and the
+// version the body gave.
+func decodePut[T putDocument[T]](c echo.Context, noun, id string, fields func(*T) (*string, *optin.Meta)) (T, *int, error) {
+	var doc T
+	version, err := decodeDoc(c, &doc)
+	if err != nil {
+		return doc, nil, err
+	}
+	given, meta := fields(&doc)
+	if err := samePathID(noun, *given, id); err != nil {
+		return doc, nil, err
+	}
+	*given, *meta = id, optin.Meta{}
+	doc = doc.WithDefaults()
+	return doc, version, doc.Validate()
+}
+
 // handleTenantList lists every tenant to the operator, its own to a token.
 func (s *Server) handleTenantList(c echo.Context) error {
 	p := who(c)
@@ -282,17 +340,8 @@ func (s *Server) handleTenantGet(c echo.Context) error {
 // handleTenantPut creates (operator only) or replaces a tenant.
 func (s *Server) handleTenantPut(c echo.Context) error {
 	id := c.Param("tenant")
-	var doc optin.TenantDoc
-	version, err := decodeDoc(c, &doc)
+	doc, version, err := decodePut(c, "tenant", id, func(d *optin.TenantDoc) (*string, *optin.Meta) { return &d.ID, &d.Meta })
 	if err != nil {
-		return err
-	}
-	if err := samePathID("tenant", doc.ID, id); err != nil {
-		return err
-	}
-	doc.ID, doc.Meta = id, optin.Meta{}
-	doc = doc.WithDefaults()
-	if err := doc.Validate(); err != nil {
 		return err
 	}
 	if _, err := s.tenantOf(c); err != nil && !who(c).operator {
@@ -323,11 +372,7 @@ func (s *Server) handleTenantDelete(c echo.Context) error {
 
 // handleCampaignList lists a tenant's campaigns by id.
 func (s *Server) handleCampaignList(c echo.Context) error {
-	t, err := s.tenantOf(c)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, sortedItems(s.snap().set.Campaigns[t.ID]))
+	return tenantItems(s, c, func(set optin.ConfigSet) map[string]map[string]optin.CampaignDoc { return set.Campaigns })
 }
 
 // handleCampaignGet returns one campaign.
@@ -346,17 +391,8 @@ func (s *Server) handleCampaignPut(c echo.Context) error {
 		return err
 	}
 	id := c.Param("campaign")
-	var doc optin.CampaignDoc
-	version, err := decodeDoc(c, &doc)
+	doc, version, err := decodePut(c, "campaign", id, func(d *optin.CampaignDoc) (*string, *optin.Meta) { return &d.ID, &d.Meta })
 	if err != nil {
-		return err
-	}
-	if err := samePathID("campaign", doc.ID, id); err != nil {
-		return err
-	}
-	doc.ID, doc.Meta = id, optin.Meta{}
-	doc = doc.WithDefaults()
-	if err := doc.Validate(); err != nil {
 		return err
 	}
 	set := s.snap().set
@@ -404,36 +440,36 @@ func numberParam(c echo.Context) (string, error) {
 
 // handleNumberList lists a tenant's numbers.
 func (s *Server) handleNumberList(c echo.Context) error {
+	return tenantItems(s, c, func(set optin.ConfigSet) map[string]map[string]optin.NumberDoc { return set.Numbers })
+}
+
+// numberRef returns the tenant of the path and the reference of its
+// :number document.
+func (s *Server) numberRef(c echo.Context) (optin.TenantDoc, optin.ConfigRef, error) {
 	t, err := s.tenantOf(c)
 	if err != nil {
-		return err
+		return t, optin.ConfigRef{}, err
 	}
-	return c.JSON(http.StatusOK, sortedItems(s.snap().set.Numbers[t.ID]))
+	e164, err := numberParam(c)
+	return t, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164}, err
 }
 
 // handleNumberGet returns one number.
 func (s *Server) handleNumberGet(c echo.Context) error {
-	t, err := s.tenantOf(c)
+	_, ref, err := s.numberRef(c)
 	if err != nil {
 		return err
 	}
-	e164, err := numberParam(c)
-	if err != nil {
-		return err
-	}
-	return s.getDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164})
+	return s.getDoc(c, ref)
 }
 
 // handleNumberPut creates or replaces a number of the tenant.
 func (s *Server) handleNumberPut(c echo.Context) error {
-	t, err := s.tenantOf(c)
+	t, ref, err := s.numberRef(c)
 	if err != nil {
 		return err
 	}
-	e164, err := numberParam(c)
-	if err != nil {
-		return err
-	}
+	e164 := ref.ID
 	var doc optin.NumberDoc
 	version, err := decodeDoc(c, &doc)
 	if err != nil {
@@ -462,20 +498,16 @@ func (s *Server) handleNumberPut(c echo.Context) error {
 	if doc.ReplyMode == "api" && s.opts.Services.Outbound == nil {
 		return &optin.FieldError{Field: "reply_mode", Msg: "reply_mode api needs the outbound sender, which this gateway does not run"}
 	}
-	return s.putDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164}, doc, version)
+	return s.putDoc(c, ref, doc, version)
 }
 
 // handleNumberDelete deletes a number: the gateway stops serving it.
 func (s *Server) handleNumberDelete(c echo.Context) error {
-	t, err := s.tenantOf(c)
+	_, ref, err := s.numberRef(c)
 	if err != nil {
 		return err
 	}
-	e164, err := numberParam(c)
-	if err != nil {
-		return err
-	}
-	return s.deleteDoc(c, optin.ConfigRef{Object: optin.ObjectNumber, Tenant: t.ID, ID: e164}, nil)
+	return s.deleteDoc(c, ref, nil)
 }
 
 // tokenView is a token as listed: never the token or its hash.

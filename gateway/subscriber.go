@@ -48,15 +48,20 @@ type campaignView struct {
 // tenant and the latest transitions. The phone number is E.164 in the
 // path, its "+" literal or escaped as %2B.
 func (s *Server) handleSubscriberGet(c echo.Context) error {
-	tenant, campaigns, p, err := s.subscriberOf(c)
-	if err != nil {
-		return err
-	}
-	view, _, err := s.lookup(c, tenant, campaigns, p, optin.AccessLookup)
+	view, _, err := s.lookupOf(c, optin.AccessLookup)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, view)
+}
+
+// lookupOf looks up the subscriber of the path (see lookup).
+func (s *Server) lookupOf(c echo.Context, action string) (subscriberView, []optin.Event, error) {
+	tenant, campaigns, p, err := s.subscriberOf(c)
+	if err != nil {
+		return subscriberView{}, nil, err
+	}
+	return s.lookup(c, tenant, campaigns, p, action)
 }
 
 // subscriberOf reads the tenant and phone of a subscriber route.

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -144,36 +142,19 @@ func (s *Server) handleWebhookPut(c echo.Context) error {
 		s.security(c, "egress_refused")
 		return &optin.FieldError{Field: "url", Msg: "url " + err.Error()}
 	}
-	ctx := c.Request().Context()
 	ref := webhookRef(t.ID, id)
-	prevRaw, err := s.opts.Services.Config.ConfigGet(ctx, ref)
-	if err != nil && !errors.Is(err, optin.ErrNotFound) {
-		return err
-	}
 	var prev optin.WebhookDoc
-	if prevRaw != nil {
-		if err := json.Unmarshal(prevRaw, &prev); err != nil {
-			return err
+	p, err := s.planPut(c, ref, next, version, func(raw []byte) (map[string]any, int, error) {
+		if err := json.Unmarshal(raw, &prev); err != nil {
+			return nil, 0, err
 		}
-	}
-	if version != nil && *version != 0 && *version != prev.Version {
-		return conflictError{"version", fmt.Sprintf("version %d is not the current version %d", *version, prev.Version)}
-	}
-	prevMap, err := docMap(publicWebhook(prev).WebhookDoc)
-	if err != nil {
+		m, err := docMap(publicWebhook(prev).WebhookDoc)
+		return m, prev.Version, err
+	})
+	if err != nil || p.answered {
 		return err
 	}
-	if prevRaw == nil {
-		prevMap = nil
-	}
-	nextMap, err := docMap(next)
-	if err != nil {
-		return err
-	}
-	action, changes := plan(prevMap, nextMap, prevRaw != nil)
-	if isDryRun(c) {
-		return c.JSON(http.StatusOK, dryRunView{DryRun: true, Action: action, Changes: changes})
-	}
+	prevRaw, action := p.prevRaw, p.action
 	if action == "unchanged" {
 		return c.JSON(http.StatusOK, publicWebhook(prev))
 	}

@@ -63,17 +63,23 @@ func newFake(t testing.TB) *fake {
 		fail:      map[string]fakeFail{},
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/tenants", f.handleTenantsList)
-	mux.HandleFunc("/v1/tenants/{t}", f.handleTenant)
-	mux.HandleFunc("GET /v1/tenants/{t}/{kind}", f.handleObjectsList)
-	mux.HandleFunc("/v1/tenants/{t}/{kind}/{id}", f.handleObject)
-	mux.HandleFunc("GET /v1/tenants/{t}/subscribers/{phone}", f.handleSubscriber)
-	mux.HandleFunc("DELETE /v1/tenants/{t}/subscribers/{phone}", f.handleSubscriber)
-	mux.HandleFunc("GET /v1/tenants/{t}/subscribers/{phone}/{what}", f.handleSubscriberPart)
-	mux.HandleFunc("POST /v1/tenants/{t}/subscribers/{phone}/opt-out", f.handleSubscriberPart)
-	mux.HandleFunc("POST /v1/tenants/{t}/tokens", f.handleTokens)
-	mux.HandleFunc("GET /v1/tenants/{t}/tokens", f.handleTokens)
-	mux.HandleFunc("DELETE /v1/tenants/{t}/tokens/{id}", f.handleTokens)
+	const sub = "/v1/tenants/{t}/subscribers/{phone}"
+	for _, r := range []struct {
+		handler  http.HandlerFunc
+		patterns []string
+	}{
+		{f.handleTenantsList, []string{"GET /v1/tenants"}},
+		{f.handleTenant, []string{"/v1/tenants/{t}"}},
+		{f.handleObjectsList, []string{"GET /v1/tenants/{t}/{kind}"}},
+		{f.handleObject, []string{"/v1/tenants/{t}/{kind}/{id}"}},
+		{f.handleSubscriber, []string{"GET " + sub, "DELETE " + sub}},
+		{f.handleSubscriberPart, []string{"GET " + sub + "/{what}", "POST " + sub + "/opt-out"}},
+		{f.handleTokens, []string{"POST /v1/tenants/{t}/tokens", "GET /v1/tenants/{t}/tokens", "DELETE /v1/tenants/{t}/tokens/{id}"}},
+	} {
+		for _, p := range r.patterns {
+			mux.HandleFunc(p, r.handler)
+		}
+	}
 	f.srv = httptest.NewServer(f.middleware(mux))
 	t.Cleanup(f.srv.Close)
 	return f

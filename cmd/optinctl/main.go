@@ -183,25 +183,20 @@ var flagsOf = map[string][]string{
 var globalFlags = []string{"url", "token", "t", "tenant", "o", "output"}
 
 func runErr(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	c := &cli{options: options{output: "table"}, stdin: stdin, stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("optinctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.url, "url", "", "")
-	fs.StringVar(&c.token, "token", "", "")
-	fs.StringVar(&c.tenant, "tenant", "", "")
-	fs.StringVar(&c.tenant, "t", "", "")
-	fs.StringVar(&c.output, "output", "table", "")
-	fs.StringVar(&c.output, "o", "table", "")
-	fs.BoolVar(&c.reveal, "reveal", false, "")
-	fs.BoolVar(&c.yes, "yes", false, "")
-	fs.BoolVar(&c.prune, "prune", false, "")
-	fs.BoolVar(&c.dryRun, "dry-run", false, "")
-	fs.StringVar(&c.reason, "reason", "", "")
-	fs.StringVar(&c.campaign, "campaign", "", "")
-	fs.StringVar(&c.file, "file", "", "")
-	fs.StringVar(&c.file, "f", "", "")
-	fs.StringVar(&c.role, "role", "", "")
-	fs.StringVar(&c.name, "name", "", "")
+	for names, v := range map[string]*string{
+		"url": &c.url, "token": &c.token, "tenant t": &c.tenant, "output o": &c.output, "reason": &c.reason,
+		"campaign": &c.campaign, "file f": &c.file, "role": &c.role, "name": &c.name,
+	} {
+		for _, name := range strings.Fields(names) {
+			fs.StringVar(v, name, *v, "")
+		}
+	}
+	for name, v := range map[string]*bool{"reveal": &c.reveal, "yes": &c.yes, "prune": &c.prune, "dry-run": &c.dryRun} {
+		fs.BoolVar(v, name, false, "")
+	}
 
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) || (err == nil && (len(pos) == 0 || pos[0] == "help")) {

@@ -80,6 +80,15 @@ const campaignsYAML = `tenants:
         campaigns: [deals, vip]
 `
 
+// wantWrites fails the test unless the writes among reqs are want, in
+// order; what names the command that made them.
+func wantWrites(t testing.TB, what string, reqs []fakeReq, want ...string) {
+	t.Helper()
+	if got := writes(reqs); !slices.Equal(got, want) {
+		t.Fatalf("%s wrote %q; want %q", what, got, want)
+	}
+}
+
 // TestApplyLifecycle applies a file to an empty server, re-applies it (no
 // write), changes it (dry run: diff and exit 7, no write; then applied),
 // and prunes, checking every request.
@@ -89,16 +98,12 @@ func TestApplyLifecycle(t *testing.T) {
 
 	r := ctl(t, f, nil, "", "apply", "-f", path)
 	mustCode(t, r, exitOK, "apply")
-	got := writes(f.requests())
-	want := []string{
+	wantWrites(t, "first apply", f.requests(),
 		"PUT /v1/tenants/demo",
 		"PUT /v1/tenants/demo/campaigns/deals",
 		"PUT /v1/tenants/demo/campaigns/vip",
 		"PUT /v1/tenants/demo/numbers/%2B12025550100",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("first apply wrote %q; want %q", got, want)
-	}
+	)
 	for _, s := range []string{"+ tenant demo (create)", "+ campaign demo/deals (create)", `    keywords: ["JOIN"]`, `    code_ttl: "1h0m0s"`, "+ number demo/+12025550100 (create)", "4 to create, 0 to update, 0 to delete, 0 unchanged", "created campaign demo/vip"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("first apply's output lacks %q:\n%s", s, r.stdout)
@@ -144,9 +149,7 @@ func TestApplyLifecycle(t *testing.T) {
 		t.Errorf("apply without --prune does not name what it leaves:\n%s", r.stdout)
 	}
 	reqs := f.requests()
-	if got, want := writes(reqs), []string{"PUT /v1/tenants/demo/campaigns/deals", "PUT /v1/tenants/demo/numbers/%2B12025550100"}; !slices.Equal(got, want) {
-		t.Fatalf("apply without --prune wrote %q; want %q", got, want)
-	}
+	wantWrites(t, "apply without --prune", reqs, "PUT /v1/tenants/demo/campaigns/deals", "PUT /v1/tenants/demo/numbers/%2B12025550100")
 	for _, q := range reqs {
 		if q.Method == "PUT" && !strings.Contains(q.Body, `"version":1`) {
 			t.Errorf("%s body %s; want the version it read (1), so that a change made meanwhile gives 409", q, q.Body)
@@ -155,9 +158,7 @@ func TestApplyLifecycle(t *testing.T) {
 
 	r = ctl(t, f, nil, "", "apply", "-f", path2, "--prune", "-o", "json")
 	mustCode(t, r, exitOK, "apply --prune")
-	if got, want := writes(f.requests()), []string{"DELETE /v1/tenants/demo/campaigns/vip"}; !slices.Equal(got, want) {
-		t.Fatalf("apply --prune wrote %q; want %q", got, want)
-	}
+	wantWrites(t, "apply --prune", f.requests(), "DELETE /v1/tenants/demo/campaigns/vip")
 	var rep applyReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("apply -o json: %v\n%s", err, r.stdout)
@@ -179,15 +180,11 @@ func TestApplyPruneOrder(t *testing.T) {
 	onlyTenant := "tenants:\n  - id: demo\n    name: ACME\n"
 	r := ctl(t, f, nil, "", "apply", "--prune", "-f", writeFile(t, onlyTenant))
 	mustCode(t, r, exitOK, "apply --prune")
-	got := writes(f.requests())
-	want := []string{
+	wantWrites(t, "apply --prune", f.requests(),
 		"DELETE /v1/tenants/demo/numbers/%2B12025550100",
 		"DELETE /v1/tenants/demo/campaigns/deals",
 		"DELETE /v1/tenants/demo/campaigns/vip",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("apply --prune wrote %q; want %q", got, want)
-	}
+	)
 	if len(f.campaigns["other"]) != 2 || len(f.numbers["other"]) != 1 {
 		t.Errorf("tenant other after pruning demo: %d campaigns, %d numbers; want 2, 1", len(f.campaigns["other"]), len(f.numbers["other"]))
 	}
