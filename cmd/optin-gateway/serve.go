@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		HTTP: gateway.HTTPOptions{
 			MaxBodyBytes:   cfg.MaxBodyBytes,
 			RequestTimeout: cfg.RequestTimeout,
-			Timeouts:       httpTimeouts(cfg.HTTP),
+			Timeouts:       cfg.HTTP.HTTPTimeouts,
 			TrustedProxies: cfg.TrustedProxies,
 			AdminAddr:      cfg.HTTP.AdminAddr,
 			BenchRoutes:    cfg.BenchRoutes,
