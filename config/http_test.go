@@ -11,7 +11,7 @@ func TestLoadHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := HTTP{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, BodyTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	want := HTTP{HTTPTimeouts: HTTPTimeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Body: 10 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second}}
 	if c.HTTP != want {
 		t.Errorf("HTTP defaults = %+v; want %+v", c.HTTP, want)
 	}
@@ -24,7 +24,7 @@ admin_addr: "127.0.0.1:9090"
 	if c, err = Load(writeFile(t, "c.yaml", content), env(e)); err != nil {
 		t.Fatal(err)
 	}
-	want = HTTP{ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 20 * time.Second, BodyTimeout: 4 * time.Second, WriteTimeout: 40 * time.Second, IdleTimeout: 90 * time.Second, AdminAddr: "127.0.0.1:9090"}
+	want = HTTP{HTTPTimeouts: HTTPTimeouts{ReadHeader: 2 * time.Second, Read: 20 * time.Second, Body: 4 * time.Second, Write: 40 * time.Second, Idle: 90 * time.Second}, AdminAddr: "127.0.0.1:9090"}
 	if c.HTTP != want {
 		t.Errorf("HTTP from file and env = %+v; want %+v", c.HTTP, want)
 	}

@@ -21,11 +21,7 @@ import (
 
 // Queue is what the delivery workers need of the store.
 type Queue interface {
-	Shards() int
-	EnsureWebhookGroups(ctx context.Context) error
-	WebhookLease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
-	ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedEvent, string, error)
-	ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedEvent, error)
+	WebhookQueue() lanes.Stream[lanes.QueuedEvent]
 	WebhookTarget(ctx context.Context, tenant, id string) (lanes.WebhookTarget, error)
 	SubscriberPhone(ctx context.Context, tenant, id string) (optin.Phone, error)
 	AckWebhook(ctx context.Context, q lanes.QueuedEvent) error
@@ -96,22 +92,10 @@ func (w *Worker) Owner() string { return w.o.Owner }
 // subscriber, so that a failing endpoint, or a delivery waiting for its
 // retry, holds up only its own lane.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.o.Queue.EnsureWebhookGroups(ctx); err != nil {
-		return err
-	}
-	q := w.o.Queue
-	lanes.Run(ctx, lanes.Config[lanes.QueuedEvent]{
-		Tuning: w.o.Tuning, Shards: q.Shards(),
-		Lease: q.WebhookLease, Claim: q.ClaimWebhooks, Read: q.ReadWebhooks,
-		StreamID: func(e lanes.QueuedEvent) string { return e.StreamID },
-		Lane:     func(e lanes.QueuedEvent) string { return e.Endpoint + "\x00" + e.Event.Subscriber },
-		Deliver:  w.deliver,
-		Pause:    func(n int) time.Duration { return min(w.o.Poll<<min(n, 10), 5*time.Second) },
-		Failed: func(log *zap.Logger, e lanes.QueuedEvent, err error) {
-			log.Warn("deliver", zap.String("event_id", e.Event.ID), zap.Error(err))
-		},
+	return lanes.Run(ctx, lanes.Config[lanes.QueuedEvent]{
+		Tuning: w.o.Tuning, Stream: w.o.Queue.WebhookQueue(), Deliver: w.deliver, Failed: "deliver",
+		Pause: func(n int) time.Duration { return min(w.o.Poll<<min(n, 10), 5*time.Second) },
 	})
-	return nil
 }
 
 // deliver posts q until its endpoint answers 2xx or its tries are spent;

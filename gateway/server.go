@@ -206,7 +206,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
-	opts.HTTP.Timeouts = opts.HTTP.Timeouts.withDefaults()
+	opts.HTTP.Timeouts = opts.HTTP.Timeouts.WithDefaults()
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	for num, m := range opts.ReplyModes {
 		if m == ReplyAPI && opts.Services.Outbound == nil {

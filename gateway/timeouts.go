@@ -13,51 +13,13 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-)
 
-// Defaults of Timeouts.
-const (
-	DefaultReadHeaderTimeout = 10 * time.Second
-	DefaultReadTimeout       = 30 * time.Second
-	DefaultBodyTimeout       = 10 * time.Second
-	DefaultWriteTimeout      = 30 * time.Second
-	DefaultIdleTimeout       = 120 * time.Second
+	"github.com/optin-gateway/optin-gateway/config"
 )
 
 // Timeouts bound how long a client may hold a connection of the HTTP
-// server without doing its part.
-type Timeouts struct {
-	// ReadHeader bounds reading a request's headers (slowloris).
-	ReadHeader time.Duration
-	// Read bounds reading a whole request, headers and body.
-	Read time.Duration
-	// Body bounds reading a request's body, from the end of its headers:
-	// a body not complete by then gets 408 and its connection is closed.
-	// It applies when it is shorter than Read (which bounds the body
-	// otherwise).
-	Body time.Duration
-	// Write bounds writing a response; a streamed response (an audience
-	// export) has it anew for each chunk it writes.
-	Write time.Duration
-	// Idle closes a keep-alive connection that waits that long for its
-	// next request.
-	Idle time.Duration
-}
-
-// withDefaults fills in the zero fields.
-func (t Timeouts) withDefaults() Timeouts {
-	or := func(d *time.Duration, def time.Duration) {
-		if *d <= 0 {
-			*d = def
-		}
-	}
-	or(&t.ReadHeader, DefaultReadHeaderTimeout)
-	or(&t.Read, DefaultReadTimeout)
-	or(&t.Body, DefaultBodyTimeout)
-	or(&t.Write, DefaultWriteTimeout)
-	or(&t.Idle, DefaultIdleTimeout)
-	return t
-}
+// server without doing its part: the configuration's.
+type Timeouts = config.HTTPTimeouts
 
 // httpServer is an http.Server for h with the timeouts.
 func (s *Server) httpServer(h http.Handler) *http.Server {

@@ -15,11 +15,7 @@ import (
 
 // Queue is what the senders need of the store.
 type Queue interface {
-	Shards() int
-	EnsureSenderGroups(ctx context.Context) error
-	Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
-	ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedReply, string, error)
-	ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedReply, error)
+	ReplyQueue() lanes.Stream[lanes.QueuedReply]
 	SendRecord(ctx context.Context, q lanes.QueuedReply) (lanes.SendRecord, error)
 	MarkSendIntent(ctx context.Context, q lanes.QueuedReply, at time.Time) (int, error)
 	ClearSendIntent(ctx context.Context, q lanes.QueuedReply) error
@@ -78,22 +74,9 @@ func (w *Worker) Owner() string { return w.o.Owner }
 // its new owner. Each shard's replies go in lanes, one per subscriber, so
 // that a slow number or a retried reply holds up only its subscriber.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.o.Queue.EnsureSenderGroups(ctx); err != nil {
-		return err
-	}
-	q := w.o.Queue
-	lanes.Run(ctx, lanes.Config[lanes.QueuedReply]{
-		Tuning: w.o.Tuning, Shards: q.Shards(),
-		Lease: q.Lease, Claim: q.ClaimPending, Read: q.ReadReplies,
-		StreamID: func(r lanes.QueuedReply) string { return r.StreamID },
-		Lane:     func(r lanes.QueuedReply) string { return r.Reply.Subscriber },
-		Deliver:  w.deliver,
-		Pause:    w.o.Backoff,
-		Failed: func(log *zap.Logger, r lanes.QueuedReply, err error) {
-			log.Warn("send", zap.String("reply_id", r.Reply.ID), zap.Error(err))
-		},
+	return lanes.Run(ctx, lanes.Config[lanes.QueuedReply]{
+		Tuning: w.o.Tuning, Stream: w.o.Queue.ReplyQueue(), Deliver: w.deliver, Pause: w.o.Backoff, Failed: "send",
 	})
-	return nil
 }
 
 // deliver sends q exactly once, guarded by its send record: a reply

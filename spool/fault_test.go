@@ -141,14 +141,7 @@ func TestSpoolAppendFailureNeverMergesLines(t *testing.T) {
 				}
 			}
 
-			var got []string
-			st, err := s.Replay(func(r []byte) error {
-				got = append(got, string(r))
-				return nil
-			})
-			if err != nil {
-				t.Fatalf("Replay: %v", err)
-			}
+			got, st := Collect(t, s)
 			if want := []string{"an earlier STOP", b, c}; !slices.Equal(got, want) {
 				t.Errorf("Replay = %q, %+v; want %q: every acknowledged STOP, not the failed one", got, st, want)
 			}

@@ -33,20 +33,6 @@ func open(tb testing.TB, dir string, key []byte) *spool.Spool {
 	return s
 }
 
-// collect replays s and returns the records, as strings.
-func collect(tb testing.TB, s *spool.Spool) ([]string, spool.Stats) {
-	tb.Helper()
-	var got []string
-	st, err := s.Replay(func(r []byte) error {
-		got = append(got, string(r))
-		return nil
-	})
-	if err != nil {
-		tb.Fatalf("Replay: %v", err)
-	}
-	return got, st
-}
-
 func appendAll(tb testing.TB, s *spool.Spool, records ...string) {
 	tb.Helper()
 	for _, r := range records {
@@ -79,11 +65,11 @@ func TestAppendReplay(t *testing.T) {
 	// A reopened spool (a restart) replays what the last one wrote.
 	s.Close()
 	s = open(t, dir, key)
-	got, st := collect(t, s)
+	got, st := spool.Collect(t, s)
 	if want := []string{"STOP from +12025550150", "second", "third"}; !slices.Equal(got, want) || st.Applied != 3 {
 		t.Fatalf("Replay = %q, %+v; want %q in order", got, st, want)
 	}
-	if got, _ := collect(t, s); len(got) != 0 {
+	if got, _ := spool.Collect(t, s); len(got) != 0 {
 		t.Errorf("second Replay = %q; want nothing (the batch was deleted)", got)
 	}
 	if p, _ := s.Pending(); p {
@@ -108,7 +94,7 @@ func TestReplayFailureKeepsBatch(t *testing.T) {
 	}
 	// Appends during the outage go to a later batch, replayed after.
 	appendAll(t, s, "d")
-	got, _ := collect(t, s)
+	got, _ := spool.Collect(t, s)
 	if want := []string{"a", "b", "c", "d"}; !slices.Equal(got, want) {
 		t.Errorf("Replay after the failure = %q; want %q (the failed batch again from its start, then the new one)", got, want)
 	}
@@ -130,7 +116,7 @@ func TestTornAndForeignLines(t *testing.T) {
 	// A spool written under another master key cannot be read; the torn
 	// line is told apart from those.
 	other := open(t, dir, newKey(t))
-	if got, st := collect(t, other); len(got) != 0 || st.Corrupt != 2 || st.Torn != 1 {
+	if got, st := spool.Collect(t, other); len(got) != 0 || st.Corrupt != 2 || st.Torn != 1 {
 		t.Errorf("Replay under another key = %q, %+v; want nothing, 2 corrupt, 1 torn", got, st)
 	}
 	dir2 := t.TempDir()
@@ -143,7 +129,7 @@ func TestTornAndForeignLines(t *testing.T) {
 	f.Close()
 	s2 = open(t, dir2, key)
 	appendAll(t, s2, "after the crash")
-	got, st := collect(t, s2)
+	got, st := spool.Collect(t, s2)
 	if want := []string{"first", "after the crash"}; !slices.Equal(got, want) || st.Corrupt != 0 || st.Torn != 1 {
 		t.Errorf("Replay after a torn write = %q, %+v; want %q, 1 torn, none corrupt", got, st, want)
 	}
@@ -217,7 +203,7 @@ func TestKeyRotation(t *testing.T) {
 	s.Close()
 	s = openKeys(k2, k1)
 	appendAll(t, s, "under k2")
-	if got, st := collect(t, s); len(got) != 2 || st.Corrupt != 0 {
+	if got, st := spool.Collect(t, s); len(got) != 2 || st.Corrupt != 0 {
 		t.Errorf("replay with k2 and k1 = %q, %+v; want both records", got, st)
 	}
 	appendAll(t, s, "under k2 again")
@@ -227,7 +213,7 @@ func TestKeyRotation(t *testing.T) {
 	appendAll(t, s, "under k1 again")
 	s.Close()
 	s = openKeys(k2)
-	if got, st := collect(t, s); len(got) != 1 || got[0] != "under k2 again" || st.Corrupt != 1 {
+	if got, st := spool.Collect(t, s); len(got) != 1 || got[0] != "under k2 again" || st.Corrupt != 1 {
 		t.Errorf("replay with k2 only = %q, %+v; want the k2 record and one unreadable", got, st)
 	}
 	if _, err := spool.OpenKeys(dir, []spool.Key{{ID: "a:b", Key: newKey(t)}}); err == nil {
@@ -261,7 +247,7 @@ func TestSpoolReplayTellsTornFromCorrupt(t *testing.T) {
 	if err := os.WriteFile(path, damaged, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, st := collect(t, s)
+	got, st := spool.Collect(t, s)
 	if want := []string{"STOP a", "STOP c"}; !slices.Equal(got, want) {
 		t.Errorf("Replay = %q; want %q", got, want)
 	}

@@ -502,32 +502,35 @@ func decodeRecord(raw json.RawMessage, rec *optin.AuditRecord) error {
 	if err := json.Unmarshal(raw, &kind); err != nil {
 		return err
 	}
+	var err error
 	switch kind.Kind {
 	case "delivery":
-		var d optin.Delivery
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		rec.Delivery = &d
-		rec.Event = optin.Event{Tenant: d.Tenant, Subscriber: d.Subscriber, At: d.At}
+		rec.Delivery, err = decodeKind(raw, &rec.Event, func(d *optin.Delivery) optin.Event {
+			return optin.Event{Tenant: d.Tenant, Subscriber: d.Subscriber, At: d.At}
+		})
 	case "config":
-		var c optin.ConfigChange
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return err
-		}
-		rec.Config = &c
-		rec.Event = optin.Event{ID: c.ID, Tenant: c.Tenant, At: c.At}
+		rec.Config, err = decodeKind(raw, &rec.Event, func(c *optin.ConfigChange) optin.Event {
+			return optin.Event{ID: c.ID, Tenant: c.Tenant, At: c.At}
+		})
 	case "access":
-		var a optin.AccessEntry
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return err
-		}
-		rec.Access = &a
-		rec.Event = optin.Event{ID: a.ID, Tenant: a.Tenant, At: a.At}
+		rec.Access, err = decodeKind(raw, &rec.Event, func(a *optin.AccessEntry) optin.Event {
+			return optin.Event{ID: a.ID, Tenant: a.Tenant, At: a.At}
+		})
 	default:
-		return json.Unmarshal(raw, &rec.Event)
+		err = json.Unmarshal(raw, &rec.Event)
 	}
-	return nil
+	return err
+}
+
+// decodeKind decodes raw as a T and sets *ev to event of it; it leaves
+// *ev as it was when raw does not decode.
+func decodeKind[T any](raw json.RawMessage, ev *optin.Event, event func(*T) optin.Event) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, err
+	}
+	*ev = event(v)
+	return v, nil
 }
 
 // outboxPayload returns what an outbox entry holds: an event (field "e"),

@@ -33,44 +33,6 @@ var throttleSource string
 
 var throttleScript = redis.NewScript(throttleSource)
 
-// EnsureSenderGroups creates the senders' consumer group on every shard's
-// queue (and the queue itself), if missing.
-func (s *Store) EnsureSenderGroups(ctx context.Context) error {
-	return s.ensureGroups(ctx, OutQueueKey, SenderGroup)
-}
-
-// Lease takes or renews owner's lease of shard's queue for ttl. One sender
-// at a time drains a shard, which keeps each subscriber's replies in
-// order; a lease that is not renewed passes to another sender after ttl.
-func (s *Store) Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error) {
-	return s.takeLease(ctx, outLeaseKey(shard), owner, ttl)
-}
-
-// ClaimPending takes over, for consumer, up to count replies of shard's
-// queue that were delivered to a sender but never acknowledged (a crashed
-// sender's), oldest first, with XAUTOCLAIM from cursor start ("0-0" the
-// first time). It returns the cursor to continue from, "0-0" when the
-// scan is done. The caller holds the shard's lease, so no live sender
-// still works on them.
-func (s *Store) ClaimPending(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedReply, string, error) {
-	msgs, next, err := s.claimStream(ctx, OutQueueKey(shard), SenderGroup, consumer, start, count)
-	if err != nil {
-		return nil, next, err
-	}
-	out, err := s.decodeQueued(ctx, shard, msgs)
-	return out, next, err
-}
-
-// ReadReplies returns up to count replies of shard's queue that no sender
-// has had yet, oldest first, without waiting.
-func (s *Store) ReadReplies(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedReply, error) {
-	msgs, err := s.readStream(ctx, OutQueueKey(shard), SenderGroup, consumer, count)
-	if err != nil {
-		return nil, err
-	}
-	return s.decodeQueued(ctx, shard, msgs)
-}
-
 // decodeQueued opens queue entries under their subscribers' data keys.
 // An entry whose subscriber was erased since goes to the dead letters,
 // still sealed, and is never sent.

@@ -144,42 +144,6 @@ func (s *Store) SubscriberPhone(ctx context.Context, tenant, id string) (optin.P
 	return optin.Phone(plain), nil
 }
 
-// EnsureWebhookGroups creates the delivery workers' consumer group on
-// every shard's delivery stream (and the stream itself), if missing.
-func (s *Store) EnsureWebhookGroups(ctx context.Context) error {
-	return s.ensureGroups(ctx, WebhookQueueKey, WebhookGroup)
-}
-
-// WebhookLease takes or renews owner's lease of shard's delivery stream
-// for ttl: one worker at a time delivers a shard, which keeps each
-// subscriber's events in order.
-func (s *Store) WebhookLease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error) {
-	return s.takeLease(ctx, webhookLeaseKey(shard), owner, ttl)
-}
-
-// ClaimWebhooks takes over, for consumer, up to count deliveries of shard
-// that a worker read but never finished (a crashed worker's), oldest
-// first, from cursor start ("0-0" the first time); it returns the cursor
-// to continue from, "0-0" when done. The caller holds the shard's lease.
-func (s *Store) ClaimWebhooks(ctx context.Context, shard int, consumer, start string, count int) ([]lanes.QueuedEvent, string, error) {
-	msgs, next, err := s.claimStream(ctx, WebhookQueueKey(shard), WebhookGroup, consumer, start, count)
-	if err != nil {
-		return nil, next, err
-	}
-	out, err := s.decodeWebhooks(ctx, shard, msgs)
-	return out, next, err
-}
-
-// ReadWebhooks returns up to count deliveries of shard that no worker has
-// had yet, oldest first, without waiting.
-func (s *Store) ReadWebhooks(ctx context.Context, shard int, consumer string, count int) ([]lanes.QueuedEvent, error) {
-	msgs, err := s.readStream(ctx, WebhookQueueKey(shard), WebhookGroup, consumer, count)
-	if err != nil {
-		return nil, err
-	}
-	return s.decodeWebhooks(ctx, shard, msgs)
-}
-
 // decodeWebhooks decodes delivery entries with their counts of failed
 // tries. An entry that does not decode is dropped (acknowledged): nothing
 // could deliver it.

@@ -109,18 +109,13 @@ commands:
 
 // runAudit runs the audit subcommands.
 func runAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, auditUsage)
-		return usageError{"audit: no command"}
-	}
-	switch args[0] {
+	switch command(args) {
 	case "verify":
 		return runAuditVerify(ctx, args[1:], getenv, stdout, stderr)
 	case "evidence":
 		return runAuditEvidence(ctx, args[1:], getenv, stdout, stderr)
 	}
-	fmt.Fprint(stderr, auditUsage)
-	return usageError{fmt.Sprintf("audit: unknown command %q", args[0])}
+	return badCommand(stderr, auditUsage, "audit: ", args)
 }
 
 // runAuditVerify verifies the audit log and, when Redis answers, checks it

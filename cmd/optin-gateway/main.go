@@ -66,11 +66,7 @@ commands:
 
 // run is the whole program; main only wires the process to it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return usageError{"no command"}
-	}
-	switch args[0] {
+	switch command(args) {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stderr)
 	case "send":
@@ -94,8 +90,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
+	return badCommand(stderr, usage, "", args)
+}
+
+// command is args' command: its first argument, "" when there is none.
+func command(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+// badCommand prints usage to stderr and returns the usageError, its
+// message after prefix, of args' command: missing or unknown.
+func badCommand(stderr io.Writer, usage, prefix string, args []string) error {
 	fmt.Fprint(stderr, usage)
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	if len(args) == 0 {
+		return usageError{prefix + "no command"}
+	}
+	return usageError{fmt.Sprintf("%sunknown command %q", prefix, args[0])}
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

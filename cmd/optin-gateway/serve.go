@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		HTTP: gateway.HTTPOptions{
 			MaxBodyBytes:   cfg.MaxBodyBytes,
 			RequestTimeout: cfg.RequestTimeout,
-			Timeouts:       httpTimeouts(cfg.HTTP),
+			Timeouts:       cfg.HTTP.HTTPTimeouts,
 			TrustedProxies: cfg.TrustedProxies,
 			AdminAddr:      cfg.HTTP.AdminAddr,
 			BenchRoutes:    cfg.BenchRoutes,
@@ -148,20 +148,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	sctx, stopSenders := context.WithCancel(ctx)
-	waitSenders, err := startSenders(sctx, cfg, st, metrics, log)
-	if err != nil {
-		stopSenders()
-		return err
+	// The workers stop in the reverse order: the event workers, then the
+	// senders.
+	for _, start := range []func(context.Context, *config.Config, *store.Store, *gateway.Metrics, *zap.Logger) (func(), error){startSenders, startEvents} {
+		wctx, stop := context.WithCancel(ctx)
+		wait, err := start(wctx, cfg, st, metrics, log)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer func() { stop(); wait() }()
 	}
-	defer func() { stopSenders(); waitSenders() }()
-	ectx, stopEvents := context.WithCancel(ctx)
-	waitEvents, err := startEvents(ectx, cfg, st, metrics, log)
-	if err != nil {
-		stopEvents()
-		return err
-	}
-	defer func() { stopEvents(); waitEvents() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(cfg.Addr) }()
 	replayCtx, stopReplay := context.WithCancel(ctx)

@@ -3,6 +3,8 @@ package lanes
 import (
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/optin-gateway/optin-gateway/optin"
 )
 
@@ -17,6 +19,15 @@ type QueuedReply struct {
 	Reply    optin.Reply
 	Raw      string // the entry as stored (sealed), for the dead letters
 }
+
+// EntryID is r's queue entry id.
+func (r QueuedReply) EntryID() string { return r.StreamID }
+
+// Lane is r's subscriber: one lane per subscriber.
+func (r QueuedReply) Lane() string { return r.Reply.Subscriber }
+
+// LogField names r by its reply id.
+func (r QueuedReply) LogField() zap.Field { return zap.String("reply_id", r.Reply.ID) }
 
 // SendState is where a reply stands in its send record.
 type SendState string
@@ -47,6 +58,16 @@ type QueuedEvent struct {
 	Tries    int    // failed tries so far
 	Raw      string // the entry as stored, for the dead letters
 }
+
+// EntryID is e's stream entry id.
+func (e QueuedEvent) EntryID() string { return e.StreamID }
+
+// Lane is e's endpoint and subscriber: one lane per endpoint and
+// subscriber.
+func (e QueuedEvent) Lane() string { return e.Endpoint + "\x00" + e.Event.Subscriber }
+
+// LogField names e by its event id.
+func (e QueuedEvent) LogField() zap.Field { return zap.String("event_id", e.Event.ID) }
 
 // WebhookTarget is an endpoint as a delivery worker needs it: where to
 // post and the secret, in clear, to sign with.

@@ -15,46 +15,67 @@ import (
 	"go.uber.org/zap"
 )
 
-// Config is one kind of delivery. Every field is required (Tuning with
-// its defaults applied).
-type Config[T any] struct {
-	Tuning
-	Shards int
-	// Lease takes or renews the shard's lease for Owner; false when
+// Stream is a sharded queue worked by one consumer group, each shard by
+// the one worker holding its lease: what Run needs of the store.
+type Stream[T any] interface {
+	Shards() int
+	// EnsureGroups creates the consumer group on every shard, if missing.
+	EnsureGroups(ctx context.Context) error
+	// Lease takes or renews the shard's lease for owner; false when
 	// another worker holds it.
-	Lease func(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
+	Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error)
 	// Claim takes over the pending entries of shard from start on; it
 	// returns the next start, "0-0" once there are no more.
-	Claim func(ctx context.Context, shard int, consumer, start string, count int) ([]T, string, error)
+	Claim(ctx context.Context, shard int, consumer, start string, count int) ([]T, string, error)
 	// Read reads new entries of shard.
-	Read func(ctx context.Context, shard int, consumer string, count int) ([]T, error)
-	// StreamID is an entry's stream id; Lane names the lane it joins.
-	StreamID, Lane func(T) string
-	// Deliver delivers one entry; an error (the store failed) leaves the
-	// entry at the head of its lane, tried again after Pause(n) for the
-	// n-th error in a row, so the lane keeps its order.
-	Deliver func(ctx context.Context, entry T) error
-	Pause   func(n int) time.Duration
-	// Failed logs a Deliver error: the message and what names the entry.
-	Failed func(log *zap.Logger, entry T, err error)
+	Read(ctx context.Context, shard int, consumer string, count int) ([]T, error)
 }
 
-// Run works every shard whenever it holds the shard's lease, until ctx is
-// done; it returns once every delivery in flight has ended. What was not
-// done stays pending for the next lease holder.
-func Run[T any](ctx context.Context, c Config[T]) {
+// Entry is an item of a Stream.
+type Entry interface {
+	// EntryID is the entry's stream id.
+	EntryID() string
+	// Lane names the lane the entry joins.
+	Lane() string
+	// LogField names the entry in a log line.
+	LogField() zap.Field
+}
+
+// Config is one kind of delivery. Every field is required (Tuning with
+// its defaults applied).
+type Config[T Entry] struct {
+	Tuning
+	Stream Stream[T]
+	// Deliver delivers one entry; an error (the store failed) leaves the
+	// entry at the head of its lane, tried again after Pause(n) for the
+	// n-th error in a row, so the lane keeps its order. The error is
+	// logged as Failed, with the entry's LogField.
+	Deliver func(ctx context.Context, entry T) error
+	Pause   func(n int) time.Duration
+	Failed  string
+}
+
+// Run creates the stream's consumer groups, then works every shard
+// whenever it holds the shard's lease, until ctx is done; it returns nil
+// once every delivery in flight has ended. What was not done stays
+// pending for the next lease holder.
+func Run[T Entry](ctx context.Context, c Config[T]) error {
+	if err := c.Stream.EnsureGroups(ctx); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
-	for shard := range c.Shards {
+	for shard := range c.Stream.Shards() {
 		wg.Go(func() { c.drain(ctx, shard) })
 	}
 	wg.Wait()
+	return nil
 }
 
 // drain works on shard whenever it holds the shard's lease.
 func (c *Config[T]) drain(ctx context.Context, shard int) {
 	log := c.Logger.With(zap.Int("shard", shard), zap.String("owner", c.Owner))
 	for ctx.Err() == nil {
-		ok, err := c.Lease(ctx, shard, c.Owner, c.LeaseTTL)
+		ok, err := c.Stream.Lease(ctx, shard, c.Owner, c.LeaseTTL)
 		switch {
 		case err != nil:
 			log.Warn("lease", zap.Error(err))
@@ -68,7 +89,7 @@ func (c *Config[T]) drain(ctx context.Context, shard int) {
 }
 
 // shardWork is one shard's entries in flight.
-type shardWork[T any] struct {
+type shardWork[T Entry] struct {
 	mu       sync.Mutex
 	lanes    map[string][]T  // by lane; the head is being delivered
 	inFlight map[string]bool // stream ids read and not done
@@ -86,7 +107,7 @@ func (c *Config[T]) own(ctx context.Context, shard int, log *zap.Logger) {
 	pending := true
 	for octx.Err() == nil {
 		if time.Now().After(renewAt) {
-			ok, err := c.Lease(octx, shard, c.Owner, c.LeaseTTL)
+			ok, err := c.Stream.Lease(octx, shard, c.Owner, c.LeaseTTL)
 			if err == nil && !ok {
 				log.Info("lease lost")
 				return
@@ -103,10 +124,10 @@ func (c *Config[T]) own(ctx context.Context, shard int, log *zap.Logger) {
 		var batch []T
 		var err error
 		if pending {
-			batch, cursor, err = c.Claim(octx, shard, c.Owner, cursor, c.Batch)
+			batch, cursor, err = c.Stream.Claim(octx, shard, c.Owner, cursor, c.Batch)
 			pending = err != nil || cursor != "0-0"
 		} else {
-			batch, err = c.Read(octx, shard, c.Owner, c.Batch)
+			batch, err = c.Stream.Read(octx, shard, c.Owner, c.Batch)
 		}
 		if err != nil {
 			log.Warn("read", zap.Error(err))
@@ -126,12 +147,12 @@ func (c *Config[T]) own(ctx context.Context, shard int, log *zap.Logger) {
 func (c *Config[T]) dispatch(ctx context.Context, sw *shardWork[T], e T, log *zap.Logger) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
-	id := c.StreamID(e)
+	id := e.EntryID()
 	if sw.inFlight[id] {
 		return
 	}
 	sw.inFlight[id] = true
-	lane := c.Lane(e)
+	lane := e.Lane()
 	sw.lanes[lane] = append(sw.lanes[lane], e)
 	if len(sw.lanes[lane]) > 1 {
 		return // the lane's goroutine gets to it
@@ -149,13 +170,13 @@ func (c *Config[T]) dispatch(ctx context.Context, sw *shardWork[T], e T, log *za
 				if ctx.Err() != nil {
 					return
 				}
-				c.Failed(log, head, err)
+				log.Warn(c.Failed, head.LogField(), zap.Error(err))
 				if !Sleep(ctx, c.Pause(n)) {
 					return
 				}
 			}
 			sw.mu.Lock()
-			delete(sw.inFlight, c.StreamID(head))
+			delete(sw.inFlight, head.EntryID())
 			sw.lanes[lane] = sw.lanes[lane][1:]
 			if len(sw.lanes[lane]) == 0 {
 				delete(sw.lanes, lane)
