@@ -127,13 +127,26 @@ type lookupView struct {
 
 // event is one consent event of a subscriber's history.
 type event struct {
-	At       string `json:"at"`
-	Number   string `json:"number"`
-	Campaign string `json:"campaign"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Reason   string `json:"reason"`
-	Cause    string `json:"cause"`
+	At       string      `json:"at"`
+	Number   string      `json:"number"`
+	Campaign string      `json:"campaign"`
+	From     string      `json:"from"`
+	To       string      `json:"to"`
+	Reason   string      `json:"reason"`
+	Cause    optin.Cause `json:"cause"`
+}
+
+// causeText says in a table cell what caused an event: the provider and
+// message, the channel of a change by hand and its actor, or a provider's
+// signal.
+func causeText(c optin.Cause) string {
+	var parts []string
+	for _, p := range []string{c.Provider, c.MessageID, c.Channel, c.Actor, c.Signal} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // subscriber runs `subscriber show|history|export|opt-out|erase PHONE`.
@@ -198,7 +211,7 @@ func (c *cli) subscriber(ctx context.Context, verb string, a []string) error {
 		}
 		rows := [][]string{{"AT", "CAMPAIGN", "FROM", "TO", "REASON", "CAUSE", "NUMBER"}}
 		for _, e := range l.Items {
-			rows = append(rows, []string{e.At, e.Campaign, e.From, e.To, e.Reason, e.Cause, e.Number})
+			rows = append(rows, []string{e.At, e.Campaign, e.From, e.To, e.Reason, causeText(e.Cause), e.Number})
 		}
 		return c.table(rows)
 	}

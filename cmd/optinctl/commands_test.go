@@ -47,7 +47,7 @@ func TestCommands(t *testing.T) {
 			path: "/v1/tenants/demo/subscribers/%2B12025550123", table: []string{"phone:      +12025550123"}},
 		{name: "subscriber history", args: []string{"subscriber", "history", "+1 202 555 0123", "-t", "demo"}, method: "GET",
 			path:  "/v1/tenants/demo/subscribers/%2B12025550123/history",
-			table: []string{"AT                    CAMPAIGN  FROM     TO          REASON     CAUSE    NUMBER", "2026-01-02T03:04:05Z  deals     pending  subscribed  confirmed  message  +12025550100"}},
+			table: []string{"AT                    CAMPAIGN  FROM     TO          REASON     CAUSE                                      NUMBER", "2026-01-02T03:04:05Z  deals     pending  subscribed  confirmed  twilio SM00000000000000000000000000000002  +12025550100"}},
 		{name: "subscriber export", args: []string{"subscriber", "export", "+12025550123", "-t", "demo", "--reason", "DSAR 7"}, method: "GET",
 			path: "/v1/tenants/demo/subscribers/%2B12025550123/export", reason: "DSAR 7", table: []string{`"phone":"+12025550123"`}},
 		{name: "subscriber opt-out", args: []string{"subscriber", "opt-out", "+12025550123", "-t", "demo", "--reason", "asked by phone", "--campaign", "deals"}, method: "POST",

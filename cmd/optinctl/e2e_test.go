@@ -186,6 +186,13 @@ func TestEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &view); err != nil {
 		t.Fatalf("subscriber show -o json does not parse: %v\n%s", err, r.stdout)
 	}
+	// The history table reads the server's events, their cause an object.
+	args = []string{"subscriber", "history", e2eSubscriber, "-t", "acme", "--reason", "e2e test"}
+	r = ctlEnv(t, env, args...)
+	mustCode(t, r, 0, args...)
+	if !strings.Contains(r.stdout, "twilio SM00000000000000000000000000000002") {
+		t.Errorf("subscriber history lacks the cause of the prompt (twilio and its message id):\n%s", r.stdout)
+	}
 }
 
 // ctlEnv runs optinctl in-process with exactly env.

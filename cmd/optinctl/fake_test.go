@@ -353,8 +353,8 @@ func (f *fake) handleSubscriberPart(w http.ResponseWriter, r *http.Request) {
 	switch what {
 	case "history":
 		writeJSON(w, 200, map[string]any{"items": []any{
-			map[string]any{"at": "2026-01-02T03:04:05Z", "tenant": t, "number": "+12025550100", "campaign": "deals", "from": "pending", "to": "subscribed", "reason": "confirmed", "cause": "message"},
-			map[string]any{"at": "2026-01-02T03:00:00Z", "tenant": t, "number": "+12025550100", "campaign": "deals", "from": "none", "to": "pending", "reason": "prompted", "cause": "message"},
+			map[string]any{"at": "2026-01-02T03:04:05Z", "tenant": t, "number": "+12025550100", "campaign": "deals", "from": "pending", "to": "subscribed", "reason": "confirmed", "cause": map[string]any{"provider": "twilio", "message_id": "SM00000000000000000000000000000002"}},
+			map[string]any{"at": "2026-01-02T03:00:00Z", "tenant": t, "number": "+12025550100", "campaign": "deals", "from": "none", "to": "pending", "reason": "prompted", "cause": map[string]any{"provider": "twilio", "message_id": "SM00000000000000000000000000000001"}},
 		}})
 	case "export":
 		writeJSON(w, 200, map[string]any{"tenant": t, "phone": p, "campaigns": []any{}})
