@@ -19,6 +19,10 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 RUN mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
+LABEL org.opencontainers.image.title="optin-gateway" \
+      org.opencontainers.image.description="SMS double opt-in gateway" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY LICENSE /usr/share/doc/optin-gateway/LICENSE
 COPY --from=build /out/optin-gateway /usr/local/bin/optin-gateway
 COPY config/example.yaml /etc/optin-gateway/config.yaml
 COPY --from=build --chown=65532:65532 /out/data /var/lib/optin-gateway

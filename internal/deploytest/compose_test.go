@@ -224,6 +224,8 @@ func TestDockerfile(t *testing.T) {
 		{"serves with that config", `"serve", "--config", "/etc/optin-gateway/config.yaml"`},
 		{"data volume", "/var/lib/optin-gateway"},
 		{"port", "EXPOSE 8080"},
+		{"licence label", `org.opencontainers.image.licenses="Apache-2.0"`},
+		{"licence text", "COPY LICENSE /usr/share/doc/optin-gateway/LICENSE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,5 +250,26 @@ func TestSecretsIgnored(t *testing.T) {
 				t.Errorf("%s lines = %q; want secrets/ ignored", name, lines)
 			}
 		})
+	}
+}
+
+// TestLicense checks that the repository carries the Apache-2.0 licence
+// the README and the image's label name.
+func TestLicense(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+	if err != nil {
+		t.Fatalf("read LICENSE: %v", err)
+	}
+	for _, want := range []string{"Apache License", "Version 2.0, January 2004", "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("LICENSE lacks %q", want)
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "SPDX: `Apache-2.0`") {
+		t.Error("README does not name the licence's SPDX id, Apache-2.0")
 	}
 }
